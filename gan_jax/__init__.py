@@ -1,0 +1,1 @@
+"""gan_jax: generative adversarial networks as pure JAX functions."""

@@ -1,0 +1,56 @@
+"""Orbax checkpoints of the whole training state, with a fall-back past checkpoints that fail to restore."""
+
+import os
+
+from absl import logging
+import flax.serialization
+import orbax.checkpoint as ocp
+
+from gan_jax.state import GANState
+
+
+class CheckpointError(RuntimeError):
+  """No checkpoint in the directory could be restored."""
+
+
+def make_manager(directory: str, keep: int) -> ocp.CheckpointManager:
+  """A manager that keeps the latest `keep` checkpoints under `directory`; the loop decides when to save."""
+  options = ocp.CheckpointManagerOptions(
+      preservation_policy=ocp.checkpoint_managers.LatestN(keep), create=True)
+  return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+
+
+def save(manager: ocp.CheckpointManager, state: GANState) -> None:
+  """Saves `state` (one device's copy) at its step, in the background; `wait` makes it durable."""
+  manager.save(int(state.step), args=ocp.args.StandardSave(flax.serialization.to_state_dict(state)), force=True)
+
+
+def restore_latest(manager: ocp.CheckpointManager, template: GANState) -> GANState | None:
+  """Restores the newest checkpoint that restores cleanly, reporting each one that does not.
+
+  Args:
+    manager: the run's checkpoint manager.
+    template: a state of the right structure (its values are ignored).
+
+  Returns:
+    The restored state, or None when the directory holds no checkpoint.
+
+  Raises:
+    CheckpointError: checkpoints exist but none restores.
+  """
+  steps = sorted(manager.all_steps(), reverse=True)
+  target = flax.serialization.to_state_dict(template)
+  failures = []
+  for step in steps:
+    try:
+      restored = manager.restore(step, args=ocp.args.StandardRestore(target))
+    except Exception as error:  # Orbax raises many types for a damaged checkpoint; all mean "try an older one".
+      path = os.path.join(manager.directory, str(step))
+      logging.error('Checkpoint %s failed to restore (%s: %s); falling back to the previous one.',
+                    path, type(error).__name__, error)
+      failures.append(path)
+      continue
+    return flax.serialization.from_state_dict(template, restored)
+  if failures:
+    raise CheckpointError(f'No checkpoint restores; damaged: {", ".join(failures)}. Move them away to start afresh.')
+  return None

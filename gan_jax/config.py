@@ -1,0 +1,173 @@
+"""The configuration schema: defaults every experiment inherits, and their validation.
+
+Experiments under `experiments/` start from `base_config()` and override fields. `validate` is called before
+anything is compiled or written, so a bad value is reported by its field name and the accepted values.
+"""
+
+import ml_collections
+
+from gan_jax import data, losses, models, optim
+
+PARALLEL_MODES = ('single', 'pmap', 'mesh')
+UPDATE_ORDERS = ('simultaneous', 'alternating')
+LATENT_DISTRIBUTIONS = ('normal', 'uniform')
+
+
+class ConfigError(ValueError):
+  """A configuration value that cannot be used; the message names the field."""
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Defaults shared by all experiments: the unrolled GAN paper's ring-of-8 setting (Metz et al. 2017, App. A)."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  config.gen = ml_collections.ConfigDict()
+  config.gen.name = 'mlp'
+  config.gen.hidden = (128, 128)
+  config.gen.latent_dim = 256
+  config.gen.latent_dist = 'normal'
+  config.gen.init_gain = 0.8  # Orthogonal initialisation scale of the paper.
+
+  config.disc = ml_collections.ConfigDict()
+  config.disc.name = 'mlp'
+  config.disc.hidden = (128,)
+  config.disc.input_scale = 0.25  # The paper scales D's input by 1/4.
+  config.disc.init_gain = 0.8
+
+  config.loss = ml_collections.ConfigDict()
+  config.loss.name = 'minimax'
+  config.loss.label_smoothing = 0.0  # One-sided: real targets become 1 - label_smoothing.
+
+  config.unroll = ml_collections.ConfigDict()
+  config.unroll.steps = 10
+  config.unroll.second_order = True
+  config.unroll.remat = False
+  # The unrolled D steps and the G step see the real batch and noise of the (first) D step.
+  config.unroll.same_minibatch = True
+
+  config.data = ml_collections.ConfigDict()
+  config.data.name = 'ring'
+  config.data.num_modes = 8
+  config.data.radius = 2.0
+  config.data.std = 0.02
+  config.data.grid_size = 5
+  config.data.spacing = 2.0
+  config.data.mean = 4.0
+
+  config.optim = ml_collections.ConfigDict()
+  for player in ('g', 'd'):
+    opt = ml_collections.ConfigDict()
+    opt.name = 'adam'
+    opt.learning_rate = 1e-4
+    opt.b1 = 0.5
+    opt.b2 = 0.999
+    opt.eps = 1e-8
+    # Differentiating through Adam needs eps_root > 0: d sqrt(v) / dv is infinite at v = 0.
+    opt.eps_root = 1e-16
+    opt.decay = 0.9  # RMSProp only.
+    opt.momentum = 0.0  # SGD and RMSProp.
+    config.optim[player] = opt
+
+  config.train = ml_collections.ConfigDict()
+  config.train.batch_size = 512
+  config.train.num_steps = 25_000
+  config.train.n_critic = 1
+  config.train.update_order = 'simultaneous'
+  # Training steps per compiled call (a lax.scan over steps); benchmarks/steps_per_call.py chose it.
+  config.train.steps_per_call = 100
+  config.train.log_every_steps = 500
+  config.train.eval_every_steps = 5000
+  config.train.checkpoint_every_steps = 5000
+  config.train.keep_checkpoints = 3
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.num_samples = 2500
+  # A mode counts as covered when at least this many of the samples lie within 3 std of it (VEEGAN, PacGAN).
+  config.eval.min_samples_per_mode = 20
+  config.eval.plot = True
+
+  config.parallel = ml_collections.ConfigDict()
+  config.parallel.mode = 'single'
+  config.parallel.distributed = False
+  return config
+
+
+def _require(ok: bool, field: str, message: str):
+  if not ok:
+    raise ConfigError(f'config.{field}: {message}')
+
+
+def _choice(config, field: str, accepted):
+  value = config
+  for part in field.split('.'):
+    value = value[part]
+  _require(value in accepted, field, f'got {value!r}; accepted values: {", ".join(map(str, accepted))}')
+
+
+def _positive_int(config, field: str, minimum: int = 1):
+  value = config
+  for part in field.split('.'):
+    value = value[part]
+  _require(isinstance(value, int) and not isinstance(value, bool) and value >= minimum, field,
+           f'got {value!r}; must be an integer >= {minimum}')
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """Checks every field that could fail later, so that the error comes before any compile or write.
+
+  Args:
+    config: the experiment configuration.
+    num_devices: the devices the batch is split over in the configured parallel mode.
+
+  Raises:
+    ConfigError: naming the field, the value and the accepted values.
+  """
+  _choice(config, 'gen.name', sorted(models.GENERATORS))
+  _choice(config, 'disc.name', sorted(models.DISCRIMINATORS))
+  _choice(config, 'gen.latent_dist', LATENT_DISTRIBUTIONS)
+  _choice(config, 'loss.name', sorted(losses.LOSSES))
+  _choice(config, 'data.name', sorted(data.DATASETS))
+  _choice(config, 'optim.g.name', sorted(optim.OPTIMIZERS))
+  _choice(config, 'optim.d.name', sorted(optim.OPTIMIZERS))
+  _choice(config, 'train.update_order', UPDATE_ORDERS)
+  _choice(config, 'parallel.mode', PARALLEL_MODES)
+  _positive_int(config, 'gen.latent_dim')
+  _positive_int(config, 'unroll.steps', minimum=0)
+  _positive_int(config, 'train.batch_size')
+  _positive_int(config, 'train.num_steps', minimum=0)
+  _positive_int(config, 'train.n_critic')
+  for field in ('steps_per_call', 'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
+                'keep_checkpoints'):
+    _positive_int(config, f'train.{field}')
+  _positive_int(config, 'eval.num_samples')
+  _positive_int(config, 'eval.min_samples_per_mode', minimum=0)
+  _require(0.0 <= config.loss.label_smoothing < 1.0, 'loss.label_smoothing',
+           f'got {config.loss.label_smoothing}; must lie in [0, 1)')
+  for player in ('g', 'd'):
+    _require(config.optim[player].learning_rate > 0, f'optim.{player}.learning_rate',
+             f'got {config.optim[player].learning_rate}; must be > 0')
+  if config.unroll.steps > 0 and config.unroll.second_order and config.optim.d.name == 'adam':
+    _require(config.optim.d.eps_root > 0, 'optim.d.eps_root',
+             'must be > 0 when unroll.second_order differentiates through Adam (sqrt has no derivative at 0)')
+  _require(config.train.batch_size % num_devices == 0, 'train.batch_size',
+           f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
+           f'parallel.mode={config.parallel.mode!r}')
+  _require(config.data.std > 0, 'data.std', f'got {config.data.std}; must be > 0')
+  if config.data.name == 'ring':
+    _positive_int(config, 'data.num_modes')
+  if config.data.name == 'grid':
+    _positive_int(config, 'data.grid_size')
+
+
+def smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The `:smoke` variant of an experiment: the same system, small and short enough for CI."""
+  config.train.batch_size = 64
+  config.train.num_steps = 40
+  config.train.steps_per_call = 10
+  config.train.log_every_steps = 10
+  config.train.eval_every_steps = 20
+  config.train.checkpoint_every_steps = 20
+  config.eval.num_samples = 500
+  config.eval.min_samples_per_mode = 4
+  return config

@@ -1,0 +1,39 @@
+"""Pictures a person can look at: generator samples drawn over real samples."""
+
+import io
+
+import matplotlib
+
+matplotlib.use('Agg')  # No display on training machines.
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def mixture_plot(samples: np.ndarray, real: np.ndarray, title: str) -> np.ndarray:
+  """Scatter (2-D) or histograms (1-D) of generated over real samples; returns an RGB image [H, W, 3] (uint8)."""
+  figure, axes = plt.subplots(figsize=(5, 5))
+  lo = np.minimum(real.min(axis=0), -1.0) - 0.5
+  hi = np.maximum(real.max(axis=0), 1.0) + 0.5
+  if real.shape[1] == 1:
+    span = (lo[0], hi[0])
+    axes.hist(real[:, 0], bins=100, range=span, density=True, alpha=0.5, color='grey', label='real')
+    axes.hist(samples[:, 0], bins=100, range=span, density=True, alpha=0.5, color='tab:green', label='generated')
+    axes.legend(loc='upper right')
+  else:
+    axes.scatter(real[:, 0], real[:, 1], s=2, color='grey', label='real')
+    axes.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, color='tab:green', label='generated')
+    axes.set_xlim(lo[0], hi[0])
+    axes.set_ylim(lo[1], hi[1])
+    axes.set_aspect('equal')
+    axes.legend(loc='upper right', markerscale=4)
+  axes.set_title(title, fontsize=10)
+  buffer = io.BytesIO()
+  figure.savefig(buffer, format='png', dpi=80)
+  plt.close(figure)
+  buffer.seek(0)
+  return (plt.imread(buffer, format='png')[..., :3] * 255).astype(np.uint8)
+
+
+def save_png(image: np.ndarray, path: str) -> None:
+  """Writes an RGB uint8 image as PNG."""
+  plt.imsave(path, image)

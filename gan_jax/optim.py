@@ -1,0 +1,30 @@
+"""Optimizers by name: one optax transformation per player, built from its config section."""
+
+from typing import Callable
+
+import ml_collections
+import optax
+
+
+def _adam(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  return optax.adam(c.learning_rate, b1=c.b1, b2=c.b2, eps=c.eps, eps_root=c.eps_root)
+
+
+def _rmsprop(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  return optax.rmsprop(c.learning_rate, decay=c.decay, eps=c.eps, momentum=c.momentum or None)
+
+
+def _sgd(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  return optax.sgd(c.learning_rate, momentum=c.momentum or None)
+
+
+OPTIMIZERS: dict[str, Callable[[ml_collections.ConfigDict], optax.GradientTransformation]] = {
+    'adam': _adam,
+    'rmsprop': _rmsprop,
+    'sgd': _sgd,
+}
+
+
+def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """Builds the optax transformation named by `config.name` (a `config.optim.g` or `config.optim.d` section)."""
+  return OPTIMIZERS[config.name](config)

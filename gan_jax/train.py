@@ -1,0 +1,237 @@
+"""The training loop: `train_and_evaluate(config, workdir)` is what `main.py`, the tests and notebooks call."""
+
+import json
+import os
+import signal
+import threading
+import time
+from typing import Any, Callable
+
+from absl import logging
+from clu import metric_writers, periodic_actions
+import jax
+import ml_collections
+import numpy as np
+
+from gan_jax import checkpoint, data, parallel as parallel_lib, steps
+from gan_jax import config as config_lib
+from gan_jax.evaluation import mixtures as mixture_metrics
+from gan_jax.evaluation import plots
+from gan_jax.models import apply_model
+from gan_jax.state import GANState, create_state
+
+EVAL_SEED_TAG = 0xE7A1  # Evaluation latents come from their own stream, fixed for the whole run.
+
+
+class NonFiniteLossError(FloatingPointError):
+  """A loss became NaN or Inf; the message names the step and the loss."""
+
+
+class PreemptedError(RuntimeError):
+  """SIGTERM arrived; a checkpoint of the current step was saved before this was raised."""
+
+
+def sample_latents(key: jax.Array, num: int, dim: int, distribution: str) -> jax.Array:
+  """Draws `num` generator inputs: N(0, I), or U(-1, 1) per coordinate."""
+  if distribution == 'uniform':
+    return jax.random.uniform(key, (num, dim), minval=-1.0, maxval=1.0)
+  return jax.random.normal(key, (num, dim))
+
+
+def make_samplers(config: ml_collections.ConfigDict, dataset, parallel: parallel_lib.DataParallel):
+  """On-device draws of this device's latents and real batches, each cut from the global batch."""
+  batch, n_critic = config.train.batch_size, config.train.n_critic
+
+  def latents(key):
+    z = sample_latents(key, batch, config.gen.latent_dim, config.gen.latent_dist)
+    return parallel.local_share(z)
+
+  def real(key):
+    x = dataset.sample(key, n_critic * batch).reshape(n_critic, batch, *dataset.shape)
+    return parallel.local_share(x, axis=1)
+
+  return latents, real
+
+
+def make_multi_step_fn(config, dataset, parallel: parallel_lib.DataParallel) -> Callable[[int], Callable]:
+  """Returns `compiled(num_steps)`: the compiled multi-step function for a chunk length, built once per length."""
+  latents, real = make_samplers(config, dataset, parallel)
+  train_step = steps.make_train_step(config, latents, axis_name=parallel.axis_name)
+  cache = {}
+
+  def compiled(num_steps: int):
+    if num_steps not in cache:
+      cache[num_steps] = parallel.compile(steps.make_multi_step(train_step, real, num_steps))
+    return cache[num_steps]
+
+  return compiled
+
+
+def next_boundary(step: int, config: ml_collections.ConfigDict) -> int:
+  """The next step at which the loop must stop a compiled chunk: a call, log, eval or checkpoint boundary.
+
+  Boundaries are multiples of fixed intervals, so a resumed run cuts its chunks where an uninterrupted one does and
+  computes bit for bit the same.
+  """
+  t = config.train
+  intervals = (t.steps_per_call, t.log_every_steps, t.eval_every_steps, t.checkpoint_every_steps)
+  return min([t.num_steps] + [(step // n + 1) * n for n in intervals])
+
+
+def evaluate(state: GANState, dataset, config: ml_collections.ConfigDict) -> tuple[dict[str, float], np.ndarray]:
+  """Mode metrics of `config.eval.num_samples` generator samples drawn from fixed latents, and their plot."""
+  key = jax.random.fold_in(jax.random.key(config.seed), EVAL_SEED_TAG)
+  z = sample_latents(key, config.eval.num_samples, config.gen.latent_dim, config.gen.latent_dist)
+  samples, _ = _generate(state, z)
+  samples = np.asarray(jax.device_get(samples))
+  metrics = mixture_metrics.mode_metrics(samples, dataset.centers, dataset.std, config.eval.min_samples_per_mode)
+  real = np.asarray(dataset.sample(jax.random.fold_in(key, 1), config.eval.num_samples))
+  title = (f'step {int(state.step)}: {metrics["modes_covered"]:.0f}/{metrics["num_modes"]:.0f} modes, '
+           f'{100 * metrics["high_quality_fraction"]:.0f}% high quality')
+  return metrics, plots.mixture_plot(samples, real, title)
+
+
+@jax.jit
+def _generate(state: GANState, z: jax.Array):
+  return apply_model(state.generator, state.g_params, state.g_batch_stats, z, train=False)
+
+
+def _flat_hparams(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  flat = {}
+
+  def visit(prefix, node):
+    for key, value in node.items():
+      if isinstance(value, ml_collections.ConfigDict):
+        visit(f'{prefix}{key}.', value)
+      else:
+        flat[prefix + key] = value if isinstance(value, (int, float, str, bool)) else str(value)
+
+  visit('', config)
+  return flat
+
+
+class _SigtermFlag:
+  """Turns SIGTERM (how TPU pods preempt) into a flag the loop checks between compiled chunks."""
+
+  def __init__(self):
+    self.raised = False
+    self._previous = None
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    logging.warning('SIGTERM received: saving a checkpoint after the current chunk.')
+    self.raised = True
+
+  def __exit__(self, *exc):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def _check_finite(summary: dict[str, Any], last_saved: int | None, directory: str) -> None:
+  for name in ('d_loss', 'g_loss'):
+    bad_step = int(summary[f'{name}_first_nonfinite_step'])
+    if bad_step != np.iinfo(np.int32).max:
+      kept = f'step {last_saved} in {directory}' if last_saved is not None else 'none saved yet'
+      raise NonFiniteLossError(f'{name} is NaN or Inf at step {bad_step}; stopping. Last good checkpoint: {kept}.')
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+  """Trains a GAN as `config` says, resuming from `workdir` when it holds a checkpoint.
+
+  Writes TensorBoard summaries, sample plots (`plots/`), checkpoints (`checkpoints/`) and, at the end,
+  `metrics.json` into `workdir`.
+
+  Args:
+    config: an experiment config (see `gan_jax.config.base_config`).
+    workdir: the run's directory.
+
+  Returns:
+    The final metrics written to `metrics.json`.
+
+  Raises:
+    ConfigError: before anything is compiled or written.
+    NonFiniteLossError: a loss became NaN or Inf; the last good checkpoint is kept.
+    PreemptedError: SIGTERM arrived; a checkpoint of the current step was saved.
+  """
+  config_lib.validate(config, parallel_lib.device_count(config.parallel.mode))
+  parallel = parallel_lib.make_data_parallel(config.parallel.mode)
+  dataset = data.make_dataset(config.data)
+  state = create_state(config, jax.random.key(config.seed), dataset.shape)
+  is_chief = jax.process_index() == 0
+
+  writer = metric_writers.create_default_writer(workdir, just_logging=not is_chief)
+  ckpt_dir = os.path.join(workdir, 'checkpoints')
+  manager = checkpoint.make_manager(ckpt_dir, config.train.keep_checkpoints)
+  restored = checkpoint.restore_latest(manager, state)
+  last_saved = None
+  if restored is not None:
+    state, last_saved = restored, int(restored.step)
+    logging.info('Resuming from step %d in %s.', last_saved, ckpt_dir)
+  else:
+    writer.write_hparams(_flat_hparams(config))
+  step = int(state.step)
+  plot_dir = os.path.join(workdir, 'plots')
+  os.makedirs(plot_dir, exist_ok=True)
+
+  compiled = make_multi_step_fn(config, dataset, parallel)
+  progress = periodic_actions.ReportProgress(num_train_steps=config.train.num_steps, writer=writer)
+  device_state = parallel.put(state)
+  timed_steps, train_seconds, first_call_seconds = 0, 0.0, None
+  eval_metrics = {}
+
+  with _SigtermFlag() as sigterm:
+    while step < config.train.num_steps:
+      chunk = next_boundary(step, config) - step
+      tic = time.perf_counter()
+      device_state, summary = compiled(chunk)(device_state)
+      summary = jax.device_get(parallel.get(summary))  # Waits for the chunk: the NaN check needs its result.
+      elapsed = time.perf_counter() - tic
+      if first_call_seconds is None:
+        first_call_seconds = elapsed  # Includes compilation.
+      else:
+        train_seconds += elapsed
+        timed_steps += chunk
+      step += chunk
+      _check_finite(summary, last_saved, ckpt_dir)
+      progress(step)
+      t = config.train
+      done = step == t.num_steps
+      if step % t.log_every_steps == 0 or done:
+        writer.write_scalars(step, {k: v for k, v in summary.items() if not k.endswith('_nonfinite_step')})
+      state = parallel.get(device_state)
+      if step % t.eval_every_steps == 0 or done:
+        eval_metrics, image = evaluate(state, dataset, config)
+        writer.write_scalars(step, {f'eval/{k}': v for k, v in eval_metrics.items()})
+        writer.write_images(step, {'samples': image[None]})
+        if is_chief:
+          plots.save_png(image, os.path.join(plot_dir, f'samples_{step:07d}.png'))
+      if step % t.checkpoint_every_steps == 0 or done or sigterm.raised:
+        checkpoint.save(manager, state)
+        last_saved = step
+      if sigterm.raised:
+        manager.wait_until_finished()
+        writer.flush()
+        raise PreemptedError(f'Preempted by SIGTERM at step {step}; checkpoint saved in {ckpt_dir}.')
+
+  manager.wait_until_finished()
+  if not eval_metrics:  # Resumed at the last step: evaluate the restored state.
+    eval_metrics, _ = evaluate(parallel.get(device_state), dataset, config)
+  final = {
+      'step': step,
+      **eval_metrics,
+      'first_call_seconds': first_call_seconds or 0.0,
+      'train_seconds': train_seconds,
+      'steps_per_second': timed_steps / train_seconds if train_seconds > 0 else 0.0,
+  }
+  if is_chief:
+    with open(os.path.join(workdir, 'metrics.json'), 'w') as f:
+      json.dump(final, f, indent=2, sort_keys=True)
+  writer.flush()
+  writer.close()
+  manager.close()
+  return final
