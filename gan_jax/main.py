@@ -4,12 +4,15 @@ import os
 import signal
 import sys
 
-from absl import app, flags, logging
-import jax
-from ml_collections import config_flags
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow (used by clu and TFDS) is chatty at start-up.
 
-from gan_jax import config as config_lib
-from gan_jax import train
+from absl import app, flags, logging  # noqa: E402
+import jax  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from gan_jax import config as config_lib  # noqa: E402
+from gan_jax import train  # noqa: E402
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Experiment config file, e.g. experiments/unrolled.py[:smoke].',
@@ -30,8 +33,12 @@ def parse_flags(argv: list[str]) -> list[str]:
   """Parses flags; a bad flag, config file or override exits with status 2 before anything else happens."""
   try:
     remaining = FLAGS(argv)
-  except (flags.Error, KeyError, AttributeError, TypeError, ValueError) as error:
-    print(f'error: {error}', file=sys.stderr)
+  except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as error:
+    cause = error.args[0] if error.args and isinstance(error.args[0], KeyError) else error
+    if isinstance(cause, KeyError):  # An override of a field the config does not have.
+      print(f'error: unknown config field {cause.args[0]}', file=sys.stderr)
+    else:
+      print(f'error: {error}', file=sys.stderr)
     sys.exit(USAGE_ERROR)
   if FLAGS.config is None:
     print('error: --config is required, e.g. --config experiments/unrolled.py', file=sys.stderr)
@@ -44,6 +51,7 @@ def main(argv: list[str]) -> None:
     print(f'error: unexpected arguments {argv[1:]}', file=sys.stderr)
     sys.exit(USAGE_ERROR)
   config = FLAGS.config
+  tf.config.experimental.set_visible_devices([], 'GPU')  # TensorFlow must not take the accelerators' memory.
   if config.parallel.distributed:  # Before anything asks JAX for its devices.
     jax.distributed.initialize()
   workdir = FLAGS.workdir or default_workdir(FLAGS['config'].config_filename)

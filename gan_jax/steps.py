@@ -56,28 +56,33 @@ def d_step(state: GANState, batch: Batch, *, loss: losses_lib.GANLoss,
   return new_state, player_metrics('d', value, grads, updates, params)
 
 
-def g_step(state: GANState, batch: Batch, *, loss: losses_lib.GANLoss, unroll_steps: int = 0,
-           second_order: bool = True, remat: bool = False,
-           axis_name: str | None = None) -> tuple[GANState, Metrics]:
-  """One generator update against the discriminator unrolled `unroll_steps` updates ahead.
+def generator_loss(g_params, state: GANState, batch: Batch, *, loss: losses_lib.GANLoss, unroll_steps: int = 0,
+                   second_order: bool = True, remat: bool = False, axis_name: str | None = None):
+  """G's loss against the discriminator unrolled `unroll_steps` updates ahead; returns (loss, G's batch stats).
 
   The unrolled updates use the state's own discriminator optimizer on `batch` and are thrown away afterwards.
   With `second_order=False` the generator's samples enter the unroll through `stop_gradient`, which leaves only the
-  gradient at the unrolled parameters (the paper's cheap approximation).
+  gradient at the unrolled parameters (the paper's cheap approximation). `unroll_steps=0` is the ordinary GAN.
   """
-  def objective(g_params):
-    fake, g_batch_stats = apply_model(state.generator, g_params, state.g_batch_stats, batch['z'], train=True)
-    fake_in_unroll = fake if second_order else jax.lax.stop_gradient(fake)
+  fake, g_batch_stats = apply_model(state.generator, g_params, state.g_batch_stats, batch['z'], train=True)
+  fake_in_unroll = fake if second_order else jax.lax.stop_gradient(fake)
 
-    def d_objective(d_params):
-      real_logits, fake_logits, _ = discriminate(state, d_params, batch['x'], fake_in_unroll)
-      return loss.d_loss(real_logits, fake_logits)
+  def d_objective(d_params):
+    real_logits, fake_logits, _ = discriminate(state, d_params, batch['x'], fake_in_unroll)
+    return loss.d_loss(real_logits, fake_logits)
 
-    d_params = unroll_discriminator(d_objective, state.d_tx, state.d_params, state.d_opt_state, unroll_steps,
-                                    remat=remat, axis_name=axis_name)
-    real_logits, fake_logits, _ = discriminate(state, d_params, batch['x'], fake)
-    return loss.g_loss(real_logits, fake_logits), g_batch_stats
+  d_params = unroll_discriminator(d_objective, state.d_tx, state.d_params, state.d_opt_state, unroll_steps,
+                                  remat=remat, axis_name=axis_name)
+  real_logits, fake_logits, _ = discriminate(state, d_params, batch['x'], fake)
+  return loss.g_loss(real_logits, fake_logits), g_batch_stats
 
+
+def g_step(state: GANState, batch: Batch, *, loss: losses_lib.GANLoss, unroll_steps: int = 0,
+           second_order: bool = True, remat: bool = False,
+           axis_name: str | None = None) -> tuple[GANState, Metrics]:
+  """One generator update on `generator_loss`, whose options it takes."""
+  objective = functools.partial(generator_loss, state=state, batch=batch, loss=loss, unroll_steps=unroll_steps,
+                                second_order=second_order, remat=remat, axis_name=axis_name)
   (value, batch_stats), grads = jax.value_and_grad(objective, has_aux=True)(state.g_params)
   value, grads = mean_over_devices((value, grads), axis_name)
   updates, opt_state = state.g_tx.update(grads, state.g_opt_state, state.g_params)
@@ -105,16 +110,14 @@ def train_step(state: GANState, real: jax.Array, *, d_step_fn, g_step_fn, sample
     The new state and the metrics of both players (D's averaged over its steps).
   """
   _, noise_key = step_keys(state)
-  d_latents = jax.vmap(sample_latents)(jax.random.split(noise_key, n_critic + 1)[:n_critic])
-  g_latents = d_latents[0] if same_minibatch else sample_latents(jax.random.fold_in(noise_key, n_critic + 1))
+  keys = jax.random.split(noise_key, n_critic + 1)
+  d_latents = jax.vmap(sample_latents)(keys[:n_critic])
+  g_latents = d_latents[0] if same_minibatch else sample_latents(keys[n_critic])
   g_batch = {'x': real[0], 'z': g_latents}
-
-  def critic_update(s, batch):
-    return d_step_fn(s, batch)
 
   if simultaneous:
     g_state, g_metrics = g_step_fn(state, g_batch)
-  d_state, d_metrics = jax.lax.scan(critic_update, state, {'x': real, 'z': d_latents})
+  d_state, d_metrics = jax.lax.scan(d_step_fn, state, {'x': real, 'z': d_latents})
   d_metrics = jax.tree.map(jnp.mean, d_metrics)
   if simultaneous:
     new_state = d_state.replace(g_params=g_state.g_params, g_opt_state=g_state.g_opt_state,

@@ -1,0 +1,122 @@
+"""Helpers shared by the benchmark scripts: the paper's config, compiling and timing the training function, tables.
+
+Not a benchmark itself; the scripts next to it import it (running `python benchmarks/NAME.py` puts this folder on
+`sys.path`).
+"""
+
+import contextlib
+import importlib.util
+import os
+import statistics
+import time
+from typing import Callable, Iterator, Sequence
+from unittest import mock
+
+import jax
+import ml_collections
+import optax
+
+from gan_jax import data, parallel as parallel_lib, steps, train, unroll
+from gan_jax.state import GANState, create_state
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MIB = 2**20
+
+
+def load_config(path: str = 'experiments/unrolled.py', variant: str | None = None) -> ml_collections.ConfigDict:
+  """`get_config(variant)` of an experiment file (relative to the repository root), as `main.py` would load it."""
+  spec = importlib.util.spec_from_file_location('experiment_config', os.path.join(REPO, path))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
+
+
+def with_unroll(config: ml_collections.ConfigDict, k: int, remat: bool = False) -> ml_collections.ConfigDict:
+  """A copy of `config` with `unroll.steps = k` and `unroll.remat = remat`."""
+  config = ml_collections.ConfigDict(config.to_dict())
+  config.unroll.steps = k
+  config.unroll.remat = remat
+  return config
+
+
+def fresh_state(config: ml_collections.ConfigDict) -> tuple[GANState, data.GaussianMixture]:
+  """The state at step 0 (the training function donates its argument, so every run needs its own)."""
+  dataset = data.make_dataset(config.data)
+  return create_state(config, jax.random.key(config.seed), dataset.shape), dataset
+
+
+def unroll_with_python_loop(d_objective, tx, d_params, d_opt_state, steps: int, remat: bool = False,
+                            axis_name: str | None = None):
+  """`gan_jax.unroll.unroll_discriminator` with a Python for-loop instead of `lax.scan`.
+
+  Same arguments and result; the traced graph holds `steps` copies of the update instead of one scan body.
+  """
+  def update(params, opt_state):
+    grads = unroll.mean_over_devices(jax.grad(d_objective)(params), axis_name)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+  update = jax.checkpoint(update) if remat else update
+  params, opt_state = d_params, d_opt_state
+  for _ in range(steps):
+    params, opt_state = update(params, opt_state)
+  return params
+
+
+@contextlib.contextmanager
+def python_loop_unroll() -> Iterator[None]:
+  """While active, the training step traces `unroll_with_python_loop` instead of the library's scan."""
+  with mock.patch.object(steps, 'unroll_discriminator', unroll_with_python_loop):
+    yield
+
+
+def compile_multi_step(config: ml_collections.ConfigDict, num_steps: int, state: GANState,
+                       dataset) -> tuple[Callable, float, float]:
+  """Lowers and compiles train.py's multi-step function (single device) from scratch.
+
+  Returns:
+    The compiled executable, the lowering (tracing) seconds and the XLA compile seconds. Each call builds a new
+    function, so nothing is served from JAX's in-memory caches.
+  """
+  parallel = parallel_lib.make_data_parallel('single')
+  fn = train.make_multi_step_fn(config, dataset, parallel)(num_steps)
+  tic = time.perf_counter()
+  lowered = fn.lower(state)
+  mid = time.perf_counter()
+  compiled = lowered.compile()
+  return compiled, mid - tic, time.perf_counter() - mid
+
+
+def steps_per_second(compiled: Callable, state: GANState, num_steps: int, calls: int,
+                     warmup: int = 1) -> tuple[float, GANState]:
+  """Median steps/second over `calls` calls of a compiled `num_steps`-step function, after `warmup` calls.
+
+  Returns:
+    The median rate and the state after the last call (the argument is donated and no longer usable).
+  """
+  rates = []
+  for i in range(warmup + calls):
+    tic = time.perf_counter()
+    state, summary = compiled(state)
+    jax.block_until_ready((state, summary))
+    if i >= warmup:
+      rates.append(num_steps / (time.perf_counter() - tic))
+  return statistics.median(rates), state
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+  """A GitHub markdown table; floats are printed as given (format them before)."""
+  lines = ['| ' + ' | '.join(map(str, headers)) + ' |', '|' + '|'.join('---:' for _ in headers) + '|']
+  lines += ['| ' + ' | '.join(map(str, row)) + ' |' for row in rows]
+  return '\n'.join(lines)
+
+
+def int_list(text: str) -> list[int]:
+  """argparse type for '0,1,5': a comma-separated list of integers."""
+  return [int(x) for x in text.split(',') if x]
+
+
+def machine_line() -> str:
+  """One line naming the JAX version, backend and CPU count, printed above every table."""
+  return (f'jax {jax.__version__}, backend {jax.default_backend()}, {jax.device_count()} device(s), '
+          f'{os.cpu_count()} CPU cores')

@@ -1,0 +1,311 @@
+"""gan_jax against a plain PyTorch implementation of the same unrolled GAN, steps/second side by side.
+
+The experiment is the unrolled GAN paper's ring of 8 (`experiments/unrolled.py`): G 256 -> 128 -> 128 -> 2 (ReLU,
+linear output), D input * 0.25 -> 128 -> 1 (ReLU), orthogonal init with gain 0.8 and zero biases, batch 512, the
+saturating (minimax) loss, Adam(1e-4, b1 0.5, b2 0.999, eps 1e-8) for both players, simultaneous updates from the same
+state, and G's loss taken at D unrolled k Adam steps ahead, differentiated through those steps (second order).
+Real data is drawn from the ring at every step on both sides.
+
+The PyTorch version is written as an experienced PyTorch user would: `torch.optim.Adam` for the real updates and,
+for the unroll, a functional Adam (started from the real optimizer's state, `sqrt(v + 1e-16)` like optax's
+`eps_root`) whose graph is kept with `create_graph=True`. It runs eagerly, one step per Python iteration, with
+`torch.set_num_threads(os.cpu_count())`; gan_jax runs `train.py`'s jitted multi-step function (XLA's CPU backend
+also uses every core) with the config's `train.steps_per_call` steps per call.
+
+Before timing, a correctness check (skip with `--no_check`) copies a trained-for-two-steps gan_jax state into
+PyTorch and compares, on one fixed batch with k = 2: G's gradient (from `steps.g_step`), D's gradient (from
+`steps.d_step`) and the parameter updates of one whole training step (`steps.train_step`).
+
+PyTorch is not a dependency of gan_jax: if it is missing, this script runs `pip install torch==2.13.0` (a CPU
+build; an unpinned `torch` pulls a CUDA build of several GB).
+
+Run (about 2 minutes on 2 CPU cores with the defaults):
+  python benchmarks/pytorch_unrolled.py
+  python benchmarks/pytorch_unrolled.py --check_only
+  python benchmarks/pytorch_unrolled.py --ks 10 --repeats 3 --no_check
+"""
+
+import argparse
+import functools
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gan_jax import losses as losses_lib, parallel as parallel_lib, steps, train
+
+import common
+
+TORCH_REQUIREMENT = 'torch==2.13.0'
+
+
+def import_torch():
+  """Imports torch, installing the pinned CPU build into this interpreter's environment first if needed."""
+  try:
+    import torch
+  except ModuleNotFoundError:
+    print(f'torch not found: pip install {TORCH_REQUIREMENT}', flush=True)
+    subprocess.check_call([sys.executable, '-m', 'pip', 'install', TORCH_REQUIREMENT])
+    import torch
+  return torch
+
+
+torch = import_torch()
+F = torch.nn.functional
+
+
+def linear_relu_stack(params, x, num_layers: int):
+  """ReLU between `num_layers` linear layers; `params` is [w0, b0, w1, b1, ...] with torch's [out, in] weights."""
+  for i in range(num_layers):
+    x = F.linear(x, params[2 * i], params[2 * i + 1])
+    if i < num_layers - 1:
+      x = F.relu(x)
+  return x
+
+
+def bce(logits, target: float):
+  return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def d_loss(real_logits, fake_logits):
+  """-E[log D(x)] - E[log(1 - D(G(z)))], as `gan_jax.losses.discriminator_loss`."""
+  return bce(real_logits, 1.0) + bce(fake_logits, 0.0)
+
+
+class TorchUnrolledGAN:
+  """The ring experiment's unrolled GAN in PyTorch, parameters as plain lists of leaf tensors."""
+
+  def __init__(self, config, k: int, seed: int = 0):
+    torch.manual_seed(seed)
+    self.k = k
+    self.batch = config.train.batch_size
+    self.latent_dim = config.gen.latent_dim
+    self.input_scale = config.disc.input_scale
+    widths_g = [self.latent_dim, *config.gen.hidden, 2]
+    widths_d = [2, *config.disc.hidden, 1]
+    self.g_params = self._init(widths_g, config.gen.init_gain)
+    self.d_params = self._init(widths_d, config.disc.init_gain)
+    opt = config.optim.d
+    self.adam = dict(lr=opt.learning_rate, b1=opt.b1, b2=opt.b2, eps=opt.eps, eps_root=opt.eps_root)
+    make_adam = lambda p, o: torch.optim.Adam(p, lr=o.learning_rate, betas=(o.b1, o.b2), eps=o.eps)
+    self.g_opt = make_adam(self.g_params, config.optim.g)
+    self.d_opt = make_adam(self.d_params, config.optim.d)
+    angles = 2 * np.pi * np.arange(config.data.num_modes) / config.data.num_modes
+    self.centers = torch.tensor(config.data.radius * np.stack([np.cos(angles), np.sin(angles)], 1),
+                                dtype=torch.float32)
+    self.std = config.data.std
+
+  @staticmethod
+  def _init(widths, gain):
+    params = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+      weight = torch.empty(fan_out, fan_in)
+      torch.nn.init.orthogonal_(weight, gain=gain)
+      params += [weight.requires_grad_(), torch.zeros(fan_out, requires_grad=True)]
+    return params
+
+  def generator(self, params, z):
+    return linear_relu_stack(params, z, len(params) // 2)
+
+  def discriminator(self, params, x):
+    return linear_relu_stack(params, x * self.input_scale, len(params) // 2).squeeze(-1)
+
+  def sample_batch(self):
+    """A real batch from the ring and a batch of N(0, I) latents."""
+    component = torch.randint(0, self.centers.shape[0], (self.batch,))
+    real = self.centers[component] + self.std * torch.randn(self.batch, 2)
+    return real, torch.randn(self.batch, self.latent_dim)
+
+  def d_objective(self, d_params, real, fake):
+    return d_loss(self.discriminator(d_params, real), self.discriminator(d_params, fake))
+
+  def unrolled_d_params(self, real, fake):
+    """D's parameters after k Adam steps on (real, fake), differentiable with respect to `fake`."""
+    params = self.d_params
+    if self.k == 0:
+      return params
+    state = [self.d_opt.state.get(p, {}) for p in params]
+    mu = [s['exp_avg'] if s else torch.zeros_like(p) for s, p in zip(state, params)]
+    nu = [s['exp_avg_sq'] if s else torch.zeros_like(p) for s, p in zip(state, params)]
+    count = int(state[0]['step']) if state[0] else 0
+    a = self.adam
+    for _ in range(self.k):
+      grads = torch.autograd.grad(self.d_objective(params, real, fake), params, create_graph=True)
+      count += 1
+      mu = [a['b1'] * m + (1 - a['b1']) * g for m, g in zip(mu, grads)]
+      nu = [a['b2'] * v + (1 - a['b2']) * g * g for v, g in zip(nu, grads)]
+      c1, c2 = 1 - a['b1']**count, 1 - a['b2']**count
+      params = [p - a['lr'] * (m / c1) / (torch.sqrt(v / c2 + a['eps_root']) + a['eps'])
+                for p, m, v in zip(params, mu, nu)]
+    return params
+
+  def gradients(self, real, z):
+    """(G's gradient through the unroll, D's gradient), both at the current parameters."""
+    fake = self.generator(self.g_params, z)
+    unrolled = self.unrolled_d_params(real, fake)
+    # The minimax G minimises minus D's loss at the unrolled D (its real term depends on G through the unroll).
+    g_loss = -self.d_objective(unrolled, real, fake)
+    g_grads = torch.autograd.grad(g_loss, self.g_params)
+    d_grads = torch.autograd.grad(self.d_objective(self.d_params, real, fake.detach()), self.d_params)
+    return g_grads, d_grads
+
+  def train_step(self, real, z):
+    """One simultaneous update of both players from the same state."""
+    g_grads, d_grads = self.gradients(real, z)
+    for params, grads in ((self.g_params, g_grads), (self.d_params, d_grads)):
+      for p, g in zip(params, grads):
+        p.grad = g
+    self.g_opt.step()
+    self.d_opt.step()
+
+  def load_jax_state(self, state):
+    """Copies gan_jax's parameters and Adam states (Flax kernels are [in, out], torch weights [out, in])."""
+    for params, opt, tree, opt_state in ((self.g_params, self.g_opt, state.g_params, state.g_opt_state),
+                                         (self.d_params, self.d_opt, state.d_params, state.d_opt_state)):
+      adam = opt_state[0]
+      leaves = [flax_leaves(tree), flax_leaves(adam.mu), flax_leaves(adam.nu)]
+      with torch.no_grad():
+        for i, p in enumerate(params):
+          p.copy_(leaves[0][i])
+          opt.state[p] = {'step': torch.tensor(float(adam.count)), 'exp_avg': leaves[1][i].clone(),
+                          'exp_avg_sq': leaves[2][i].clone()}
+
+
+def flax_leaves(tree):
+  """[w0, b0, w1, b1, ...] as torch tensors in torch's layout, from a Flax MLP's {'Dense_i': {kernel, bias}}."""
+  out = []
+  for i in range(len(tree)):
+    layer = tree[f'Dense_{i}']
+    out += [torch.tensor(np.asarray(layer['kernel']).T.copy()), torch.tensor(np.asarray(layer['bias']))]
+  return out
+
+
+def capture_gradients() -> optax.GradientTransformation:
+  """An optax transformation that stores the gradient it is given as its state and updates nothing."""
+  return optax.GradientTransformation(
+      init=lambda params: jax.tree.map(jnp.zeros_like, params),
+      update=lambda grads, state, params=None: (jax.tree.map(jnp.zeros_like, grads), grads))
+
+
+def relative_error(got, want) -> float:
+  """||got - want|| / ||want|| over lists of arrays (one global norm)."""
+  diff = sum(float(np.sum((np.asarray(g, np.float64) - np.asarray(w, np.float64))**2)) for g, w in zip(got, want))
+  norm = sum(float(np.sum(np.asarray(w, np.float64)**2)) for w in want)
+  return (diff / norm)**0.5
+
+
+def check(base, k: int = 2, batch: int = 64, tolerance: float = 1e-4) -> list[list[object]]:
+  """Compares the PyTorch gradients and step with gan_jax's on one batch, from the same state; raises on mismatch.
+
+  Returns:
+    Table rows: quantity, relative error.
+  """
+  config = common.with_unroll(base, k)
+  config.train.batch_size = batch
+  state, dataset = common.fresh_state(config)
+  loss = losses_lib.make_loss(config.loss.name, config.loss.label_smoothing)
+  keys = jax.random.split(jax.random.key(123), 6)
+  real = [dataset.sample(keys[i], batch) for i in range(3)]
+  latents = [train.sample_latents(keys[3 + i], batch, config.gen.latent_dim, 'normal') for i in range(3)]
+
+  def train_step_on(state, real, z):
+    step = steps.make_train_step(config, lambda key: z)
+    return step(state, real[None])
+
+  train_step_on = jax.jit(train_step_on)
+  # Two real steps first, so the Adam states (and their step counts) are not zero.
+  for i in range(2):
+    state, _ = train_step_on(state, real[i], latents[i])
+  x, z = real[2], latents[2]
+  batch_dict = {'x': x, 'z': z}
+  capture = capture_gradients()
+  g_state, _ = jax.jit(functools.partial(steps.g_step, loss=loss, unroll_steps=k))(
+      state.replace(g_tx=capture, g_opt_state=capture.init(state.g_params)), batch_dict)
+  d_state, _ = jax.jit(functools.partial(steps.d_step, loss=loss))(
+      state.replace(d_tx=capture, d_opt_state=capture.init(state.d_params)), batch_dict)
+  new_state, _ = train_step_on(state, x, z)
+
+  model = TorchUnrolledGAN(config, k)
+  model.load_jax_state(state)
+  x_t, z_t = torch.tensor(np.asarray(x)), torch.tensor(np.asarray(z))
+  g_grads, d_grads = model.gradients(x_t, z_t)
+  old = [p.detach().clone() for p in model.g_params + model.d_params]
+  model.train_step(x_t, z_t)
+  torch_updates = [p.detach() - o for p, o in zip(model.g_params + model.d_params, old)]
+  jax_updates = [n - o for n, o in zip(flax_leaves(new_state.g_params) + flax_leaves(new_state.d_params),
+                                       flax_leaves(state.g_params) + flax_leaves(state.d_params))]
+  rows = [
+      [f'G gradient through k={k} Adam steps', relative_error(g_grads, flax_leaves(g_state.g_opt_state))],
+      ['D gradient', relative_error(d_grads, flax_leaves(d_state.d_opt_state))],
+      ['parameter updates of one training step (G and D)', relative_error(torch_updates, jax_updates)],
+  ]
+  for name, error in rows:
+    if not error < tolerance:
+      raise AssertionError(f'PyTorch and gan_jax disagree: {name}, relative error {error:.2e} >= {tolerance}')
+  return [[name, f'{error:.1e}'] for name, error in rows]
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--config', default='experiments/unrolled.py', help='experiment file, from the repo root')
+  parser.add_argument('--ks', type=common.int_list, default=[0, 5, 10], help='unroll lengths')
+  parser.add_argument('--repeats', type=int, default=5, help='timed chunks per implementation and k (median)')
+  parser.add_argument('--torch_steps', type=int, default=50, help='PyTorch steps per timed chunk')
+  parser.add_argument('--no_check', action='store_true', help='skip the correctness check')
+  parser.add_argument('--check_only', action='store_true', help='run the correctness check only')
+  args = parser.parse_args()
+  start = time.perf_counter()
+  torch.set_num_threads(os.cpu_count())
+  base = common.load_config(args.config)
+
+  if not args.no_check:
+    print('Correctness check: PyTorch against gan_jax from the same state and batch (relative L2 error)\n')
+    print(common.markdown_table(['quantity', 'relative error'], check(base)))
+    print(flush=True)
+  if args.check_only:
+    return
+
+  parallel = parallel_lib.make_data_parallel('single')
+  jax_steps = base.train.steps_per_call
+  rows = []
+  for k in args.ks:
+    config = common.with_unroll(base, k)
+    state, dataset = common.fresh_state(config)
+    jax_fn = train.make_multi_step_fn(config, dataset, parallel)(jax_steps)
+    model = TorchUnrolledGAN(config, k, seed=config.seed)
+    state, _ = jax.block_until_ready(jax_fn(state))  # Compiles.
+    for _ in range(5):
+      model.train_step(*model.sample_batch())
+    # Alternating chunks, so that load from other processes falls on both implementations alike.
+    jax_rates, torch_rates = [], []
+    for _ in range(args.repeats):
+      tic = time.perf_counter()
+      state, summary = jax.block_until_ready(jax_fn(state))
+      jax_rates.append(jax_steps / (time.perf_counter() - tic))
+      tic = time.perf_counter()
+      for _ in range(args.torch_steps):
+        model.train_step(*model.sample_batch())
+      torch_rates.append(args.torch_steps / (time.perf_counter() - tic))
+    jax_rate, torch_rate = statistics.median(jax_rates), statistics.median(torch_rates)
+    rows.append([k, f'{jax_rate:.0f}', f'{torch_rate:.0f}', f'{1e3 / jax_rate:.2f}', f'{1e3 / torch_rate:.2f}',
+                 f'{jax_rate / torch_rate:.1f}'])
+    print(f'k={k} done ({time.perf_counter() - start:.0f} s)', flush=True)
+
+  print()
+  print(f'{common.machine_line()}; torch {torch.__version__} with torch.set_num_threads({torch.get_num_threads()}); '
+        f'config {args.config}, batch {base.train.batch_size}; gan_jax: {jax_steps} steps per call, '
+        f'PyTorch: {args.torch_steps} eager steps per chunk; medians of {args.repeats} chunks')
+  print()
+  print(common.markdown_table(['k', 'gan_jax steps/s', 'PyTorch steps/s', 'gan_jax ms/step', 'PyTorch ms/step',
+                               'JAX/PyTorch'], rows))
+  print(f'\ntotal wall time {time.perf_counter() - start:.0f} s')
+
+
+if __name__ == '__main__':
+  main()

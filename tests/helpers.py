@@ -1,0 +1,28 @@
+"""Small shared pieces of the tests: a tiny GAN state and batch."""
+
+import jax
+
+from gan_jax.config import base_config
+from gan_jax.data import make_dataset
+from gan_jax.state import create_state
+
+
+def tiny_config(**unroll):
+  """The ring experiment with small networks (the losses and optimizers of the paper)."""
+  config = base_config()
+  config.gen.hidden = (16, 16)
+  config.gen.latent_dim = 8
+  config.disc.hidden = (16,)
+  config.optim.d.learning_rate = 0.05  # Large enough that k updates move D visibly.
+  config.train.batch_size = 32
+  config.unroll.update(unroll)
+  return config
+
+
+def tiny_state_and_batch(config, seed=0):
+  dataset = make_dataset(config.data)
+  state = create_state(config, jax.random.key(seed), dataset.shape)
+  kx, kz = jax.random.split(jax.random.key(seed + 100))
+  batch = {'x': dataset.sample(kx, config.train.batch_size),
+           'z': jax.random.normal(kz, (config.train.batch_size, config.gen.latent_dim))}
+  return state, batch

@@ -1,0 +1,68 @@
+"""Losses against values derived by hand, and the gradients the lectures state."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import losses
+
+
+def sigmoid(x):
+  return 1 / (1 + np.exp(-x))
+
+
+REAL = np.array([2.0, -1.0, 0.5], np.float32)
+FAKE = np.array([-3.0, 0.0], np.float32)
+
+
+def test_discriminator_loss_by_hand():
+  # -mean log s(r) - mean log(1 - s(f)), written out term by term.
+  expected = -np.mean(np.log(sigmoid(REAL))) - np.mean(np.log(1 - sigmoid(FAKE)))
+  np.testing.assert_allclose(losses.discriminator_loss(REAL, FAKE), expected, rtol=1e-6)
+
+
+def test_one_sided_label_smoothing_changes_only_real_targets():
+  s = 0.1
+  expected_real = -np.mean((1 - s) * np.log(sigmoid(REAL)) + s * np.log(1 - sigmoid(REAL)))
+  expected_fake = -np.mean(np.log(1 - sigmoid(FAKE)))  # Fakes keep the target 0.
+  np.testing.assert_allclose(losses.discriminator_loss(REAL, FAKE, s), expected_real + expected_fake, rtol=1e-6)
+  # The fake term alone is unaffected by smoothing: its gradient in the fake logits does not change.
+  grad_plain = jax.grad(losses.discriminator_loss, argnums=1)(REAL, FAKE)
+  grad_smooth = jax.grad(losses.discriminator_loss, argnums=1)(REAL, FAKE, s)
+  np.testing.assert_allclose(grad_plain, grad_smooth, rtol=1e-6)
+
+
+def test_d_loss_at_chance_is_2_log_2():
+  zeros = jnp.zeros(4)
+  np.testing.assert_allclose(losses.discriminator_loss(zeros, zeros), 2 * np.log(2), rtol=1e-6)
+
+
+def test_minimax_generator_loss_is_negated_d_loss():
+  np.testing.assert_allclose(losses.minimax_generator_loss(REAL, FAKE),
+                             np.mean(np.log(sigmoid(REAL))) + np.mean(np.log(1 - sigmoid(FAKE))), rtol=1e-6)
+
+
+def test_non_saturating_generator_loss_by_hand():
+  np.testing.assert_allclose(losses.non_saturating_generator_loss(REAL, FAKE),
+                             -np.mean(np.log(sigmoid(FAKE))), rtol=1e-6)
+
+
+def test_generator_gradients_saturate_as_the_lectures_state():
+  # d/df log(1 - s(f)) = -s(f): vanishes when D rejects the fake (f very negative);
+  # d/df -log s(f) = -(1 - s(f)): stays near -1 there.
+  fake = np.array([-8.0, 0.0, 3.0], np.float32)
+  n = len(fake)
+  mm = jax.grad(losses.minimax_generator_loss, argnums=1)(REAL, fake)
+  ns = jax.grad(losses.non_saturating_generator_loss, argnums=1)(REAL, fake)
+  np.testing.assert_allclose(mm, -sigmoid(fake) / n, rtol=1e-5)
+  np.testing.assert_allclose(ns, -(1 - sigmoid(fake)) / n, rtol=1e-5)
+  assert abs(mm[0]) < 1e-3 / n and abs(ns[0]) > 0.99 / n
+
+
+@pytest.mark.parametrize('name', sorted(losses.LOSSES))
+def test_every_registered_loss_is_finite_and_differentiable(name):
+  loss = losses.make_loss(name, label_smoothing=0.1)
+  for fn in (loss.d_loss, loss.g_loss):
+    value, grads = jax.value_and_grad(fn, argnums=(0, 1))(REAL, FAKE)
+    assert np.isfinite(value) and all(np.all(np.isfinite(g)) for g in grads)
