@@ -117,6 +117,9 @@ def int_list(text: str) -> list[int]:
 
 
 def machine_line() -> str:
-  """One line naming the JAX version, backend and CPU count, printed above every table."""
+  """One line naming the JAX version, backend, CPU count and current load, printed above every table.
+
+  Other processes may share the cores; the 1-minute load average tells how much.
+  """
   return (f'jax {jax.__version__}, backend {jax.default_backend()}, {jax.device_count()} device(s), '
-          f'{os.cpu_count()} CPU cores')
+          f'{os.cpu_count()} CPU cores, load average now {os.getloadavg()[0]:.1f}')

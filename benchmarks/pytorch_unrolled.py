@@ -6,11 +6,14 @@ saturating (minimax) loss, Adam(1e-4, b1 0.5, b2 0.999, eps 1e-8) for both playe
 state, and G's loss taken at D unrolled k Adam steps ahead, differentiated through those steps (second order).
 Real data is drawn from the ring at every step on both sides.
 
-The PyTorch version is written as an experienced PyTorch user would: `torch.optim.Adam` for the real updates and,
-for the unroll, a functional Adam (started from the real optimizer's state, `sqrt(v + 1e-16)` like optax's
-`eps_root`) whose graph is kept with `create_graph=True`. It runs eagerly, one step per Python iteration, with
-`torch.set_num_threads(os.cpu_count())`; gan_jax runs `train.py`'s jitted multi-step function (XLA's CPU backend
-also uses every core) with the config's `train.steps_per_call` steps per call.
+The PyTorch version keeps each player's parameters and Adam state as lists of tensors and updates them with one
+functional Adam, optax's formula including `sqrt(v + eps_root)` (the config sets eps_root = 1e-16 for both players;
+`torch.optim.Adam` has no eps_root and differs where v is near zero). The unroll applies the same Adam, starting from
+D's parameters and state, keeping the graph with `create_graph=True`. It runs eagerly, one step per Python
+iteration, timed with `torch.set_num_threads(os.cpu_count())` and, for comparison, with one thread; gan_jax runs
+`train.py`'s jitted multi-step function (XLA's CPU backend also uses every core) with the config's
+`train.steps_per_call` steps per call. Unless the environment says otherwise, OMP_WAIT_POLICY is set to PASSIVE
+before torch is imported (see `import_torch`).
 
 Before timing, a correctness check (skip with `--no_check`) copies a trained-for-two-steps gan_jax state into
 PyTorch and compares, on one fixed batch with k = 2: G's gradient (from `steps.g_step`), D's gradient (from
@@ -22,7 +25,7 @@ build; an unpinned `torch` pulls a CUDA build of several GB).
 Run (about 2 minutes on 2 CPU cores with the defaults):
   python benchmarks/pytorch_unrolled.py
   python benchmarks/pytorch_unrolled.py --check_only
-  python benchmarks/pytorch_unrolled.py --ks 10 --repeats 3 --no_check
+  python benchmarks/pytorch_unrolled.py --ks 10 --repeats 3 --chunk_seconds 0.5 --no_check
 """
 
 import argparse
@@ -47,6 +50,9 @@ TORCH_REQUIREMENT = 'torch==2.13.0'
 
 def import_torch():
   """Imports torch, installing the pinned CPU build into this interpreter's environment first if needed."""
+  # Read when torch's OpenMP starts. libgomp's default spin-waiting made 2 threads 30-100x slower than 1 here
+  # whenever other processes shared the 2 cores; set OMP_WAIT_POLICY=ACTIVE in the environment to see it.
+  os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
   try:
     import torch
   except ModuleNotFoundError:
@@ -78,6 +84,28 @@ def d_loss(real_logits, fake_logits):
   return bce(real_logits, 1.0) + bce(fake_logits, 0.0)
 
 
+def adam(params, grads, state, hp):
+  """`optax.adam` (with eps_root) on lists of tensors; differentiable when its inputs carry a graph.
+
+  Args:
+    params: the parameters.
+    grads: their gradients.
+    state: (first moments, second moments, step count).
+    hp: dict with lr, b1, b2, eps, eps_root.
+
+  Returns:
+    The new parameters and the new state.
+  """
+  mu, nu, count = state
+  count += 1
+  mu = [hp['b1'] * m + (1 - hp['b1']) * g for m, g in zip(mu, grads)]
+  nu = [hp['b2'] * v + (1 - hp['b2']) * g * g for v, g in zip(nu, grads)]
+  c1, c2 = 1 - hp['b1']**count, 1 - hp['b2']**count
+  params = [p - hp['lr'] * (m / c1) / (torch.sqrt(v / c2 + hp['eps_root']) + hp['eps'])
+            for p, m, v in zip(params, mu, nu)]
+  return params, (mu, nu, count)
+
+
 class TorchUnrolledGAN:
   """The ring experiment's unrolled GAN in PyTorch, parameters as plain lists of leaf tensors."""
 
@@ -91,11 +119,11 @@ class TorchUnrolledGAN:
     widths_d = [2, *config.disc.hidden, 1]
     self.g_params = self._init(widths_g, config.gen.init_gain)
     self.d_params = self._init(widths_d, config.disc.init_gain)
-    opt = config.optim.d
-    self.adam = dict(lr=opt.learning_rate, b1=opt.b1, b2=opt.b2, eps=opt.eps, eps_root=opt.eps_root)
-    make_adam = lambda p, o: torch.optim.Adam(p, lr=o.learning_rate, betas=(o.b1, o.b2), eps=o.eps)
-    self.g_opt = make_adam(self.g_params, config.optim.g)
-    self.d_opt = make_adam(self.d_params, config.optim.d)
+    self.g_hp, self.d_hp = [dict(lr=o.learning_rate, b1=o.b1, b2=o.b2, eps=o.eps, eps_root=o.eps_root)
+                            for o in (config.optim.g, config.optim.d)]
+    zeros = lambda params: [torch.zeros_like(p) for p in params]
+    self.g_state = (zeros(self.g_params), zeros(self.g_params), 0)
+    self.d_state = (zeros(self.d_params), zeros(self.d_params), 0)
     angles = 2 * np.pi * np.arange(config.data.num_modes) / config.data.num_modes
     self.centers = torch.tensor(config.data.radius * np.stack([np.cos(angles), np.sin(angles)], 1),
                                 dtype=torch.float32)
@@ -127,22 +155,10 @@ class TorchUnrolledGAN:
 
   def unrolled_d_params(self, real, fake):
     """D's parameters after k Adam steps on (real, fake), differentiable with respect to `fake`."""
-    params = self.d_params
-    if self.k == 0:
-      return params
-    state = [self.d_opt.state.get(p, {}) for p in params]
-    mu = [s['exp_avg'] if s else torch.zeros_like(p) for s, p in zip(state, params)]
-    nu = [s['exp_avg_sq'] if s else torch.zeros_like(p) for s, p in zip(state, params)]
-    count = int(state[0]['step']) if state[0] else 0
-    a = self.adam
+    params, state = self.d_params, self.d_state
     for _ in range(self.k):
       grads = torch.autograd.grad(self.d_objective(params, real, fake), params, create_graph=True)
-      count += 1
-      mu = [a['b1'] * m + (1 - a['b1']) * g for m, g in zip(mu, grads)]
-      nu = [a['b2'] * v + (1 - a['b2']) * g * g for v, g in zip(nu, grads)]
-      c1, c2 = 1 - a['b1']**count, 1 - a['b2']**count
-      params = [p - a['lr'] * (m / c1) / (torch.sqrt(v / c2 + a['eps_root']) + a['eps'])
-                for p, m, v in zip(params, mu, nu)]
+      params, state = adam(params, grads, state, self.d_hp)
     return params
 
   def gradients(self, real, z):
@@ -158,23 +174,19 @@ class TorchUnrolledGAN:
   def train_step(self, real, z):
     """One simultaneous update of both players from the same state."""
     g_grads, d_grads = self.gradients(real, z)
-    for params, grads in ((self.g_params, g_grads), (self.d_params, d_grads)):
-      for p, g in zip(params, grads):
-        p.grad = g
-    self.g_opt.step()
-    self.d_opt.step()
+    with torch.no_grad():
+      g_params, self.g_state = adam(self.g_params, g_grads, self.g_state, self.g_hp)
+      d_params, self.d_state = adam(self.d_params, d_grads, self.d_state, self.d_hp)
+    self.g_params = [p.requires_grad_() for p in g_params]
+    self.d_params = [p.requires_grad_() for p in d_params]
 
   def load_jax_state(self, state):
     """Copies gan_jax's parameters and Adam states (Flax kernels are [in, out], torch weights [out, in])."""
-    for params, opt, tree, opt_state in ((self.g_params, self.g_opt, state.g_params, state.g_opt_state),
-                                         (self.d_params, self.d_opt, state.d_params, state.d_opt_state)):
-      adam = opt_state[0]
-      leaves = [flax_leaves(tree), flax_leaves(adam.mu), flax_leaves(adam.nu)]
-      with torch.no_grad():
-        for i, p in enumerate(params):
-          p.copy_(leaves[0][i])
-          opt.state[p] = {'step': torch.tensor(float(adam.count)), 'exp_avg': leaves[1][i].clone(),
-                          'exp_avg_sq': leaves[2][i].clone()}
+    g_adam, d_adam = state.g_opt_state[0], state.d_opt_state[0]  # optax.adam: (ScaleByAdamState, EmptyState).
+    self.g_params = [p.requires_grad_() for p in flax_leaves(state.g_params)]
+    self.d_params = [p.requires_grad_() for p in flax_leaves(state.d_params)]
+    self.g_state = (flax_leaves(g_adam.mu), flax_leaves(g_adam.nu), int(g_adam.count))
+    self.d_state = (flax_leaves(d_adam.mu), flax_leaves(d_adam.nu), int(d_adam.count))
 
 
 def flax_leaves(tree):
@@ -251,17 +263,33 @@ def check(base, k: int = 2, batch: int = 64, tolerance: float = 1e-4) -> list[li
   return [[name, f'{error:.1e}'] for name, error in rows]
 
 
+def time_torch(model, seconds: float, max_steps: int) -> float:
+  """Steps/second of `model` over a chunk of about `seconds` (at least 2 steps, at most `max_steps`).
+
+  The chunk length comes from one timed step, since a step's cost varies by orders of magnitude with k and threads.
+  """
+  tic = time.perf_counter()
+  model.train_step(*model.sample_batch())
+  num_steps = int(min(max_steps, max(2, seconds / (time.perf_counter() - tic))))
+  tic = time.perf_counter()
+  for _ in range(num_steps):
+    model.train_step(*model.sample_batch())
+  return num_steps / (time.perf_counter() - tic)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--config', default='experiments/unrolled.py', help='experiment file, from the repo root')
   parser.add_argument('--ks', type=common.int_list, default=[0, 5, 10], help='unroll lengths')
   parser.add_argument('--repeats', type=int, default=5, help='timed chunks per implementation and k (median)')
-  parser.add_argument('--torch_steps', type=int, default=50, help='PyTorch steps per timed chunk')
+  parser.add_argument('--chunk_seconds', type=float, default=1.0, help='length of a timed PyTorch chunk')
+  parser.add_argument('--max_torch_steps', type=int, default=200, help='most PyTorch steps in a timed chunk')
   parser.add_argument('--no_check', action='store_true', help='skip the correctness check')
   parser.add_argument('--check_only', action='store_true', help='run the correctness check only')
   args = parser.parse_args()
   start = time.perf_counter()
-  torch.set_num_threads(os.cpu_count())
+  cores = os.cpu_count()
+  torch.set_num_threads(cores)
   base = common.load_config(args.config)
 
   if not args.no_check:
@@ -273,6 +301,7 @@ def main():
 
   parallel = parallel_lib.make_data_parallel('single')
   jax_steps = base.train.steps_per_call
+  thread_counts = sorted({cores, 1}, reverse=True)
   rows = []
   for k in args.ks:
     config = common.with_unroll(base, k)
@@ -280,31 +309,33 @@ def main():
     jax_fn = train.make_multi_step_fn(config, dataset, parallel)(jax_steps)
     model = TorchUnrolledGAN(config, k, seed=config.seed)
     state, _ = jax.block_until_ready(jax_fn(state))  # Compiles.
-    for _ in range(5):
-      model.train_step(*model.sample_batch())
-    # Alternating chunks, so that load from other processes falls on both implementations alike.
-    jax_rates, torch_rates = [], []
+    # Chunks alternate between the implementations, so that load from other processes falls on all alike.
+    jax_rates, torch_rates = [], {n: [] for n in thread_counts}
     for _ in range(args.repeats):
       tic = time.perf_counter()
-      state, summary = jax.block_until_ready(jax_fn(state))
+      state, _ = jax.block_until_ready(jax_fn(state))
       jax_rates.append(jax_steps / (time.perf_counter() - tic))
-      tic = time.perf_counter()
-      for _ in range(args.torch_steps):
-        model.train_step(*model.sample_batch())
-      torch_rates.append(args.torch_steps / (time.perf_counter() - tic))
-    jax_rate, torch_rate = statistics.median(jax_rates), statistics.median(torch_rates)
-    rows.append([k, f'{jax_rate:.0f}', f'{torch_rate:.0f}', f'{1e3 / jax_rate:.2f}', f'{1e3 / torch_rate:.2f}',
-                 f'{jax_rate / torch_rate:.1f}'])
+      for n in thread_counts:
+        torch.set_num_threads(n)
+        torch_rates[n].append(time_torch(model, args.chunk_seconds, args.max_torch_steps))
+    torch.set_num_threads(cores)
+    jax_rate = statistics.median(jax_rates)
+    torch_rate = {n: statistics.median(r) for n, r in torch_rates.items()}
+    rows.append([k, f'{jax_rate:.0f}', *(f'{torch_rate[n]:.1f}' for n in thread_counts),
+                 f'{jax_rate / torch_rate[cores]:.1f}', f'{jax_rate / max(torch_rate.values()):.1f}'])
     print(f'k={k} done ({time.perf_counter() - start:.0f} s)', flush=True)
 
   print()
-  print(f'{common.machine_line()}; torch {torch.__version__} with torch.set_num_threads({torch.get_num_threads()}); '
-        f'config {args.config}, batch {base.train.batch_size}; gan_jax: {jax_steps} steps per call, '
-        f'PyTorch: {args.torch_steps} eager steps per chunk; medians of {args.repeats} chunks')
+  print(f'{common.machine_line()}; torch {torch.__version__}, OMP_WAIT_POLICY={os.environ["OMP_WAIT_POLICY"]}; config {args.config}, batch {base.train.batch_size}; '
+        f'gan_jax: {jax_steps} steps per call (train.steps_per_call); PyTorch: eager, one step per Python iteration, '
+        f'chunks of about {args.chunk_seconds} s; medians of {args.repeats} chunks each')
   print()
-  print(common.markdown_table(['k', 'gan_jax steps/s', 'PyTorch steps/s', 'gan_jax ms/step', 'PyTorch ms/step',
-                               'JAX/PyTorch'], rows))
-  print(f'\ntotal wall time {time.perf_counter() - start:.0f} s')
+  print(common.markdown_table(
+      ['k', 'gan_jax steps/s', *(f'PyTorch steps/s, {n} thread(s)' for n in thread_counts),
+       f'JAX/PyTorch ({cores} threads)', 'JAX/PyTorch (faster PyTorch)'], rows))
+  print(f'\nPyTorch threads set with torch.set_num_threads: {cores} matches the core count; 1 is shown too, since '
+        'intra-op threads on matrices this small can cost more than they gain when other processes share the cores.')
+  print(f'total wall time {time.perf_counter() - start:.0f} s')
 
 
 if __name__ == '__main__':

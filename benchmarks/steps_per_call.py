@@ -22,10 +22,10 @@ from gan_jax import parallel as parallel_lib, train
 import common
 
 
-def run_steps(fn, state, num_steps: int, steps_per_call: int):
-  """`num_steps` steps in calls of `steps_per_call`, waiting for each call's summary; returns (seconds, state)."""
+def run_calls(fn, state, calls: int):
+  """`calls` calls of `fn`, waiting for each call's summary as train.py does; returns (seconds, state)."""
   tic = time.perf_counter()
-  for _ in range(max(1, num_steps // steps_per_call)):
+  for _ in range(calls):
     state, summary = fn(state)
     jax.device_get(summary)
   return time.perf_counter() - tic, state
@@ -61,9 +61,9 @@ def main():
   rates = {key: [] for key in fns}
   for _ in range(args.repeats):
     for (k, n), fn in fns.items():
-      num_steps = max(args.steps, n)
-      seconds, states[k] = run_steps(fn, states[k], num_steps, n)
-      rates[k, n].append(num_steps / seconds)
+      calls = max(1, args.steps // n)
+      seconds, states[k] = run_calls(fn, states[k], calls)
+      rates[k, n].append(calls * n / seconds)
     print(f'repeat done ({time.perf_counter() - start:.0f} s)', flush=True)
 
   rows = []
@@ -79,7 +79,7 @@ def main():
     headers += [f'k={k} steps/s', f'k={k} ms/step', f'k={k} vs best']
   print()
   print(f'{common.machine_line()}; config {args.config}, batch {base.train.batch_size}; median of {args.repeats} '
-        f'runs of max({args.steps}, steps_per_call) steps each')
+        f'runs of {args.steps} steps (at least one call) each')
   print()
   print(common.markdown_table(headers, rows))
   print(f'\ntotal wall time {time.perf_counter() - start:.0f} s')

@@ -4,14 +4,15 @@ For each k (the paper's config from `experiments/unrolled.py`, batch 512, with o
 measures, on one device:
   * compile time: wall time of `.lower(state).compile()` of the multi-step function that `train.py` runs
     (`train.make_multi_step_fn`, `--steps_per_call` steps per call), median over `--compile_repeats` fresh builds;
-  * the same for a variant whose unroll is a Python for-loop instead of `lax.scan` (`--loop_ks`), to show what the
-    scan buys;
+  * the same for a variant whose unroll is a Python for-loop instead of `lax.scan` (`--loop_ks`, median over
+    `--loop_repeats` builds: these compiles are the slowest part of the run and differ from the scan's by far more
+    than the noise), to show what the scan buys;
   * training speed: steps/second, median over `--calls` calls after one warm-up call;
   * memory from the compiled executable's `memory_analysis()`, with `unroll.remat` False and True: XLA's temporary
     buffers, and temp + argument + output sizes (the output aliases the donated state, so the real footprint is
     that total minus the state once).
 
-Run (about 3-4 minutes on 2 CPU cores with the defaults):
+Run (about 4 minutes on 2 CPU cores with the defaults):
   python benchmarks/unroll_k.py
   python benchmarks/unroll_k.py --ks 0,10 --loop_ks 10 --compile_repeats 1 --calls 3   # quicker
 """
@@ -54,6 +55,7 @@ def main():
   parser.add_argument('--steps_per_call', type=int, default=100, help='training steps per compiled call')
   parser.add_argument('--calls', type=int, default=5, help='timed calls per k for steps/second')
   parser.add_argument('--compile_repeats', type=int, default=3, help='fresh compiles per k (median)')
+  parser.add_argument('--loop_repeats', type=int, default=1, help='fresh compiles per k, Python loop (median)')
   args = parser.parse_args()
   base = common.load_config(args.config)
   start = time.perf_counter()
@@ -62,11 +64,11 @@ def main():
   scan_times = {k: [] for k in args.ks}
   loop_times = {k: [] for k in args.loop_ks}
   compiled_by_k = {}
-  for _ in range(args.compile_repeats):
-    for k in args.ks:
+  for repeat in range(max(args.compile_repeats, args.loop_repeats)):
+    for k in args.ks if repeat < args.compile_repeats else ():
       seconds, *compiled_by_k[k] = compile_seconds(common.with_unroll(base, k), args.steps_per_call)
       scan_times[k].append(seconds)
-    for k in args.loop_ks:
+    for k in args.loop_ks if repeat < args.loop_repeats else ():
       seconds, *_ = compile_seconds(common.with_unroll(base, k), args.steps_per_call, python_loop=True)
       loop_times[k].append(seconds)
 
@@ -84,7 +86,8 @@ def main():
 
   print()
   print(f'{common.machine_line()}; config {args.config}, batch {base.train.batch_size}, '
-        f'{args.steps_per_call} steps per call; medians of {args.compile_repeats} compiles and {args.calls} calls')
+        f'{args.steps_per_call} steps per call; medians of {args.compile_repeats} compiles (scan), '
+        f'{args.loop_repeats} (Python loop) and {args.calls} calls')
   print()
   print(common.markdown_table(
       ['k', 'compile s (scan)', 'compile s (Python loop)', 'steps/s', 'ms/step', 'temp MiB', 'temp MiB (remat)',

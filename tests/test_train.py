@@ -1,0 +1,137 @@
+"""End to end: the main command's outputs, exact resume, the NaN guard, damaged checkpoints, preemption."""
+
+import glob
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import flax.serialization
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from gan_jax import checkpoint, data
+from gan_jax.config import base_config, smoke
+from gan_jax.state import create_state
+from gan_jax.train import NonFiniteLossError, train_and_evaluate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def small_config(num_steps=40, unroll_steps=2):
+  config = smoke(base_config())
+  config.gen.hidden = (32, 32)
+  config.gen.latent_dim = 16
+  config.disc.hidden = (32,)
+  config.unroll.steps = unroll_steps
+  config.train.num_steps = num_steps
+  return config
+
+
+def load_state(workdir, config, step=None):
+  """The state saved at `step` (default: the latest) in a run directory."""
+  dataset = data.make_dataset(config.data)
+  template = create_state(config, jax.random.key(0), dataset.shape)
+  manager = ocp.CheckpointManager(os.path.join(workdir, 'checkpoints'))
+  step = manager.latest_step() if step is None else step
+  restored = manager.restore(step, args=ocp.args.StandardRestore(flax.serialization.to_state_dict(template)))
+  return flax.serialization.from_state_dict(template, restored)
+
+
+def assert_same_params(a, b):
+  for name in ('step', 'g_params', 'd_params', 'g_opt_state', 'd_opt_state'):
+    jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)),
+                 getattr(a, name), getattr(b, name))
+
+
+def test_resumed_run_matches_uninterrupted_run_bit_for_bit(tmp_path):
+  config = small_config(num_steps=40)
+  train_and_evaluate(config, str(tmp_path / 'whole'))
+  half = small_config(num_steps=30)  # Stops between checkpoints (20, 30); the resume continues from 30.
+  train_and_evaluate(half, str(tmp_path / 'split'))
+  train_and_evaluate(config, str(tmp_path / 'split'))
+  assert_same_params(load_state(tmp_path / 'split', config), load_state(tmp_path / 'whole', config))
+  assert int(load_state(tmp_path / 'whole', config).step) == 40
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+  workdir = str(tmp_path / 'run')
+  train_and_evaluate(small_config(num_steps=20), workdir)
+  config = small_config(num_steps=40)
+  config.optim.d.learning_rate = 1e30  # Blows D up on the first step after the resume.
+  with pytest.raises(NonFiniteLossError, match=r'(d_loss|g_loss) is NaN or Inf at step 2[0-9]; .*step 20'):
+    train_and_evaluate(config, workdir)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['20']
+
+
+def test_damaged_checkpoint_is_reported_and_the_previous_one_restored(tmp_path, caplog):
+  config = small_config(num_steps=40)
+  workdir = str(tmp_path / 'run')
+  train_and_evaluate(config, workdir)
+  reference = load_state(workdir, config, step=40)
+  for path in glob.glob(os.path.join(workdir, 'checkpoints', '40', '**', '*'), recursive=True):
+    if os.path.isfile(path) and os.path.getsize(path) > 1000:
+      with open(path, 'r+b') as f:
+        f.truncate(100)
+  dataset = data.make_dataset(config.data)
+  template = create_state(config, jax.random.key(0), dataset.shape)
+  with caplog.at_level(logging.ERROR):
+    restored = checkpoint.restore_latest(checkpoint.make_manager(os.path.join(workdir, 'checkpoints'), 3), template)
+  assert int(restored.step) == 20
+  assert any(os.path.join('checkpoints', '40') in r.getMessage() and 'failed to restore' in r.getMessage()
+             for r in caplog.records)
+  # The run continues from step 20 and recomputes step 40 exactly.
+  caplog.clear()
+  os.rename(os.path.join(workdir, 'checkpoints', '40'), os.path.join(tmp_path, 'damaged_40'))
+  train_and_evaluate(config, workdir)
+  assert_same_params(load_state(workdir, config, step=40), reference)
+
+
+def main_command(workdir, *overrides):
+  return [sys.executable, '-m', 'gan_jax.main', '--config', os.path.join(ROOT, 'experiments/unrolled.py:smoke'),
+          '--workdir', str(workdir), '--config.gen.hidden=(32,32)', '--config.disc.hidden=(32,)',
+          '--config.gen.latent_dim=16', '--config.unroll.steps=2', *overrides]
+
+
+ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2', 'JAX_PLATFORMS': 'cpu'}
+
+
+def test_main_command_writes_summaries_plots_checkpoints_and_metrics(tmp_path):
+  workdir = tmp_path / 'run'
+  result = subprocess.run(main_command(workdir), env=ENV, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert glob.glob(str(workdir / 'events.out.tfevents.*'))
+  assert sorted(os.listdir(workdir / 'plots')) == ['samples_0000020.png', 'samples_0000040.png']
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['20', '40']
+  metrics = json.loads((workdir / 'metrics.json').read_text())
+  assert metrics['step'] == 40 and metrics['num_modes'] == 8
+  assert 0 <= metrics['modes_covered'] <= 8 and 0 <= metrics['high_quality_fraction'] <= 1
+  assert np.isfinite(metrics['kl_to_uniform'])
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_and_the_resumed_run_is_exact(tmp_path):
+  long = ['--config.train.num_steps=1000', '--config.train.checkpoint_every_steps=500']
+  whole = tmp_path / 'whole'
+  subprocess.run(main_command(whole, *long), env=ENV, check=True, capture_output=True, timeout=600)
+
+  split = tmp_path / 'split'
+  process = subprocess.Popen(main_command(split, *long), env=ENV, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 300
+  while not glob.glob(str(split / 'plots' / '*.png')) and time.time() < deadline:
+    time.sleep(0.2)  # The first plot comes at step 20, well before the first checkpoint (500).
+  process.send_signal(signal.SIGTERM)
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+  saved = sorted(int(s) for s in os.listdir(split / 'checkpoints'))
+  assert saved and saved[-1] < 1000 and saved[-1] % 10 == 0, saved  # Saved at the chunk that was running.
+
+  subprocess.run(main_command(split, *long), env=ENV, check=True, capture_output=True, timeout=600)
+  config = small_config()
+  assert_same_params(load_state(split, config, 1000), load_state(whole, config, 1000))
