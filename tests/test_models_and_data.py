@@ -1,0 +1,104 @@
+"""Networks of every registry entry, the mixtures' geometry, and the mode metrics on known samples."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import data, models
+from gan_jax.config import base_config
+from gan_jax.data.mixtures import grid, ring
+from gan_jax.evaluation.mixtures import mode_metrics
+
+
+@pytest.mark.parametrize('name', sorted(models.GENERATORS))
+def test_every_generator_maps_latents_to_data_shape(name):
+  config = base_config()
+  config.gen.name = name
+  g = models.make_generator(config.gen, (2,))
+  z = jnp.zeros((5, config.gen.latent_dim))
+  variables = g.init(jax.random.key(0), z, train=False)
+  assert g.apply(variables, z, train=False).shape == (5, 2)
+
+
+@pytest.mark.parametrize('name', sorted(models.DISCRIMINATORS))
+def test_every_discriminator_gives_one_logit_per_example(name):
+  config = base_config()
+  config.disc.name = name
+  d = models.make_discriminator(config.disc, (2,))
+  x = jnp.zeros((5, 2))
+  variables = d.init(jax.random.key(0), x, train=False)
+  assert d.apply(variables, x, train=False).shape == (5,)
+
+
+def test_paper_sizes_and_parameter_counts():
+  config = base_config()
+  g = models.make_generator(config.gen, (2,))
+  d = models.make_discriminator(config.disc, (2,))
+  g_params = g.init(jax.random.key(0), jnp.zeros((1, 256)))['params']
+  d_params = d.init(jax.random.key(0), jnp.zeros((1, 2)))['params']
+  count = lambda p: sum(x.size for x in jax.tree.leaves(p))
+  assert count(g_params) == (256 * 128 + 128) + (128 * 128 + 128) + (128 * 2 + 2)
+  assert count(d_params) == (2 * 128 + 128) + (128 + 1)
+  # Orthogonal initialisation with gain 0.8: K^T K = 0.64 I for a tall kernel.
+  kernel = np.asarray(g_params['Dense_0']['kernel'])
+  np.testing.assert_allclose(kernel.T @ kernel, 0.64 * np.eye(128), atol=1e-5)
+
+
+def test_discriminator_scales_its_input():
+  config = base_config()
+  d = models.make_discriminator(config.disc, (2,))
+  x = jnp.array([[1.0, -2.0]])
+  variables = d.init(jax.random.key(0), x)
+  unscaled = models.MLPDiscriminator(hidden=(128,), input_scale=1.0)
+  np.testing.assert_allclose(d.apply(variables, x), unscaled.apply(variables, x / 4), rtol=1e-6)
+
+
+def test_ring_has_eight_distinct_modes_on_the_circle():
+  centers = ring(8, 2.0, 0.02).centers
+  assert len({tuple(np.round(c, 6)) for c in centers}) == 8  # The official notebook's linspace gives 7.
+  np.testing.assert_allclose(np.linalg.norm(centers, axis=1), 2.0)
+  np.testing.assert_allclose(centers[2], [0.0, 2.0], atol=1e-12)  # Angle 2*pi*2/8.
+
+
+def test_grid_is_5x5_with_spacing_2():
+  centers = grid(5, 2.0, 0.05).centers
+  assert sorted(set(centers[:, 0])) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+  assert len({tuple(c) for c in centers}) == 25
+
+
+@pytest.mark.parametrize('name', sorted(data.DATASETS))
+def test_samples_match_the_mixture(name):
+  config = base_config()
+  config.data.name = name
+  if name == 'gaussian_1d':
+    config.data.std = 0.5
+  dataset = data.make_dataset(config.data)
+  x = np.asarray(jax.jit(dataset.sample, static_argnums=1)(jax.random.key(0), 20000))
+  nearest = np.argmin(np.linalg.norm(x[:, None] - dataset.centers[None], axis=-1), axis=1)
+  residual = x - dataset.centers[nearest]
+  np.testing.assert_allclose(residual.std(axis=0), dataset.std, rtol=0.03)
+  counts = np.bincount(nearest, minlength=len(dataset.centers))
+  np.testing.assert_allclose(counts / len(x), 1 / len(dataset.centers), atol=0.01)
+
+
+def test_mode_metrics_on_hand_built_samples():
+  centers = ring(8, 2.0, 0.02).centers
+  # 30 exact hits on each of modes 0-3, 5 hits on mode 4 (under the threshold of 20), 35 points far away (origin).
+  samples = np.concatenate([np.repeat(centers[:4], 30, axis=0), np.repeat(centers[4:5], 5, axis=0),
+                            np.zeros((35, 2))])
+  m = mode_metrics(samples, centers, 0.02, min_samples_per_mode=20)
+  assert m['modes_covered'] == 4
+  assert m['high_quality_fraction'] == pytest.approx(125 / 160)
+  # Origin points are equidistant: argmin assigns them to mode 0. Histogram: mode0 65, modes1-3 30, mode4 5.
+  p = np.array([65, 30, 30, 30, 5]) / 160
+  assert m['kl_to_uniform'] == pytest.approx(np.sum(p * np.log(p * 8)))
+
+
+def test_mode_metrics_perfect_and_collapsed():
+  mixture = ring(8, 2.0, 0.02)
+  uniform = np.repeat(mixture.centers, 100, axis=0)
+  m = mode_metrics(uniform, mixture.centers, 0.02, 20)
+  assert (m['modes_covered'], m['high_quality_fraction'], m['kl_to_uniform']) == (8, 1.0, pytest.approx(0.0))
+  collapsed = np.repeat(mixture.centers[:1], 800, axis=0)
+  assert mode_metrics(collapsed, mixture.centers, 0.02, 20)['kl_to_uniform'] == pytest.approx(np.log(8))

@@ -1,0 +1,70 @@
+"""The D step against a hand-computed update, and how the train step composes D and G."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gan_jax import losses, steps
+from tests.helpers import tiny_config, tiny_state_and_batch
+
+
+def assert_trees_equal(a, b, rtol=1e-6):
+  jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=rtol, atol=1e-7), a, b)
+
+
+def test_d_step_is_one_sgd_step_on_the_bce_loss():
+  config = tiny_config()
+  config.optim.d.name = 'sgd'
+  config.optim.d.learning_rate = 1.0
+  state, batch = tiny_state_and_batch(config)
+  fake = state.generator.apply({'params': state.g_params}, batch['z'])
+
+  def bce(d_params):
+    d = lambda x: state.discriminator.apply({'params': d_params}, x)
+    return -jnp.mean(jnp.log(jax.nn.sigmoid(d(batch['x'])))) - jnp.mean(jnp.log(1 - jax.nn.sigmoid(d(fake))))
+
+  grads = jax.grad(bce)(state.d_params)
+  new_state, metrics = steps.d_step(state, batch, loss=losses.make_loss('minimax'))
+  assert_trees_equal(new_state.d_params, jax.tree.map(jnp.subtract, state.d_params, grads), rtol=1e-5)
+  np.testing.assert_allclose(metrics['d_loss'], bce(state.d_params), rtol=1e-6)
+  assert_trees_equal(new_state.g_params, state.g_params)  # G does not move in a D step.
+
+
+def make_step(config, update_order, n_critic=1):
+  config.train.update_order = update_order
+  config.train.n_critic = n_critic
+  sample = lambda key: jax.random.normal(key, (config.train.batch_size, config.gen.latent_dim))
+  return steps.make_train_step(config, sample)
+
+
+def test_simultaneous_and_alternating_orders():
+  config = tiny_config(steps=1)
+  state, batch = tiny_state_and_batch(config)
+  real = batch['x'][None]
+  loss = losses.make_loss('minimax')
+  g_step = functools.partial(steps.g_step, loss=loss, unroll_steps=1)
+
+  simultaneous, _ = make_step(config, 'simultaneous')(state, real)
+  alternating, _ = make_step(config, 'alternating')(state, real)
+  # Rebuild both from the single steps: the latents the train step draws are reproduced from its keys.
+  _, noise_key = steps.step_keys(state)
+  z = jax.random.normal(jax.random.split(noise_key, 2)[0], batch['z'].shape)
+  g_batch = {'x': batch['x'], 'z': z}
+  after_d, _ = steps.d_step(state, g_batch, loss=loss)
+  assert_trees_equal(simultaneous.d_params, after_d.d_params)
+  assert_trees_equal(simultaneous.g_params, g_step(state, g_batch)[0].g_params)
+  assert_trees_equal(alternating.g_params, g_step(after_d, g_batch)[0].g_params)
+  assert int(simultaneous.step) == int(alternating.step) == 1
+  diff = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), simultaneous.g_params, alternating.g_params)
+  assert max(jax.tree.leaves(diff)) > 0
+
+
+def test_n_critic_runs_that_many_d_steps():
+  config = tiny_config(steps=0)
+  state, batch = tiny_state_and_batch(config)
+  real = jnp.stack([batch['x'], batch['x'][::-1], -batch['x']])
+  new_state, _ = make_step(config, 'alternating', n_critic=3)(state, real)
+  assert int(new_state.d_opt_state[0].count) == 3
+  assert int(new_state.g_opt_state[0].count) == 1
