@@ -41,7 +41,7 @@ class DataParallel:
     """Compiles `fn(state, ...)`; the state argument is donated so the update happens in place."""
     donate_argnums = (0,) if donate else ()
     if self.mode == 'pmap':
-      return jax.pmap(fn, axis_name=AXIS, donate_argnums=donate_argnums, devices=jax.local_devices())
+      return jax.pmap(fn, axis_name=AXIS, donate_argnums=donate_argnums)  # Over all hosts' devices.
     if self.mode == 'mesh':
       replicated = NamedSharding(self.mesh, P())
       return jax.jit(fn, donate_argnums=donate_argnums, out_shardings=replicated)
