@@ -22,7 +22,7 @@ PyTorch and compares, on one fixed batch with k = 2: G's gradient (from `steps.g
 PyTorch is not a dependency of gan_jax: if it is missing, this script runs `pip install torch==2.13.0` (a CPU
 build; an unpinned `torch` pulls a CUDA build of several GB).
 
-Run (about 2 minutes on 2 CPU cores with the defaults):
+Run (with the defaults: about 1.5 minutes on 2 CPU cores shared with other jobs):
   python benchmarks/pytorch_unrolled.py
   python benchmarks/pytorch_unrolled.py --check_only
   python benchmarks/pytorch_unrolled.py --ks 10 --repeats 3 --chunk_seconds 0.5 --no_check
@@ -224,13 +224,14 @@ def check(base, k: int = 2, batch: int = 64, tolerance: float = 1e-4) -> list[li
   loss = losses_lib.make_loss(config.loss.name, config.loss.label_smoothing)
   keys = jax.random.split(jax.random.key(123), 6)
   real = [dataset.sample(keys[i], batch) for i in range(3)]
-  latents = [train.sample_latents(keys[3 + i], batch, config.gen.latent_dim, 'normal') for i in range(3)]
+  latents = [train.sample_latents(keys[3 + i], batch, config.gen.latent_dim, config.gen.latent_dist)
+             for i in range(3)]
 
+  @jax.jit
   def train_step_on(state, real, z):
-    step = steps.make_train_step(config, lambda key: z)
+    step = steps.make_train_step(config, lambda key: z)  # Every draw of latents returns `z`.
     return step(state, real[None])
 
-  train_step_on = jax.jit(train_step_on)
   # Two real steps first, so the Adam states (and their step counts) are not zero.
   for i in range(2):
     state, _ = train_step_on(state, real[i], latents[i])
@@ -326,7 +327,8 @@ def main():
     print(f'k={k} done ({time.perf_counter() - start:.0f} s)', flush=True)
 
   print()
-  print(f'{common.machine_line()}; torch {torch.__version__}, OMP_WAIT_POLICY={os.environ["OMP_WAIT_POLICY"]}; config {args.config}, batch {base.train.batch_size}; '
+  print(f'{common.machine_line()}; torch {torch.__version__}, OMP_WAIT_POLICY={os.environ["OMP_WAIT_POLICY"]}; '
+        f'config {args.config}, batch {base.train.batch_size}; '
         f'gan_jax: {jax_steps} steps per call (train.steps_per_call); PyTorch: eager, one step per Python iteration, '
         f'chunks of about {args.chunk_seconds} s; medians of {args.repeats} chunks each')
   print()

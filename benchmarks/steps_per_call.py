@@ -6,7 +6,7 @@ does: call the jitted multi-step function, then fetch its metric summary to the 
 it). The first call of each function compiles and is not timed. Reported: median steps/second over `--repeats`
 measurements, taken round-robin over the settings so that load from other processes is shared among them.
 
-Run (about 3-4 minutes on 2 CPU cores with the defaults):
+Run (with the defaults: about 3 minutes on 2 CPU cores shared with other jobs):
   python benchmarks/steps_per_call.py
   python benchmarks/steps_per_call.py --ks 0 --steps 300 --repeats 3   # quicker
 """

@@ -12,7 +12,7 @@ measures, on one device:
     buffers, and temp + argument + output sizes (the output aliases the donated state, so the real footprint is
     that total minus the state once).
 
-Run (about 4 minutes on 2 CPU cores with the defaults):
+Run (with the defaults: about 5 minutes on 2 CPU cores shared with other jobs, less on idle ones):
   python benchmarks/unroll_k.py
   python benchmarks/unroll_k.py --ks 0,10 --loop_ks 10 --compile_repeats 1 --calls 3   # quicker
 """
