@@ -1,5 +1,6 @@
 """Optimizers by name: one optax transformation per player, built from its config section."""
 
+import functools
 from typing import Callable
 
 import ml_collections
@@ -26,5 +27,14 @@ OPTIMIZERS: dict[str, Callable[[ml_collections.ConfigDict], optax.GradientTransf
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """Builds the optax transformation named by `config.name` (a `config.optim.g` or `config.optim.d` section)."""
+  """Builds the optax transformation named by `config.name` (a `config.optim.g` or `config.optim.d` section).
+
+  Equal sections give the same object: the optimizer is a static part of the state, so two states built from one
+  config must compare equal for a compiled step to accept both without recompiling.
+  """
+  return _cached_optimizer(ml_collections.FrozenConfigDict(config))
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_optimizer(config: ml_collections.FrozenConfigDict) -> optax.GradientTransformation:
   return OPTIMIZERS[config.name](config)

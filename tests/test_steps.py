@@ -68,3 +68,15 @@ def test_n_critic_runs_that_many_d_steps():
   new_state, _ = make_step(config, 'alternating', n_critic=3)(state, real)
   assert int(new_state.d_opt_state[0].count) == 3
   assert int(new_state.g_opt_state[0].count) == 1
+
+
+def test_states_from_equal_configs_share_one_compiled_step():
+  # The networks and optimizers are static parts of the state: equal configs must give equal ones, or every new
+  # state (another seed, a restored checkpoint) would recompile the step.
+  config = tiny_config()
+  first, batch = tiny_state_and_batch(config, seed=0)
+  second, _ = tiny_state_and_batch(tiny_config(), seed=1)
+  d_step = jax.jit(functools.partial(steps.d_step, loss=losses.make_loss('minimax')))
+  d_step(first, batch)
+  d_step(second, batch)
+  assert d_step._cache_size() == 1
