@@ -7,6 +7,7 @@ anything is compiled or written, so a bad value is reported by its field name an
 import ml_collections
 
 from gan_jax import data, losses, models, optim
+from gan_jax.models import dcgan
 
 PARALLEL_MODES = ('single', 'pmap', 'mesh')
 UPDATE_ORDERS = ('simultaneous', 'alternating')
@@ -28,16 +29,22 @@ def base_config() -> ml_collections.ConfigDict:
   config.gen.latent_dim = 256
   config.gen.latent_dist = 'normal'
   config.gen.init_gain = 0.8  # Orthogonal initialisation scale of the paper.
+  config.gen.base_channels = 64  # Convolutional generators.
+  config.gen.norm = 'batch'
+  config.gen.ema_decay = 0.0  # > 0 keeps a moving average of G's weights for sampling and evaluation.
 
   config.disc = ml_collections.ConfigDict()
   config.disc.name = 'mlp'
   config.disc.hidden = (128,)
   config.disc.input_scale = 0.25  # The paper scales D's input by 1/4.
   config.disc.init_gain = 0.8
+  config.disc.base_channels = 64
+  config.disc.norm = 'batch'
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = 'minimax'
   config.loss.label_smoothing = 0.0  # One-sided: real targets become 1 - label_smoothing.
+  config.loss.gradient_penalty = 0.0  # WGAN-GP's lambda (10 in the paper); 0: none.
 
   config.unroll = ml_collections.ConfigDict()
   config.unroll.steps = 10
@@ -54,6 +61,12 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.grid_size = 5
   config.data.spacing = 2.0
   config.data.mean = 4.0
+  # Image datasets (read through TFDS from data_dir; '' means TFDS's default, ~/tensorflow_datasets).
+  config.data.data_dir = ''
+  config.data.split = 'train'
+  config.data.resolution = 32
+  config.data.channels = 1
+  config.data.resize = 'resize'  # Or 'pad' (e.g. mnist's 28x28 centred in 32x32).
 
   config.optim = ml_collections.ConfigDict()
   for player in ('g', 'd'):
@@ -67,6 +80,7 @@ def base_config() -> ml_collections.ConfigDict:
     opt.eps_root = 1e-16
     opt.decay = 0.9  # RMSProp only.
     opt.momentum = 0.0  # SGD and RMSProp.
+    opt.clip_params = 0.0  # > 0 keeps every parameter in [-clip, clip] after each update (WGAN).
     config.optim[player] = opt
 
   config.train = ml_collections.ConfigDict()
@@ -86,6 +100,7 @@ def base_config() -> ml_collections.ConfigDict:
   # A mode counts as covered when at least this many of the samples lie within 3 std of it (VEEGAN, PacGAN).
   config.eval.min_samples_per_mode = 20
   config.eval.plot = True
+  config.eval.grid_rows = 8  # Image samples: a grid_rows x grid_rows grid from fixed latents.
 
   config.parallel = ml_collections.ConfigDict()
   config.parallel.mode = 'single'
@@ -132,6 +147,10 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   _choice(config, 'optim.d.name', sorted(optim.OPTIMIZERS))
   _choice(config, 'train.update_order', UPDATE_ORDERS)
   _choice(config, 'parallel.mode', PARALLEL_MODES)
+  _choice(config, 'gen.norm', dcgan.NORMS)
+  _choice(config, 'disc.norm', dcgan.NORMS)
+  _choice(config, 'data.resize', ('resize', 'pad'))
+  _choice(config, 'data.channels', (1, 3))
   _positive_int(config, 'gen.latent_dim')
   _positive_int(config, 'unroll.steps', minimum=0)
   _positive_int(config, 'train.batch_size')
@@ -144,6 +163,14 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   _positive_int(config, 'eval.min_samples_per_mode', minimum=0)
   _require(0.0 <= config.loss.label_smoothing < 1.0, 'loss.label_smoothing',
            f'got {config.loss.label_smoothing}; must lie in [0, 1)')
+  smoothable = [name for name, (_, _, s) in losses.LOSSES.items() if s]
+  _require(config.loss.label_smoothing == 0 or config.loss.name in smoothable, 'loss.label_smoothing',
+           f'applies to the losses with labels ({", ".join(smoothable)}), not {config.loss.name!r}')
+  _require(config.loss.gradient_penalty >= 0, 'loss.gradient_penalty',
+           f'got {config.loss.gradient_penalty}; must be >= 0')
+  _require(not (config.loss.gradient_penalty and config.disc.name != 'mlp' and config.disc.norm == 'batch'),
+           'loss.gradient_penalty', 'needs per-example critic values: set disc.norm to layer or none, not batch')
+  _require(0.0 <= config.gen.ema_decay < 1.0, 'gen.ema_decay', f'got {config.gen.ema_decay}; must lie in [0, 1)')
   for player in ('g', 'd'):
     _require(config.optim[player].learning_rate > 0, f'optim.{player}.learning_rate',
              f'got {config.optim[player].learning_rate}; must be > 0')
@@ -158,6 +185,18 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
     _positive_int(config, 'data.num_modes')
   if config.data.name == 'grid':
     _positive_int(config, 'data.grid_size')
+  if config.data.name in data.IMAGE_DATASETS:
+    _require(config.gen.name != 'mlp' and config.disc.name != 'mlp', 'gen.name',
+             f'data.name={config.data.name!r} is images: use an image network (dcgan), not mlp')
+    resolution = config.data.resolution
+    _require(isinstance(resolution, int) and resolution >= 8 and resolution & (resolution - 1) == 0,
+             'data.resolution', f'got {resolution!r}; accepted values: 8, 16, 32, 64, 128 (powers of two >= 8)')
+    try:
+      data.check_available(config.data)
+    except ValueError as error:
+      raise ConfigError(f'config.data.name: {error}') from error
+  else:
+    _require(config.gen.name == 'mlp', 'gen.name', f'data.name={config.data.name!r} is vectors: use mlp')
 
 
 def smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -4,7 +4,8 @@ Conventions: every loss is a mean over the batch; the discriminator loss is the 
 the mean over fake samples (the negated value function V(D, G) of Goodfellow et al. 2014). Label smoothing is
 one-sided (Salimans et al. 2016): the real target becomes `1 - label_smoothing`, fake targets stay at 0.
 
-Each loss has a `d_loss(real_logits, fake_logits)` and a `g_loss(real_logits, fake_logits)`. The generator loss takes
+Each loss has a `d_loss(real_logits, fake_logits)` and a `g_loss(real_logits, fake_logits)`; D's raw outputs are
+called logits for every loss, though for the Wasserstein loss they are critic values. The generator loss takes
 the real logits too because an unrolled discriminator depends on the generator: the minimax generator minimises the
 negated discriminator loss, whose real-data term then carries a gradient (Metz et al. 2017, eq. 4).
 """
@@ -42,23 +43,87 @@ def non_saturating_generator_loss(real_logits: Array, fake_logits: Array, label_
   return optax.sigmoid_binary_cross_entropy(fake_logits, jnp.ones_like(fake_logits)).mean()
 
 
+def wasserstein_critic_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """WGAN (Arjovsky et al. 2017): the critic minimises E[D(G(z))] - E[D(x)]."""
+  return fake_logits.mean() - real_logits.mean()
+
+
+def wasserstein_generator_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """WGAN: G minimises -E[D(G(z))]."""
+  del real_logits
+  return -fake_logits.mean()
+
+
+def least_squares_discriminator_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """LSGAN (Mao et al. 2017) with targets a=0 (fake), b=1 (real): 1/2 E[(D(x)-1)^2] + 1/2 E[D(G(z))^2]."""
+  return 0.5 * jnp.mean((real_logits - 1.0) ** 2) + 0.5 * jnp.mean(fake_logits**2)
+
+
+def least_squares_generator_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """LSGAN with c=1: G minimises 1/2 E[(D(G(z))-1)^2]."""
+  del real_logits
+  return 0.5 * jnp.mean((fake_logits - 1.0) ** 2)
+
+
+def hinge_discriminator_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """Hinge loss (Lim & Ye 2017; Miyato et al. 2018): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
+  return jax.nn.relu(1.0 - real_logits).mean() + jax.nn.relu(1.0 + fake_logits).mean()
+
+
+def hinge_generator_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """Hinge loss: G minimises -E[D(G(z))]."""
+  del real_logits
+  return -fake_logits.mean()
+
+
+def gradient_penalty(critic: Callable[[Array], Array], real: Array, fake: Array, eps: Array) -> Array:
+  """WGAN-GP (Gulrajani et al. 2017): E[(||grad_x D(x_hat)||_2 - 1)^2] at x_hat = eps x + (1 - eps) G(z).
+
+  Args:
+    critic: examples [B, ...] -> critic values [B]. Per-example gradients need each value to depend on its own
+      example only (no batch normalisation in the critic).
+    real: real examples [B, ...].
+    fake: generated examples [B, ...].
+    eps: interpolation weights in [0, 1], one per example [B].
+
+  Returns:
+    The penalty (a scalar), before its weight (lambda = 10 in the paper).
+  """
+  eps = eps.reshape((-1,) + (1,) * (real.ndim - 1))
+  interpolates = eps * real + (1.0 - eps) * fake
+  grads = jax.grad(lambda x: critic(x).sum())(interpolates)
+  # The small constant keeps the square root differentiable where a gradient is exactly zero.
+  norms = jnp.sqrt(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1) + 1e-12)
+  return jnp.mean((norms - 1.0) ** 2)
+
+
 @dataclasses.dataclass(frozen=True)
 class GANLoss:
-  """A pair of objectives; `label_smoothing` is bound in by `make_loss`."""
+  """A pair of objectives, with options bound in by `make_loss`."""
   d_loss: Callable[[Array, Array], Array]
   g_loss: Callable[[Array, Array], Array]
+  gradient_penalty: float = 0.0  # The weight of `gradient_penalty` in D's loss (0: none).
 
 
-LOSSES: dict[str, tuple[Callable, Callable]] = {
-    'minimax': (discriminator_loss, minimax_generator_loss),
-    'non_saturating': (discriminator_loss, non_saturating_generator_loss),
+def _smoothed(fn: Callable, label_smoothing: float) -> Callable[[Array, Array], Array]:
+  return lambda r, f: fn(r, f, label_smoothing)
+
+
+# name -> (d_loss, g_loss, whether the loss takes label smoothing)
+LOSSES: dict[str, tuple[Callable, Callable, bool]] = {
+    'minimax': (discriminator_loss, minimax_generator_loss, True),
+    'non_saturating': (discriminator_loss, non_saturating_generator_loss, True),
+    'wasserstein': (wasserstein_critic_loss, wasserstein_generator_loss, False),
+    'least_squares': (least_squares_discriminator_loss, least_squares_generator_loss, False),
+    'hinge': (hinge_discriminator_loss, hinge_generator_loss, False),
 }
 
 
-def make_loss(name: str, label_smoothing: float = 0.0) -> GANLoss:
-  """Returns the named loss pair with its label smoothing bound."""
-  d_loss, g_loss = LOSSES[name]
-  return GANLoss(
-      d_loss=lambda r, f: d_loss(r, f, label_smoothing),
-      g_loss=lambda r, f: g_loss(r, f, label_smoothing),
-  )
+def make_loss(name: str, label_smoothing: float = 0.0, gradient_penalty_weight: float = 0.0) -> GANLoss:
+  """Returns the named loss pair with its options bound."""
+  d_loss, g_loss, smoothable = LOSSES[name]
+  if smoothable:
+    d_loss, g_loss = _smoothed(d_loss, label_smoothing), _smoothed(g_loss, label_smoothing)
+  elif label_smoothing:
+    raise ValueError(f'loss {name!r} has no labels to smooth; label smoothing applies to minimax, non_saturating')
+  return GANLoss(d_loss=d_loss, g_loss=g_loss, gradient_penalty=gradient_penalty_weight)

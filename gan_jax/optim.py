@@ -3,6 +3,8 @@
 import functools
 from typing import Callable
 
+import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 
@@ -26,6 +28,19 @@ OPTIMIZERS: dict[str, Callable[[ml_collections.ConfigDict], optax.GradientTransf
 }
 
 
+def clip_params(limit: float) -> optax.GradientTransformation:
+  """Turns each update into one that leaves the parameters inside [-limit, limit] (WGAN's weight clipping).
+
+  As a transformation rather than a step after the optimizer, the clipping is part of D's optimizer and so also of
+  every unrolled D update.
+  """
+  def update_fn(updates, state, params):
+    clipped = jax.tree.map(lambda u, p: jnp.clip(p + u, -limit, limit) - p, updates, params)
+    return clipped, state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """Builds the optax transformation named by `config.name` (a `config.optim.g` or `config.optim.d` section).
 
@@ -37,4 +52,5 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
 
 @functools.lru_cache(maxsize=None)
 def _cached_optimizer(config: ml_collections.FrozenConfigDict) -> optax.GradientTransformation:
-  return OPTIMIZERS[config.name](config)
+  tx = OPTIMIZERS[config.name](config)
+  return optax.chain(tx, clip_params(config.clip_params)) if config.clip_params else tx

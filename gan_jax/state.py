@@ -29,25 +29,28 @@ class GANState:
   g_batch_stats: PyTree
   d_batch_stats: PyTree
   rng: jax.Array  # A typed key; each step's randomness is fold_in(rng, step), so a resumed run draws the same.
+  g_ema_params: PyTree  # Exponential moving average of g_params when config.gen.ema_decay > 0, else {}.
   generator: nn.Module = flax.struct.field(pytree_node=False)
   discriminator: nn.Module = flax.struct.field(pytree_node=False)
   g_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
   d_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
 
 
-def create_state(config: ml_collections.ConfigDict, key: jax.Array, data_shape: tuple[int, ...]) -> GANState:
+def create_state(config: ml_collections.ConfigDict, key: jax.Array, data_shape: tuple[int, ...],
+                 axis_name: str | None = None) -> GANState:
   """Initialises both players and their optimizers from `config`; pure in `key`.
 
   Args:
     config: the experiment config (its `gen`, `disc` and `optim` sections are read).
     key: a typed PRNG key (`jax.random.key`).
     data_shape: the shape of one real example, without the batch axis.
+    axis_name: the pmap axis the networks' batch statistics reduce over, when run under pmap.
 
   Returns:
     The state at step 0.
   """
-  generator = models.make_generator(config.gen, data_shape)
-  discriminator = models.make_discriminator(config.disc, data_shape)
+  generator = models.make_generator(config.gen, data_shape, axis_name)
+  discriminator = models.make_discriminator(config.disc, data_shape, axis_name)
   g_tx = optim.make_optimizer(config.optim.g)
   d_tx = optim.make_optimizer(config.optim.d)
   g_key, d_key, rng = jax.random.split(key, 3)
@@ -62,6 +65,7 @@ def create_state(config: ml_collections.ConfigDict, key: jax.Array, data_shape: 
       g_batch_stats=g_vars.get('batch_stats', {}),
       d_batch_stats=d_vars.get('batch_stats', {}),
       rng=rng,
+      g_ema_params=g_vars['params'] if config.gen.ema_decay > 0 else {},
       generator=generator,
       discriminator=discriminator,
       g_tx=g_tx,
@@ -69,7 +73,16 @@ def create_state(config: ml_collections.ConfigDict, key: jax.Array, data_shape: 
   )
 
 
-def step_keys(state: GANState) -> tuple[jax.Array, jax.Array]:
-  """The (data, noise) keys of the state's current step."""
-  step_key = jax.random.fold_in(state.rng, state.step)
-  return jax.random.fold_in(step_key, 0), jax.random.fold_in(step_key, 1)
+def data_key(rng: jax.Array, step: jax.Array) -> jax.Array:
+  """The key of a step's real data (for datasets drawn afresh each step)."""
+  return jax.random.fold_in(jax.random.fold_in(rng, step), 0)
+
+
+def noise_key(rng: jax.Array, step: jax.Array) -> jax.Array:
+  """The key of a step's latents and other noise."""
+  return jax.random.fold_in(jax.random.fold_in(rng, step), 1)
+
+
+def sampling_params(state: GANState) -> tuple[PyTree, PyTree]:
+  """The generator weights to sample and evaluate with: the moving average when there is one."""
+  return (state.g_ema_params or state.g_params), state.g_batch_stats

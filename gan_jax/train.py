@@ -1,5 +1,6 @@
 """The training loop: `train_and_evaluate(config, workdir)` is what `main.py`, the tests and notebooks call."""
 
+import functools
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ from gan_jax import config as config_lib
 from gan_jax.evaluation import mixtures as mixture_metrics
 from gan_jax.evaluation import plots
 from gan_jax.models import apply_model
-from gan_jax.state import GANState, create_state
+from gan_jax.state import GANState, create_state, sampling_params
 
 EVAL_SEED_TAG = 0xE7A1  # Evaluation latents come from their own stream, fixed for the whole run.
 
@@ -39,29 +40,37 @@ def sample_latents(key: jax.Array, num: int, dim: int, distribution: str) -> jax
 
 
 def make_samplers(config: ml_collections.ConfigDict, dataset, parallel: parallel_lib.DataParallel):
-  """On-device draws of this device's latents and real batches, each cut from the global batch."""
+  """On-device draws of this device's noise and real batches, each cut from the global batch.
+
+  Returns:
+    `sample_noise(key) -> {'z', 'eps'}` and `sample_real(state, data_arrays) -> [n_critic, B_local, ...]`.
+  """
   batch, n_critic = config.train.batch_size, config.train.n_critic
 
-  def latents(key):
+  def sample_noise(key):
     z = sample_latents(key, batch, config.gen.latent_dim, config.gen.latent_dist)
-    return parallel.local_share(z)
+    eps = jax.random.uniform(jax.random.fold_in(key, 1), (batch,))  # Gradient-penalty interpolation weights.
+    return {'z': parallel.local_share(z), 'eps': parallel.local_share(eps)}
 
-  def real(key):
-    x = dataset.sample(key, n_critic * batch).reshape(n_critic, batch, *dataset.shape)
-    return parallel.local_share(x, axis=1)
+  def sample_real(state, data_arrays):
+    x = dataset.sample(data_arrays, state.rng, state.step, n_critic * batch)
+    return parallel.local_share(x.reshape(n_critic, batch, *dataset.shape), axis=1)
 
-  return latents, real
+  return sample_noise, sample_real
 
 
 def make_multi_step_fn(config, dataset, parallel: parallel_lib.DataParallel) -> Callable[[int], Callable]:
-  """Returns `compiled(num_steps)`: the compiled multi-step function for a chunk length, built once per length."""
-  latents, real = make_samplers(config, dataset, parallel)
-  train_step = steps.make_train_step(config, latents, axis_name=parallel.axis_name)
+  """Returns `compiled(num_steps)`: the compiled multi-step function for a chunk length, built once per length.
+
+  The compiled function is called as `fn(state, data_arrays)` with the dataset's arrays placed by `parallel.put`.
+  """
+  sample_noise, sample_real = make_samplers(config, dataset, parallel)
+  train_step = steps.make_train_step(config, sample_noise, axis_name=parallel.axis_name)
   cache = {}
 
   def compiled(num_steps: int):
     if num_steps not in cache:
-      cache[num_steps] = parallel.compile(steps.make_multi_step(train_step, real, num_steps))
+      cache[num_steps] = parallel.compile(steps.make_multi_step(train_step, sample_real, num_steps))
     return cache[num_steps]
 
   return compiled
@@ -78,22 +87,32 @@ def next_boundary(step: int, config: ml_collections.ConfigDict) -> int:
   return min([t.num_steps] + [(step // n + 1) * n for n in intervals])
 
 
-def evaluate(state: GANState, dataset, config: ml_collections.ConfigDict) -> tuple[dict[str, float], np.ndarray]:
-  """Mode metrics of `config.eval.num_samples` generator samples drawn from fixed latents, and their plot."""
+def generate(state: GANState, config: ml_collections.ConfigDict, num: int) -> np.ndarray:
+  """`num` samples from fixed latents (the same at every evaluation, so successive results compare)."""
   key = jax.random.fold_in(jax.random.key(config.seed), EVAL_SEED_TAG)
-  z = sample_latents(key, config.eval.num_samples, config.gen.latent_dim, config.gen.latent_dist)
-  samples, _ = _generate(state, z)
-  samples = np.asarray(jax.device_get(samples))
-  metrics = mixture_metrics.mode_metrics(samples, dataset.centers, dataset.std, config.eval.min_samples_per_mode)
-  real = np.asarray(dataset.sample(jax.random.fold_in(key, 1), config.eval.num_samples))
-  title = (f'step {int(state.step)}: {metrics["modes_covered"]:.0f}/{metrics["num_modes"]:.0f} modes, '
-           f'{100 * metrics["high_quality_fraction"]:.0f}% high quality')
-  return metrics, plots.mixture_plot(samples, real, title)
+  z = sample_latents(key, num, config.gen.latent_dim, config.gen.latent_dist)
+  params, batch_stats = sampling_params(state)
+  samples, _ = _generate(state.generator, params, batch_stats, z)
+  return np.asarray(jax.device_get(samples))
 
 
-@jax.jit
-def _generate(state: GANState, z: jax.Array):
-  return apply_model(state.generator, state.g_params, state.g_batch_stats, z, train=False)
+@functools.partial(jax.jit, static_argnums=0)
+def _generate(generator, params, batch_stats, z):
+  return apply_model(generator, params, batch_stats, z, train=False)
+
+
+def evaluate(state: GANState, dataset, data_arrays, config: ml_collections.ConfigDict):
+  """Metrics of the generator at `state`, and a picture of its samples (RGB uint8)."""
+  if isinstance(dataset, data.GaussianMixture):
+    samples = generate(state, config, config.eval.num_samples)
+    metrics = mixture_metrics.mode_metrics(samples, dataset.centers, dataset.std, config.eval.min_samples_per_mode)
+    real = np.asarray(dataset.draw(jax.random.key(config.seed), config.eval.num_samples))
+    title = (f'step {int(state.step)}: {metrics["modes_covered"]:.0f}/{metrics["num_modes"]:.0f} modes, '
+             f'{100 * metrics["high_quality_fraction"]:.0f}% high quality')
+    return metrics, plots.mixture_plot(samples, real, title)
+  del data_arrays
+  samples = generate(state, config, config.eval.grid_rows**2)
+  return {}, plots.image_grid(samples, config.eval.grid_rows)
 
 
 def _flat_hparams(config: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -161,7 +180,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   config_lib.validate(config, parallel_lib.device_count(config.parallel.mode))
   parallel = parallel_lib.make_data_parallel(config.parallel.mode)
   dataset = data.make_dataset(config.data)
-  state = create_state(config, jax.random.key(config.seed), dataset.shape)
+  state = create_state(config, jax.random.key(config.seed), dataset.shape, parallel.axis_name)
   is_chief = jax.process_index() == 0
 
   writer = metric_writers.create_default_writer(workdir, just_logging=not is_chief)
@@ -181,6 +200,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   compiled = make_multi_step_fn(config, dataset, parallel)
   progress = periodic_actions.ReportProgress(num_train_steps=config.train.num_steps, writer=writer)
   device_state = parallel.put(state)
+  data_arrays = parallel.put(dataset.host_arrays())
   timed_steps, train_seconds, first_call_seconds = 0, 0.0, None
   eval_metrics = {}
 
@@ -188,7 +208,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     while step < config.train.num_steps:
       chunk = next_boundary(step, config) - step
       tic = time.perf_counter()
-      device_state, summary = compiled(chunk)(device_state)
+      device_state, summary = compiled(chunk)(device_state, data_arrays)
       summary = jax.device_get(parallel.get(summary))  # Waits for the chunk: the NaN check needs its result.
       elapsed = time.perf_counter() - tic
       if first_call_seconds is None:
@@ -205,7 +225,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         writer.write_scalars(step, {k: v for k, v in summary.items() if not k.endswith('_nonfinite_step')})
       state = parallel.get(device_state)
       if step % t.eval_every_steps == 0 or done:
-        eval_metrics, image = evaluate(state, dataset, config)
+        eval_metrics, image = evaluate(state, dataset, data_arrays, config)
         writer.write_scalars(step, {f'eval/{k}': v for k, v in eval_metrics.items()})
         writer.write_images(step, {'samples': image[None]})
         if is_chief:
@@ -220,7 +240,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
   manager.wait_until_finished()
   if not eval_metrics:  # Resumed at the last step: evaluate the restored state.
-    eval_metrics, _ = evaluate(parallel.get(device_state), dataset, config)
+    eval_metrics, _ = evaluate(parallel.get(device_state), dataset, data_arrays, config)
   final = {
       'step': step,
       **eval_metrics,

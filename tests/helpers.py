@@ -23,6 +23,6 @@ def tiny_state_and_batch(config, seed=0):
   dataset = make_dataset(config.data)
   state = create_state(config, jax.random.key(seed), dataset.shape)
   kx, kz = jax.random.split(jax.random.key(seed + 100))
-  batch = {'x': dataset.sample(kx, config.train.batch_size),
+  batch = {'x': dataset.draw(kx, config.train.batch_size),
            'z': jax.random.normal(kz, (config.train.batch_size, config.gen.latent_dim))}
   return state, batch

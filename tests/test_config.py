@@ -15,8 +15,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.mark.parametrize('field, value, message', [
     ('unroll.steps', -1, 'config.unroll.steps: got -1; must be an integer >= 0'),
-    ('loss.name', 'wasserstein', 'config.loss.name: got \'wasserstein\'; accepted values: minimax, non_saturating'),
-    ('data.name', 'mnist', 'accepted values: gaussian_1d, grid, ring'),
+    ('loss.name', 'wgan', 'config.loss.name: got \'wgan\'; accepted values: hinge, least_squares, minimax, '
+     'non_saturating, wasserstein'),
+    ('data.name', 'imagenet', 'accepted values: celeb_a, cifar10, digits, fashion_mnist, gaussian_1d, grid, mnist, '
+     'ring, stacked_digits, stacked_mnist'),
+    ('loss.gradient_penalty', -1.0, 'config.loss.gradient_penalty'),
+    ('gen.ema_decay', 1.0, 'config.gen.ema_decay'),
+    ('data.resize', 'crop', 'accepted values: resize, pad'),
     ('gen.name', 'dcgan', 'config.gen.name'),
     ('optim.d.name', 'lion', 'accepted values: adam, rmsprop, sgd'),
     ('parallel.mode', 'tpu', 'accepted values: single, pmap, mesh'),
@@ -65,7 +70,7 @@ def run_main(*args, cwd):
     ('--config.unroll.steps=-1', 'config.unroll.steps: got -1'),
     ('--config.unroll.stepz=3', 'stepz'),  # Unknown key.
     ('--config.unroll.steps=ten', 'ten'),  # Wrong type.
-    ('--config.data.name=mnist', 'config.data.name'),
+    ('--config.data.name=imagenet', 'config.data.name'),
 ])
 def test_main_exits_2_and_writes_nothing(tmp_path, override, message):
   workdir = tmp_path / 'run'
@@ -74,3 +79,54 @@ def test_main_exits_2_and_writes_nothing(tmp_path, override, message):
   assert result.returncode == 2, result.stderr[-2000:]
   assert message in result.stderr
   assert not workdir.exists()
+
+
+def image_config(**data):
+  config = config_lib.smoke(base_config())
+  config.gen.name = config.disc.name = 'dcgan'
+  config.gen.latent_dim = 100
+  config.data.update(data)
+  return config
+
+
+def test_missing_tfds_dataset_names_it_and_says_how_to_get_it(tmp_path):
+  config = image_config(name='mnist', data_dir=str(tmp_path / 'tfds'))
+  with pytest.raises(ConfigError) as error:
+    validate(config, num_devices=1)
+  message = str(error.value)
+  assert "'mnist'" in message and str(tmp_path / 'tfds') in message and 'tfds build mnist' in message
+  assert not (tmp_path / 'tfds').exists()
+
+
+@pytest.mark.parametrize('resolution', [24, 4])
+def test_image_resolution_the_model_cannot_produce(resolution):
+  with pytest.raises(ConfigError, match=rf'config.data.resolution: got {resolution}; accepted values: 8, 16, 32'):
+    validate(image_config(name='digits', resolution=resolution), num_devices=1)
+
+
+def test_networks_must_fit_the_data():
+  config = image_config(name='ring')
+  with pytest.raises(ConfigError, match='config.gen.name'):
+    validate(config, num_devices=1)
+  config = base_config()
+  config.data.name = 'digits'
+  with pytest.raises(ConfigError, match='use an image network'):
+    validate(config, num_devices=1)
+
+
+def test_gradient_penalty_needs_per_example_critic_values():
+  config = image_config(name='digits')
+  config.loss.name = 'wasserstein'
+  config.loss.gradient_penalty = 10.0
+  with pytest.raises(ConfigError, match='disc.norm'):
+    validate(config, num_devices=1)
+  config.disc.norm = 'layer'
+  validate(config, num_devices=1)
+
+
+def test_label_smoothing_only_for_losses_with_labels():
+  config = base_config()
+  config.loss.name = 'hinge'
+  config.loss.label_smoothing = 0.1
+  with pytest.raises(ConfigError, match='config.loss.label_smoothing: applies to the losses with labels'):
+    validate(config, num_devices=1)

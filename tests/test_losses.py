@@ -62,7 +62,47 @@ def test_generator_gradients_saturate_as_the_lectures_state():
 
 @pytest.mark.parametrize('name', sorted(losses.LOSSES))
 def test_every_registered_loss_is_finite_and_differentiable(name):
-  loss = losses.make_loss(name, label_smoothing=0.1)
+  loss = losses.make_loss(name, label_smoothing=0.1 if losses.LOSSES[name][2] else 0.0)
   for fn in (loss.d_loss, loss.g_loss):
     value, grads = jax.value_and_grad(fn, argnums=(0, 1))(REAL, FAKE)
     assert np.isfinite(value) and all(np.all(np.isfinite(g)) for g in grads)
+
+
+def test_wasserstein_by_hand():
+  assert losses.wasserstein_critic_loss(REAL, FAKE) == pytest.approx(np.mean(FAKE) - np.mean(REAL))
+  assert losses.wasserstein_generator_loss(REAL, FAKE) == pytest.approx(-np.mean(FAKE))
+
+
+def test_least_squares_by_hand():
+  # (2-1)^2, (-1-1)^2, (0.5-1)^2 = 1, 4, 0.25; fakes 9, 0.
+  assert losses.least_squares_discriminator_loss(REAL, FAKE) == pytest.approx(0.5 * 5.25 / 3 + 0.5 * 9 / 2)
+  assert losses.least_squares_generator_loss(REAL, FAKE) == pytest.approx(0.5 * (16 + 1) / 2)
+
+
+def test_hinge_by_hand():
+  # relu(1 - r) = 0, 2, 0.5; relu(1 + f) = 0, 1.
+  assert losses.hinge_discriminator_loss(REAL, FAKE) == pytest.approx(2.5 / 3 + 1 / 2)
+  assert losses.hinge_generator_loss(REAL, FAKE) == pytest.approx(1.5)
+
+
+def test_gradient_penalty_against_finite_differences():
+  rng = np.random.default_rng(0)
+  w1 = rng.normal(size=(6, 5)).astype(np.float32)
+  w2 = rng.normal(size=(5,)).astype(np.float32)
+  critic = lambda x: jnp.tanh(x.reshape(x.shape[0], -1) @ w1) @ w2
+  real = rng.normal(size=(4, 2, 3)).astype(np.float32)
+  fake = rng.normal(size=(4, 2, 3)).astype(np.float32)
+  eps = np.array([0.0, 0.3, 0.7, 1.0], np.float32)
+  # Central differences of the critic at each interpolate, in float64, one coordinate at a time.
+  f = lambda x: np.tanh(x.reshape(-1).astype(np.float64) @ w1) @ w2
+  expected = []
+  for i in range(4):
+    x_hat = (eps[i] * real[i] + (1 - eps[i]) * fake[i]).astype(np.float64)
+    grad = np.zeros(x_hat.size)
+    for j in range(x_hat.size):
+      step = np.zeros(x_hat.size)
+      step[j] = 1e-5
+      grad[j] = (f(x_hat.reshape(-1) + step) - f(x_hat.reshape(-1) - step)) / 2e-5
+    expected.append((np.linalg.norm(grad) - 1) ** 2)
+  got = losses.gradient_penalty(critic, real, fake, eps)
+  np.testing.assert_allclose(got, np.mean(expected), rtol=1e-4)

@@ -11,24 +11,69 @@ from gan_jax.data.mixtures import grid, ring
 from gan_jax.evaluation.mixtures import mode_metrics
 
 
+DATA_SHAPES = {'mlp': (2,), 'dcgan': (16, 16, 3)}  # A shape each registered network is made for.
+
+
+def test_every_registered_network_has_a_test_shape():
+  assert set(DATA_SHAPES) == set(models.GENERATORS) == set(models.DISCRIMINATORS)
+
+
 @pytest.mark.parametrize('name', sorted(models.GENERATORS))
 def test_every_generator_maps_latents_to_data_shape(name):
   config = base_config()
   config.gen.name = name
-  g = models.make_generator(config.gen, (2,))
+  g = models.make_generator(config.gen, DATA_SHAPES[name])
   z = jnp.zeros((5, config.gen.latent_dim))
   variables = g.init(jax.random.key(0), z, train=False)
-  assert g.apply(variables, z, train=False).shape == (5, 2)
+  assert g.apply(variables, z, train=False).shape == (5, *DATA_SHAPES[name])
 
 
 @pytest.mark.parametrize('name', sorted(models.DISCRIMINATORS))
 def test_every_discriminator_gives_one_logit_per_example(name):
   config = base_config()
   config.disc.name = name
-  d = models.make_discriminator(config.disc, (2,))
-  x = jnp.zeros((5, 2))
+  d = models.make_discriminator(config.disc, DATA_SHAPES[name])
+  x = jnp.zeros((5, *DATA_SHAPES[name]))
   variables = d.init(jax.random.key(0), x, train=False)
   assert d.apply(variables, x, train=False).shape == (5,)
+
+
+# Parameter counts of the reference DCGAN (PyTorch example, nz=100, ngf=ndf=64, nc=3, no conv biases) at 64x64,
+# counted by hand layer by layer; batch-norm scale and offset included.
+G64 = (100 * 4 * 4 * 512) + 2 * 512 + (512 * 256 * 16) + 2 * 256 + (256 * 128 * 16) + 2 * 128 + (128 * 64 * 16) \
+    + 2 * 64 + (64 * 3 * 16)
+D64 = (3 * 64 * 16) + (64 * 128 * 16) + 2 * 128 + (128 * 256 * 16) + 2 * 256 + (256 * 512 * 16) + 2 * 512 \
+    + (512 * 1 * 16)
+
+
+@pytest.mark.parametrize('resolution', [16, 32, 64])
+def test_dcgan_shapes_and_parameter_counts(resolution):
+  config = base_config()
+  config.gen.name = config.disc.name = 'dcgan'
+  shape = (resolution, resolution, 3)
+  g = models.make_generator(config.gen, shape)
+  d = models.make_discriminator(config.disc, shape)
+  z = jax.random.normal(jax.random.key(0), (4, 100))
+  g_vars = g.init(jax.random.key(1), z, train=False)
+  (images, updates) = g.apply(g_vars, z, train=True, mutable=['batch_stats'])
+  assert images.shape == (4, *shape) and float(jnp.max(jnp.abs(images))) <= 1.0
+  d_vars = d.init(jax.random.key(2), images, train=False)
+  logits, _ = d.apply(d_vars, images, train=True, mutable=['batch_stats'])
+  assert logits.shape == (4,)
+  count = lambda p: sum(x.size for x in jax.tree.leaves(p))
+  if resolution == 64:
+    assert (count(g_vars['params']), count(d_vars['params'])) == (G64, D64) == (3_576_704, 2_765_568)
+  # Batch statistics moved in training mode (the generator's first batch norm sees 4 * 4 * 4 positions).
+  assert not np.allclose(updates['batch_stats']['BatchNorm_0']['mean'], 0)
+
+
+@pytest.mark.parametrize('resolution', [12, 4])
+def test_dcgan_rejects_resolutions_it_cannot_produce(resolution):
+  config = base_config()
+  config.gen.name = 'dcgan'
+  g = models.make_generator(config.gen, (resolution, resolution, 1))
+  with pytest.raises(ValueError, match='config.data.resolution: DCGAN needs a power of two >= 8'):
+    g.init(jax.random.key(0), jnp.zeros((1, 100)), train=False)
 
 
 def test_paper_sizes_and_parameter_counts():
@@ -67,14 +112,14 @@ def test_grid_is_5x5_with_spacing_2():
   assert len({tuple(c) for c in centers}) == 25
 
 
-@pytest.mark.parametrize('name', sorted(data.DATASETS))
+@pytest.mark.parametrize('name', sorted(set(data.DATASETS) - set(data.IMAGE_DATASETS)))
 def test_samples_match_the_mixture(name):
   config = base_config()
   config.data.name = name
   if name == 'gaussian_1d':
     config.data.std = 0.5
   dataset = data.make_dataset(config.data)
-  x = np.asarray(jax.jit(dataset.sample, static_argnums=1)(jax.random.key(0), 20000))
+  x = np.asarray(jax.jit(dataset.draw, static_argnums=1)(jax.random.key(0), 20000))
   nearest = np.argmin(np.linalg.norm(x[:, None] - dataset.centers[None], axis=-1), axis=1)
   residual = x - dataset.centers[nearest]
   np.testing.assert_allclose(residual.std(axis=0), dataset.std, rtol=0.03)

@@ -16,8 +16,9 @@ def run(config, mode, num_calls=2, steps_per_call=3):
   state = create_state(config, jax.random.key(0), dataset.shape)
   compiled = make_multi_step_fn(config, dataset, parallel)
   device_state = parallel.put(state)
+  data_arrays = parallel.put(dataset.host_arrays())
   for _ in range(num_calls):
-    device_state, summary = compiled(steps_per_call)(device_state)
+    device_state, summary = compiled(steps_per_call)(device_state, data_arrays)
   return jax.device_get(parallel.get(device_state)), jax.device_get(parallel.get(summary))
 
 

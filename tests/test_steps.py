@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan_jax import losses, steps
+from gan_jax.state import noise_key
 from tests.helpers import tiny_config, tiny_state_and_batch
 
 
@@ -35,7 +36,8 @@ def test_d_step_is_one_sgd_step_on_the_bce_loss():
 def make_step(config, update_order, n_critic=1):
   config.train.update_order = update_order
   config.train.n_critic = n_critic
-  sample = lambda key: jax.random.normal(key, (config.train.batch_size, config.gen.latent_dim))
+  sample = lambda key: {'z': jax.random.normal(key, (config.train.batch_size, config.gen.latent_dim)),
+                        'eps': jax.random.uniform(key, (config.train.batch_size,))}
   return steps.make_train_step(config, sample)
 
 
@@ -49,8 +51,7 @@ def test_simultaneous_and_alternating_orders():
   simultaneous, _ = make_step(config, 'simultaneous')(state, real)
   alternating, _ = make_step(config, 'alternating')(state, real)
   # Rebuild both from the single steps: the latents the train step draws are reproduced from its keys.
-  _, noise_key = steps.step_keys(state)
-  z = jax.random.normal(jax.random.split(noise_key, 2)[0], batch['z'].shape)
+  z = jax.random.normal(jax.random.split(noise_key(state.rng, state.step), 2)[0], batch['z'].shape)
   g_batch = {'x': batch['x'], 'z': z}
   after_d, _ = steps.d_step(state, g_batch, loss=loss)
   assert_trees_equal(simultaneous.d_params, after_d.d_params)

@@ -1,23 +1,65 @@
 """Datasets by name (`config.data.name`).
 
-The mixtures are drawn on device inside the compiled training step from the step's key, so no batch crosses from
-the host.
+Every dataset is sampled on device inside the compiled training step, so no batch crosses from the host:
+- the 2-D mixtures and the 1-D Gaussian are drawn afresh from each step's key;
+- image datasets are read through TFDS (`tfds.load` from `config.data.data_dir`) once at the start, held in device
+  memory, and read in epoch-shuffled batches (see `in_memory.py`). The offline digits are a TFDS dataset too, built
+  locally from scikit-learn's copy of the UCI handwritten digits.
+
+A dataset has `shape` (one example), `host_arrays()` (what to hold on device) and
+`sample(arrays, rng, step, num)` (the global batch of a training step).
 """
 
-from typing import Callable
+from typing import Any, Callable
 
 import ml_collections
 
+from gan_jax.data.in_memory import InMemoryImages, StackedImages
 from gan_jax.data.mixtures import GaussianMixture, gaussian_1d_from_config, grid_from_config, ring_from_config
 
-DATASETS: dict[str, Callable[[ml_collections.ConfigDict], GaussianMixture]] = {
-    'ring': ring_from_config,
-    'grid': grid_from_config,
-    'gaussian_1d': gaussian_1d_from_config,
+# Image datasets: config name -> (TFDS name, stacked). 'digits' needs no download.
+IMAGE_DATASETS: dict[str, tuple[str, bool]] = {
+    'digits': ('sklearn_digits', False),
+    'stacked_digits': ('sklearn_digits', True),
+    'mnist': ('mnist', False),
+    'stacked_mnist': ('mnist', True),
+    'fashion_mnist': ('fashion_mnist', False),
+    'cifar10': ('cifar10', False),
+    'celeb_a': ('celeb_a', False),
 }
 
 
-def make_dataset(config: ml_collections.ConfigDict) -> GaussianMixture:
+def _images_from_config(name: str) -> Callable[[ml_collections.ConfigDict], Any]:
+  tfds_name, stacked = IMAGE_DATASETS[name]
+
+  def build(c: ml_collections.ConfigDict):
+    from gan_jax.data import images  # TensorFlow loads only for image data.
+    channels = 1 if stacked else c.channels
+    pixels, labels = images.load_images(tfds_name, c.split, c.data_dir or None, c.resolution, channels, c.resize)
+    return StackedImages(pixels, labels) if stacked else InMemoryImages(pixels, labels)
+
+  return build
+
+
+DATASETS: dict[str, Callable[[ml_collections.ConfigDict], Any]] = {
+    'ring': ring_from_config,
+    'grid': grid_from_config,
+    'gaussian_1d': gaussian_1d_from_config,
+    **{name: _images_from_config(name) for name in IMAGE_DATASETS},
+}
+
+
+def make_dataset(config: ml_collections.ConfigDict):
   """Builds the dataset named by `config.name` (the `config.data` section)."""
   return DATASETS[config.name](config)
 
+
+def check_available(config: ml_collections.ConfigDict) -> None:
+  """Raises a clear error, before anything is compiled or written, when an image dataset is not in data_dir."""
+  if config.name in IMAGE_DATASETS:
+    from gan_jax.data import images
+    images.check_available(IMAGE_DATASETS[config.name][0], config.data_dir or None)
+
+
+__all__ = ['DATASETS', 'IMAGE_DATASETS', 'GaussianMixture', 'InMemoryImages', 'StackedImages', 'make_dataset',
+           'check_available']

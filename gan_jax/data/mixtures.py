@@ -12,6 +12,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from gan_jax.state import data_key
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class GaussianMixture:
@@ -23,7 +25,15 @@ class GaussianMixture:
   def shape(self) -> tuple[int, ...]:
     return (self.centers.shape[1],)
 
-  def sample(self, key: jax.Array, num: int) -> jax.Array:
+  def host_arrays(self) -> dict:
+    return {}  # Nothing to hold on device: samples are drawn from the key.
+
+  def sample(self, arrays: dict, rng: jax.Array, step: jax.Array, num: int) -> jax.Array:
+    """The `num` real examples of training step `step` (a fresh draw from the step's data key)."""
+    del arrays
+    return self.draw(data_key(rng, step), num)
+
+  def draw(self, key: jax.Array, num: int) -> jax.Array:
     """Draws `num` points: a uniform component per point, then Gaussian noise around its centre."""
     component_key, noise_key = jax.random.split(key)
     component = jax.random.randint(component_key, (num,), 0, self.centers.shape[0])

@@ -37,3 +37,16 @@ def mixture_plot(samples: np.ndarray, real: np.ndarray, title: str) -> np.ndarra
 def save_png(image: np.ndarray, path: str) -> None:
   """Writes an RGB uint8 image as PNG."""
   plt.imsave(path, image)
+
+
+def image_grid(images: np.ndarray, rows: int) -> np.ndarray:
+  """Tiles `rows * rows` images [N, H, W, C] in [-1, 1] into one RGB uint8 image with 1-pixel gaps."""
+  images = np.clip((np.asarray(images[: rows * rows]) + 1.0) * 127.5, 0, 255).astype(np.uint8)
+  if images.shape[-1] == 1:
+    images = np.repeat(images, 3, axis=-1)
+  n, h, w, c = images.shape
+  grid = np.full((rows * (h + 1) + 1, rows * (w + 1) + 1, c), 255, np.uint8)
+  for i in range(n):
+    r, col = divmod(i, rows)
+    grid[1 + r * (h + 1):(r + 1) * (h + 1), 1 + col * (w + 1):(col + 1) * (w + 1)] = images[i]
+  return grid
