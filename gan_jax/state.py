@@ -65,7 +65,8 @@ def create_state(config: ml_collections.ConfigDict, key: jax.Array, data_shape: 
       g_batch_stats=g_vars.get('batch_stats', {}),
       d_batch_stats=d_vars.get('batch_stats', {}),
       rng=rng,
-      g_ema_params=g_vars['params'] if config.gen.ema_decay > 0 else {},
+      # A copy, not the same buffers: the state is donated, and a buffer can be donated only once.
+      g_ema_params=jax.tree.map(jnp.copy, g_vars['params']) if config.gen.ema_decay > 0 else {},
       generator=generator,
       discriminator=discriminator,
       g_tx=g_tx,

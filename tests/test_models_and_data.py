@@ -147,3 +147,17 @@ def test_mode_metrics_perfect_and_collapsed():
   assert (m['modes_covered'], m['high_quality_fraction'], m['kl_to_uniform']) == (8, 1.0, pytest.approx(0.0))
   collapsed = np.repeat(mixture.centers[:1], 800, axis=0)
   assert mode_metrics(collapsed, mixture.centers, 0.02, 20)['kl_to_uniform'] == pytest.approx(np.log(8))
+
+
+def test_upconv_equals_flax_transposed_convolution_and_its_gradients():
+  from flax import linen as nn
+  from gan_jax.models.layers import UpConv2x
+  x = jax.random.normal(jax.random.key(0), (2, 5, 6, 3))
+  reference = nn.ConvTranspose(4, (4, 4), strides=(2, 2), padding='SAME', bias_init=nn.initializers.normal(1.0))
+  variables = reference.init(jax.random.key(1), x)
+  ours = UpConv2x(4)
+  np.testing.assert_allclose(ours.apply(variables, x), reference.apply(variables, x), atol=1e-5)
+  loss = lambda module: lambda v, x: jnp.sum(jnp.sin(module.apply(v, x)))
+  got = jax.grad(loss(ours), argnums=(0, 1))(variables, x)
+  expected = jax.grad(loss(reference), argnums=(0, 1))(variables, x)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), got, expected)

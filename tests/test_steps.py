@@ -81,3 +81,52 @@ def test_states_from_equal_configs_share_one_compiled_step():
   d_step(first, batch)
   d_step(second, batch)
   assert d_step._cache_size() == 1
+
+
+def test_ema_of_generator_weights():
+  config = tiny_config(steps=0)
+  config.gen.ema_decay = 0.9
+  state, batch = tiny_state_and_batch(config)
+  step = make_step(config, 'simultaneous')
+  s1, _ = step(state, batch['x'][None])
+  s2, _ = step(s1, batch['x'][None])
+  # ema_1 = 0.9 g0 + 0.1 g1; ema_2 = 0.9 ema_1 + 0.1 g2.
+  ema1 = jax.tree.map(lambda a, b: 0.9 * a + 0.1 * b, state.g_params, s1.g_params)
+  ema2 = jax.tree.map(lambda a, b: 0.9 * a + 0.1 * b, ema1, s2.g_params)
+  assert_trees_equal(s2.g_ema_params, ema2, rtol=1e-5)
+
+
+def test_weight_clipping_holds_inside_the_unroll_too():
+  from gan_jax.optim import make_optimizer
+  config = tiny_config(steps=3)
+  config.optim.d.name = 'rmsprop'
+  config.optim.d.learning_rate = 0.5
+  config.optim.d.clip_params = 0.01
+  config.loss.name = 'wasserstein'
+  state, batch = tiny_state_and_batch(config)
+  new_state, _ = steps.d_step(state, batch, loss=losses.make_loss('wasserstein'))
+  assert max(float(jnp.max(jnp.abs(p))) for p in jax.tree.leaves(new_state.d_params)) <= 0.01 + 1e-7
+  # The unroll uses the same (clipping) optimizer: every unrolled parameter stays in the box as well.
+  tx = make_optimizer(config.optim.d)
+  fake = state.generator.apply({'params': state.g_params}, batch['z'])
+  objective = lambda p: losses.wasserstein_critic_loss(state.discriminator.apply({'params': p}, batch['x']),
+                                                       state.discriminator.apply({'params': p}, fake))
+  from gan_jax.unroll import unroll_discriminator
+  unrolled = unroll_discriminator(objective, tx, state.d_params, tx.init(state.d_params), 3)
+  assert max(float(jnp.max(jnp.abs(p))) for p in jax.tree.leaves(unrolled)) <= 0.01 + 1e-7
+
+
+def test_gradient_penalty_enters_the_d_step():
+  config = tiny_config(steps=0)
+  config.optim.d.name = 'sgd'
+  config.optim.d.learning_rate = 1.0
+  state, batch = tiny_state_and_batch(config)
+  batch = {**batch, 'eps': jnp.linspace(0, 1, batch['x'].shape[0])}
+  plain, _ = steps.d_step(state, batch, loss=losses.make_loss('wasserstein'))
+  penalised, metrics = steps.d_step(state, batch, loss=losses.make_loss('wasserstein', gradient_penalty_weight=10.0))
+  fake = state.generator.apply({'params': state.g_params}, batch['z'])
+  critic = lambda p: lambda x: state.discriminator.apply({'params': p}, x)
+  expected_loss = (losses.wasserstein_critic_loss(critic(state.d_params)(batch['x']), critic(state.d_params)(fake))
+                   + 10.0 * losses.gradient_penalty(critic(state.d_params), batch['x'], fake, batch['eps']))
+  np.testing.assert_allclose(metrics['d_loss'], expected_loss, rtol=1e-5)
+  assert not np.allclose(plain.d_params['Dense_0']['kernel'], penalised.d_params['Dense_0']['kernel'])

@@ -4,7 +4,8 @@ Sizes follow the reference implementation at 64x64: G projects z to 4x4x512 and 
 4x4 stride-2 transposed convolutions (512 -> 256 -> 128 -> 64 -> 3 channels), batch norm and ReLU, tanh at the end;
 D mirrors it with 4x4 stride-2 convolutions and LeakyReLU(0.2), batch norm on all but its first layer, and a last
 4x4 convolution to one logit. Other resolutions (16, 32, 64, 128) add or remove blocks. Weights are N(0, 0.02);
-batch-norm scales N(1, 0.02); no convolution has a bias (batch norm supplies it), as in the reference.
+batch-norm scales N(1, 0.02); no convolution has a bias (batch norm supplies it), as in the reference. The transposed
+convolutions are computed by `UpConv2x`, the same function with a faster backward pass on CPU.
 """
 
 import math
@@ -12,6 +13,8 @@ import math
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from gan_jax.models.layers import UpConv2x
 
 NORMS = ('batch', 'layer', 'none')
 
@@ -54,9 +57,9 @@ class DCGANGenerator(nn.Module):
     x = nn.relu(_norm(self.norm, train, self.axis_name)(x))
     for _ in range(blocks - 1):
       width //= 2
-      x = nn.ConvTranspose(width, (4, 4), strides=(2, 2), padding='SAME', kernel_init=init, use_bias=False)(x)
+      x = UpConv2x(width, kernel_init=init, use_bias=False)(x)
       x = nn.relu(_norm(self.norm, train, self.axis_name)(x))
-    x = nn.ConvTranspose(self.channels, (4, 4), strides=(2, 2), padding='SAME', kernel_init=init, use_bias=False)(x)
+    x = UpConv2x(self.channels, kernel_init=init, use_bias=False)(x)
     return jnp.tanh(x)
 
 
