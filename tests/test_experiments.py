@@ -1,0 +1,42 @@
+"""Every experiment file loads, in its full and its smoke variant, and validates where its data is available."""
+
+import glob
+import importlib.util
+import os
+
+import pytest
+
+from gan_jax.config import ConfigError, validate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXPERIMENTS = sorted(glob.glob(os.path.join(ROOT, 'experiments', '*.py')))
+NEEDS_DOWNLOAD = {'dcgan_cifar10': 'cifar10', 'dcgan_celeb_a': 'celeb_a'}
+
+
+def load(path):
+  spec = importlib.util.spec_from_file_location('experiment', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@pytest.mark.parametrize('path', EXPERIMENTS, ids=lambda p: os.path.basename(p)[:-3])
+@pytest.mark.parametrize('variant', [None, 'smoke'])
+def test_experiment_validates(path, variant, tmp_path):
+  config = load(path).get_config(variant)
+  name = os.path.basename(path)[:-3]
+  config.data.data_dir = str(tmp_path)  # Empty: only the offline datasets are there to be found.
+  if name in NEEDS_DOWNLOAD:
+    with pytest.raises(ConfigError, match=f'tfds build {NEEDS_DOWNLOAD[name]}'):
+      validate(config, num_devices=1)
+  else:
+    validate(config, num_devices=1)
+  if variant == 'smoke':
+    assert config.train.num_steps <= 100
+
+
+def test_the_main_experiment_is_the_paper_setting():
+  config = load(os.path.join(ROOT, 'experiments', 'unrolled.py')).get_config()
+  assert (config.unroll.steps, config.train.num_steps, config.train.batch_size) == (10, 25_000, 512)
+  assert (config.data.name, config.data.num_modes, config.data.radius, config.data.std) == ('ring', 8, 2.0, 0.02)
+  assert (config.optim.g.learning_rate, config.optim.g.b1, config.loss.name) == (1e-4, 0.5, 'minimax')
