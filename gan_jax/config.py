@@ -4,6 +4,8 @@ Experiments under `experiments/` start from `base_config()` and override fields.
 anything is compiled or written, so a bad value is reported by its field name and the accepted values.
 """
 
+import os
+
 import ml_collections
 
 from gan_jax import data, losses, models, optim
@@ -52,6 +54,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.unroll.remat = False
   # The unrolled D steps and the G step see the real batch and noise of the (first) D step.
   config.unroll.same_minibatch = True
+  # Let XLA unroll the k-step loop: compile time grows with k, but XLA's CPU backend runs convolutions inside a
+  # loop about 20x slower (benchmarks/cpu_loops.py), so convolutional models on CPU want True.
+  config.unroll.unroll_loop = False
 
   config.data = ml_collections.ConfigDict()
   config.data.name = 'ring'
@@ -101,6 +106,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.eval.min_samples_per_mode = 20
   config.eval.plot = True
   config.eval.grid_rows = 8  # Image samples: a grid_rows x grid_rows grid from fixed latents.
+  # The FID Inception weights (a .pth or .npz; see README): enables FID, KID and IS on image datasets.
+  config.eval.inception_weights = ''
 
   config.parallel = ml_collections.ConfigDict()
   config.parallel.mode = 'single'
@@ -124,6 +131,9 @@ def dcgan_config() -> ml_collections.ConfigDict:
   config.train.batch_size = 64
   config.train.num_steps = 5000
   config.train.update_order = 'alternating'  # D first, then G against the updated D, as in the reference code.
+  # One step per call: XLA's CPU backend runs convolutions inside a loop (a scan over steps) about 20x slower, and
+  # a DCGAN step is long enough that dispatch does not matter.
+  config.train.steps_per_call = 1
   config.train.log_every_steps = 100
   config.train.eval_every_steps = 1000
   config.train.checkpoint_every_steps = 1000
@@ -193,6 +203,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
            f'got {config.loss.gradient_penalty}; must be >= 0')
   _require(not (config.loss.gradient_penalty and config.disc.name != 'mlp' and config.disc.norm == 'batch'),
            'loss.gradient_penalty', 'needs per-example critic values: set disc.norm to layer or none, not batch')
+  _require(not config.eval.inception_weights or os.path.isfile(config.eval.inception_weights),
+           'eval.inception_weights', f'no file {config.eval.inception_weights!r}: download '
+           'weights-inception-2015-12-05-6726825d.pth (released with torch-fidelity and pytorch-fid) and pass its path')
   _require(0.0 <= config.gen.ema_decay < 1.0, 'gen.ema_decay', f'got {config.gen.ema_decay}; must lie in [0, 1)')
   for player in ('g', 'd'):
     _require(config.optim[player].learning_rate > 0, f'optim.{player}.learning_rate',

@@ -68,7 +68,8 @@ def d_step(state: GANState, batch: Batch, *, loss: losses_lib.GANLoss,
 
 
 def generator_loss(g_params, state: GANState, batch: Batch, *, loss: losses_lib.GANLoss, unroll_steps: int = 0,
-                   second_order: bool = True, remat: bool = False, axis_name: str | None = None):
+                   second_order: bool = True, remat: bool = False, axis_name: str | None = None,
+                   unroll_loop: bool = False):
   """G's loss against the discriminator unrolled `unroll_steps` updates ahead; returns (loss, G's batch stats).
 
   The unrolled updates use the state's own discriminator optimizer on `batch` and are thrown away afterwards.
@@ -88,11 +89,12 @@ def generator_loss(g_params, state: GANState, batch: Batch, *, loss: losses_lib.
 
 
 def g_step(state: GANState, batch: Batch, *, loss: losses_lib.GANLoss, unroll_steps: int = 0,
-           second_order: bool = True, remat: bool = False,
-           axis_name: str | None = None) -> tuple[GANState, Metrics]:
+           second_order: bool = True, remat: bool = False, axis_name: str | None = None,
+           unroll_loop: bool = False) -> tuple[GANState, Metrics]:
   """One generator update on `generator_loss`, whose options it takes."""
   objective = functools.partial(generator_loss, state=state, batch=batch, loss=loss, unroll_steps=unroll_steps,
-                                second_order=second_order, remat=remat, axis_name=axis_name)
+                                second_order=second_order, remat=remat, axis_name=axis_name,
+                                unroll_loop=unroll_loop)
   (value, batch_stats), grads = jax.value_and_grad(objective, has_aux=True)(state.g_params)
   value, grads = mean_over_devices((value, grads), axis_name)
   updates, opt_state = state.g_tx.update(grads, state.g_opt_state, state.g_params)
@@ -129,8 +131,11 @@ def train_step(state: GANState, real: jax.Array, *, d_step_fn, g_step_fn, sample
 
   if simultaneous:
     g_state, g_metrics = g_step_fn(state, g_batch)
-  d_state, d_metrics = jax.lax.scan(d_step_fn, state, d_batches)
-  d_metrics = jax.tree.map(jnp.mean, d_metrics)
+  if n_critic == 1:  # Even a one-trip loop costs: XLA's CPU backend runs convolutions in loops ~20x slower.
+    d_state, d_metrics = d_step_fn(state, jax.tree.map(lambda x: x[0], d_batches))
+  else:  # Unrolled by XLA for the same reason; n_critic is small.
+    d_state, d_metrics = jax.lax.scan(d_step_fn, state, d_batches, unroll=True)
+    d_metrics = jax.tree.map(jnp.mean, d_metrics)
   if simultaneous:
     new_state = d_state.replace(g_params=g_state.g_params, g_opt_state=g_state.g_opt_state,
                                 g_batch_stats=g_state.g_batch_stats)
@@ -149,7 +154,7 @@ def make_train_step(config, sample_noise: Callable[[jax.Array], Batch],
   d_fn = functools.partial(d_step, loss=loss, axis_name=axis_name)
   g_fn = functools.partial(g_step, loss=loss, unroll_steps=config.unroll.steps,
                            second_order=config.unroll.second_order, remat=config.unroll.remat,
-                           axis_name=axis_name)
+                           axis_name=axis_name, unroll_loop=config.unroll.unroll_loop)
   return functools.partial(train_step, d_step_fn=d_fn, g_step_fn=g_fn, sample_noise=sample_noise,
                            n_critic=config.train.n_critic,
                            simultaneous=config.train.update_order == 'simultaneous',
@@ -186,7 +191,11 @@ def make_multi_step(train_step_fn, sample_real: Callable[[GANState, Any], jax.Ar
       return train_step_fn(state, sample_real(state, data_arrays))
 
     first_step = state.step
-    state, metrics = jax.lax.scan(one_step, state, None, length=num_steps)
+    if num_steps == 1:  # No loop at all: convolutional models on CPU run much faster outside one.
+      state, metrics = one_step(state, None)
+      metrics = jax.tree.map(lambda x: x[None], metrics)
+    else:
+      state, metrics = jax.lax.scan(one_step, state, None, length=num_steps)
     return state, summarize(metrics, first_step)
 
   return multi_step

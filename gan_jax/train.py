@@ -1,6 +1,5 @@
 """The training loop: `train_and_evaluate(config, workdir)` is what `main.py`, the tests and notebooks call."""
 
-import functools
 import json
 import os
 import signal
@@ -16,13 +15,9 @@ import numpy as np
 
 from gan_jax import checkpoint, data, parallel as parallel_lib, steps
 from gan_jax import config as config_lib
-from gan_jax.evaluation import mixtures as mixture_metrics
 from gan_jax.evaluation import plots
-from gan_jax.models import apply_model
-from gan_jax.state import GANState, create_state, sampling_params
-
-EVAL_SEED_TAG = 0xE7A1  # Evaluation latents come from their own stream, fixed for the whole run.
-
+from gan_jax.evaluation.evaluator import make_evaluator, sample_latents
+from gan_jax.state import create_state
 
 class NonFiniteLossError(FloatingPointError):
   """A loss became NaN or Inf; the message names the step and the loss."""
@@ -30,13 +25,6 @@ class NonFiniteLossError(FloatingPointError):
 
 class PreemptedError(RuntimeError):
   """SIGTERM arrived; a checkpoint of the current step was saved before this was raised."""
-
-
-def sample_latents(key: jax.Array, num: int, dim: int, distribution: str) -> jax.Array:
-  """Draws `num` generator inputs: N(0, I), or U(-1, 1) per coordinate."""
-  if distribution == 'uniform':
-    return jax.random.uniform(key, (num, dim), minval=-1.0, maxval=1.0)
-  return jax.random.normal(key, (num, dim))
 
 
 def make_samplers(config: ml_collections.ConfigDict, dataset, parallel: parallel_lib.DataParallel):
@@ -85,34 +73,6 @@ def next_boundary(step: int, config: ml_collections.ConfigDict) -> int:
   t = config.train
   intervals = (t.steps_per_call, t.log_every_steps, t.eval_every_steps, t.checkpoint_every_steps)
   return min([t.num_steps] + [(step // n + 1) * n for n in intervals])
-
-
-def generate(state: GANState, config: ml_collections.ConfigDict, num: int) -> np.ndarray:
-  """`num` samples from fixed latents (the same at every evaluation, so successive results compare)."""
-  key = jax.random.fold_in(jax.random.key(config.seed), EVAL_SEED_TAG)
-  z = sample_latents(key, num, config.gen.latent_dim, config.gen.latent_dist)
-  params, batch_stats = sampling_params(state)
-  samples, _ = _generate(state.generator, params, batch_stats, z)
-  return np.asarray(jax.device_get(samples))
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _generate(generator, params, batch_stats, z):
-  return apply_model(generator, params, batch_stats, z, train=False)
-
-
-def evaluate(state: GANState, dataset, data_arrays, config: ml_collections.ConfigDict):
-  """Metrics of the generator at `state`, and a picture of its samples (RGB uint8)."""
-  if isinstance(dataset, data.GaussianMixture):
-    samples = generate(state, config, config.eval.num_samples)
-    metrics = mixture_metrics.mode_metrics(samples, dataset.centers, dataset.std, config.eval.min_samples_per_mode)
-    real = np.asarray(dataset.draw(jax.random.key(config.seed), config.eval.num_samples))
-    title = (f'step {int(state.step)}: {metrics["modes_covered"]:.0f}/{metrics["num_modes"]:.0f} modes, '
-             f'{100 * metrics["high_quality_fraction"]:.0f}% high quality')
-    return metrics, plots.mixture_plot(samples, real, title)
-  del data_arrays
-  samples = generate(state, config, config.eval.grid_rows**2)
-  return {}, plots.image_grid(samples, config.eval.grid_rows)
 
 
 def _flat_hparams(config: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -198,6 +158,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   os.makedirs(plot_dir, exist_ok=True)
 
   compiled = make_multi_step_fn(config, dataset, parallel)
+  evaluate = make_evaluator(config, dataset)
   progress = periodic_actions.ReportProgress(num_train_steps=config.train.num_steps, writer=writer)
   device_state = parallel.put(state)
   data_arrays = parallel.put(dataset.host_arrays())
@@ -225,7 +186,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         writer.write_scalars(step, {k: v for k, v in summary.items() if not k.endswith('_nonfinite_step')})
       state = parallel.get(device_state)
       if step % t.eval_every_steps == 0 or done:
-        eval_metrics, image = evaluate(state, dataset, data_arrays, config)
+        eval_metrics, image = evaluate(state)
         writer.write_scalars(step, {f'eval/{k}': v for k, v in eval_metrics.items()})
         writer.write_images(step, {'samples': image[None]})
         if is_chief:
@@ -240,7 +201,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
   manager.wait_until_finished()
   if not eval_metrics:  # Resumed at the last step: evaluate the restored state.
-    eval_metrics, _ = evaluate(parallel.get(device_state), dataset, data_arrays, config)
+    eval_metrics, _ = evaluate(parallel.get(device_state))
   final = {
       'step': step,
       **eval_metrics,

@@ -40,10 +40,11 @@ SAMPLES_PER_IS_SPLIT = 1000  # IS splits hold at least this many samples (up to 
 class DigitClassifier(nn.Module):
   """images [N, R, R, 1] in [-1, 1] -> (logits [N, num_classes], features [N, feature_dim]).
 
-  3x3 convolutions with ReLU, each followed by 2x2 max pooling, then one dense ReLU layer whose activations are the
-  features (as Inception's pool features are for FID), then the logits. No batch norm: evaluation needs no state.
+  3x3 stride-2 convolutions with ReLU (32 -> 16 -> 8 -> 4 at R = 32), then one dense ReLU layer whose activations
+  are the features (as Inception's pool features are for FID), then the logits. Strided convolutions rather than
+  pooling: a max-pooling variant trained 8x slower on CPU. No batch norm: evaluation needs no state.
   """
-  conv_features: Sequence[int] = (16, 32, 32)
+  conv_features: Sequence[int] = (32, 64, 32)
   feature_dim: int = 128
   num_classes: int = NUM_CLASSES
   dropout_rate: float = 0.0  # On the features, in training only.
@@ -51,8 +52,7 @@ class DigitClassifier(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> tuple[jax.Array, jax.Array]:
     for width in self.conv_features:
-      x = nn.relu(nn.Conv(width, (3, 3))(x))
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      x = nn.relu(nn.Conv(width, (3, 3), strides=(2, 2))(x))
     features = nn.relu(nn.Dense(self.feature_dim)(x.reshape(x.shape[0], -1)))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
     return nn.Dense(self.num_classes)(x), features
