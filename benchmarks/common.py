@@ -5,9 +5,13 @@ Not a benchmark itself; the scripts next to it import it (running `python benchm
 """
 
 import contextlib
+import ctypes
 import importlib.util
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from typing import Callable, Iterator, Sequence
 from unittest import mock
@@ -21,6 +25,7 @@ from gan_jax.state import GANState, create_state
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 2**20
+TORCH_REQUIREMENT = 'torch==2.13.0'
 
 
 def load_config(path: str = 'experiments/unrolled.py', variant: str | None = None) -> ml_collections.ConfigDict:
@@ -123,3 +128,51 @@ def machine_line() -> str:
   """
   return (f'jax {jax.__version__}, backend {jax.default_backend()}, {jax.device_count()} device(s), '
           f'{os.cpu_count()} CPU cores, load average now {os.getloadavg()[0]:.1f}')
+
+
+def import_torch():
+  """Imports torch, installing the pinned CPU build into this interpreter's environment first if needed.
+
+  Sets OMP_WAIT_POLICY=PASSIVE first unless the environment sets it: libgomp's default spin-waiting made 2 threads
+  30-100x slower than 1 here whenever other processes shared the 2 cores (see `pytorch_unrolled.py`).
+  """
+  os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+  try:
+    import torch
+  except ModuleNotFoundError:
+    print(f'torch not found: pip install {TORCH_REQUIREMENT}', flush=True)
+    subprocess.check_call([sys.executable, '-m', 'pip', 'install', TORCH_REQUIREMENT])
+    import torch
+  return torch
+
+
+def rss_mib() -> float:
+  """This process's resident set size now (VmRSS), in MiB."""
+  with open('/proc/self/status') as f:
+    for line in f:
+      if line.startswith('VmRSS:'):
+        return int(line.split()[1]) / 1024
+  raise RuntimeError('no VmRSS in /proc/self/status')
+
+
+def peak_rss_mib() -> float:
+  """This process's peak resident set size (`resource.getrusage` ru_maxrss, KiB on Linux), in MiB."""
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss() -> bool:
+  """Lowers the peak RSS to the current RSS (Linux >= 4.0: writing 5 to /proc/self/clear_refs); False if refused."""
+  try:
+    with open('/proc/self/clear_refs', 'w') as f:
+      f.write('5')
+    return True
+  except OSError:
+    return False
+
+
+def trim_heap() -> bool:
+  """Returns the C heap's free memory to the system (glibc's malloc_trim), so RSS counts what is in use."""
+  try:
+    return bool(ctypes.CDLL('libc.so.6').malloc_trim(0))
+  except (OSError, AttributeError):
+    return False

@@ -50,3 +50,28 @@ def test_pmap_devices_see_different_shares_of_the_batch():
   x = np.arange(64, dtype=np.float32).reshape(64, 1)
   shares = jax.pmap(lambda _: parallel.local_share(x), axis_name=parallel_lib.AXIS)(np.zeros(8))
   np.testing.assert_array_equal(np.asarray(shares).reshape(64, 1), x)
+
+
+def test_batch_norm_under_pmap_matches_one_device(tmp_path):
+  # DCGAN's batch statistics must cover the global batch (BatchNorm's axis_name), or 8 devices would normalise
+  # 8 small batches and diverge from one device.
+  from gan_jax.config import dcgan_config, smoke
+  config = smoke(dcgan_config())
+  config.data.data_dir = str(tmp_path)
+  config.data.resolution = 8
+  config.gen.base_channels = config.disc.base_channels = 4
+  config.gen.latent_dim = 8
+  config.train.batch_size = 16
+  results = {}
+  for mode in ('single', 'pmap'):
+    parallel = parallel_lib.make_data_parallel(mode)
+    dataset = data.make_dataset(config.data)
+    state = create_state(config, jax.random.key(0), dataset.shape, parallel.axis_name)
+    compiled = make_multi_step_fn(config, dataset, parallel)
+    device_state, arrays = parallel.put(state), parallel.put(dataset.host_arrays())
+    for _ in range(2):
+      device_state, _ = compiled(1)(device_state, arrays)
+    results[mode] = jax.device_get(parallel.get(device_state))
+  for name in ('g_params', 'd_params', 'g_batch_stats', 'd_batch_stats'):
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5),
+                 getattr(results['pmap'], name), getattr(results['single'], name))
