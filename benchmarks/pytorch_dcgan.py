@@ -228,8 +228,8 @@ def check(config, dataset: data.InMemoryImages, tolerance: float = 1e-4) -> list
   jax_fake, _ = apply_model(state.generator, state.g_params, state.g_batch_stats, z, train=True)
   jax_logits, _ = apply_model(state.discriminator, state.d_params, state.d_batch_stats, x, train=True)
   with torch.no_grad():
-    torch_fake = model.net_g(torch.from_numpy(np.asarray(z)).view(batch, -1, 1, 1)).permute(0, 2, 3, 1)
-    torch_logits = model.net_d(torch.from_numpy(np.asarray(x)).permute(0, 3, 1, 2)).view(-1)
+    torch_fake = model.net_g(torch.from_numpy(np.array(z)).view(batch, -1, 1, 1)).permute(0, 2, 3, 1)
+    torch_logits = model.net_d(torch.from_numpy(np.array(x)).permute(0, 3, 1, 2)).view(-1)
   numel = lambda net: sum(p.numel() for p in net.parameters())
   rows = [
       ['G parameters', count(state.g_params), numel(model.net_g)],

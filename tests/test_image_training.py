@@ -71,3 +71,14 @@ def test_every_loss_trains_a_dcgan_with_finite_losses(tmp_path, data_dir, loss):
   config.unroll.steps = 1  # The unrolled G loss must work with every loss.
   final = train_and_evaluate(config, str(tmp_path / 'run'))
   assert final['step'] == 20
+
+
+def test_unrolled_gan_on_stacked_digits_reports_modes(tmp_path, data_dir):
+  config = tiny_dcgan(data_dir, num_steps=20)
+  config.data.name = 'stacked_digits'
+  config.unroll.steps = 2
+  config.unroll.unroll_loop = True
+  config.eval.num_samples = 300
+  final = train_and_evaluate(config, str(tmp_path / 'run'))
+  assert 1 <= final['modes_covered'] <= 300 and final['num_samples'] == 300
+  assert 0 <= final['kl_to_uniform'] <= np.log(1000) + 1e-9

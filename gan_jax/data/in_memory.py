@@ -57,25 +57,16 @@ class InMemoryImages:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class StackedImages:
+class StackedImages(InMemoryImages):
   """Three grayscale images stacked as the channels of one colour image (Stacked MNIST, Metz et al. 2017).
 
-  With 10 digit classes there are 1,000 classes of stacked images, label 100 * a + 10 * b + c. Each channel reads
-  its own epoch permutation, so the triples differ from epoch to epoch.
+  `images` are the grayscale ones [N, H, W, 1]. With 10 digit classes there are 1,000 classes of stacked images,
+  label 100 * a + 10 * b + c. Each channel reads its own epoch permutation, so the triples differ from epoch to epoch.
   """
-  images: np.ndarray  # [N, H, W, 1]
-  labels: np.ndarray
 
   @property
   def shape(self) -> tuple[int, ...]:
     return (*self.images.shape[1:3], 3)
-
-  @property
-  def num_examples(self) -> int:
-    return self.images.shape[0]
-
-  def host_arrays(self) -> dict[str, np.ndarray]:
-    return {'images': self.images, 'labels': self.labels}
 
   def sample(self, arrays: dict, rng: jax.Array, step: jax.Array, num: int) -> jax.Array:
     n = arrays['images'].shape[0]
