@@ -286,6 +286,7 @@ def memory_worker(side: str, config, dataset: data.InMemoryImages, steps: int, t
   for _ in range(steps):
     model.step()
   result['steps_peak'] = common.peak_rss_mib() - base
+  result['hwm'] = open('/proc/self/status').read()
   result['base_rss'] = base
   return result
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from absl import logging
 from clu import metric_writers, periodic_actions
+from flax import traverse_util
 import jax
 import ml_collections
 import numpy as np
@@ -18,6 +19,7 @@ from gan_jax import config as config_lib
 from gan_jax.evaluation import plots
 from gan_jax.evaluation.evaluator import make_evaluator, sample_latents
 from gan_jax.state import create_state
+
 
 class NonFiniteLossError(FloatingPointError):
   """A loss became NaN or Inf; the message names the step and the loss."""
@@ -76,17 +78,9 @@ def next_boundary(step: int, config: ml_collections.ConfigDict) -> int:
 
 
 def _flat_hparams(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  flat = {}
-
-  def visit(prefix, node):
-    for key, value in node.items():
-      if isinstance(value, ml_collections.ConfigDict):
-        visit(f'{prefix}{key}.', value)
-      else:
-        flat[prefix + key] = value if isinstance(value, (int, float, str, bool)) else str(value)
-
-  visit('', config)
-  return flat
+  """The config as TensorBoard hyperparameters: dotted names, scalar values (tuples as strings)."""
+  flat = traverse_util.flatten_dict(config.to_dict(), sep='.')
+  return {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in flat.items()}
 
 
 class _SigtermFlag:
