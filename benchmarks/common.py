@@ -8,7 +8,6 @@ import contextlib
 import ctypes
 import importlib.util
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -146,18 +145,26 @@ def import_torch():
   return torch
 
 
-def rss_mib() -> float:
-  """This process's resident set size now (VmRSS), in MiB."""
+def _status_mib(field: str) -> float:
   with open('/proc/self/status') as f:
     for line in f:
-      if line.startswith('VmRSS:'):
+      if line.startswith(field + ':'):
         return int(line.split()[1]) / 1024
-  raise RuntimeError('no VmRSS in /proc/self/status')
+  raise RuntimeError(f'no {field} in /proc/self/status')
+
+
+def rss_mib() -> float:
+  """This process's resident set size now (VmRSS), in MiB."""
+  return _status_mib('VmRSS')
 
 
 def peak_rss_mib() -> float:
-  """This process's peak resident set size (`resource.getrusage` ru_maxrss, KiB on Linux), in MiB."""
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  """This process's peak resident set size (VmHWM), in MiB.
+
+  Not `resource.getrusage`'s ru_maxrss: exec keeps the pre-exec peak in it, so a subprocess started from a large
+  process reports at least the parent's RSS at the fork.
+  """
+  return _status_mib('VmHWM')
 
 
 def reset_peak_rss() -> bool:

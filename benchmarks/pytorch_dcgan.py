@@ -37,11 +37,12 @@ Memory (skip with `--no_memory`), each side in a fresh subprocess of this script
 per thread count). The baseline is the process's RSS (VmRSS) after the imports, one trivial operation (the runtime's
 initialisation) and the host copy of the dataset, which both sides hold alike; then the side is built (gan_jax:
 `create_state`, lowering and compiling the step) and runs one step and `--memory_steps` more.
-- peak RSS increase, whole run: the process's peak RSS (`resource.getrusage` ru_maxrss) minus the baseline. For
-  gan_jax it includes XLA's compilation and the eager initialisation of the networks.
+- peak RSS increase, whole run: the process's peak RSS (VmHWM) minus the baseline. For gan_jax it includes XLA's
+  compilation and the eager initialisation of the networks. (Not `resource.getrusage`'s ru_maxrss: exec carries the
+  parent's peak into it, so a subprocess of this large process would report at least the parent's RSS.)
 - peak RSS increase, steps: the same over the last `--memory_steps` steps only, after `malloc_trim` (so that heap the
-  setup freed does not stay resident) and a reset of the peak to the current RSS (writing 5 to /proc/self/clear_refs,
-  which lowers ru_maxrss too). It counts parameters, optimizer states, activations, gradients and workspace, and
+  setup freed does not stay resident) and a reset of the peak to the current RSS (writing 5 to
+  /proc/self/clear_refs). It counts parameters, optimizer states, activations, gradients and workspace, and
   whatever setup left in use (for gan_jax, compiled executables and JAX's caches).
 - XLA memory_analysis: gan_jax's compiled step, temp + argument + output sizes (the outputs alias the donated state
   among the arguments, so the sum counts the state twice; the alias size is printed below the table).
@@ -49,7 +50,7 @@ initialisation) and the host copy of the dataset, which both sides hold alike; t
 PyTorch is not a dependency of gan_jax: if it is missing, this script runs `pip install torch==2.13.0` (a CPU
 build; an unpinned `torch` pulls a CUDA build of several GB).
 
-Run (with the defaults: about 4 minutes on 2 CPU cores shared with other jobs):
+Run (with the defaults: about 3 minutes on 2 CPU cores shared with other jobs):
   python benchmarks/pytorch_dcgan.py
   python benchmarks/pytorch_dcgan.py --check_only
   python benchmarks/pytorch_dcgan.py --repeats 5 --steps_per_chunk 3 --no_memory
@@ -286,7 +287,6 @@ def memory_worker(side: str, config, dataset: data.InMemoryImages, steps: int, t
   for _ in range(steps):
     model.step()
   result['steps_peak'] = common.peak_rss_mib() - base
-  result['hwm'] = open('/proc/self/status').read()
   result['base_rss'] = base
   return result
 
@@ -389,7 +389,7 @@ def main():
           f'{dataset.images.nbytes / common.MIB:.1f} MiB dataset), outputs {m["output"]:.1f} MiB, of which '
           f'{m["alias"]:.1f} MiB alias the donated state.')
     torch_side = ', '.join(f'PyTorch {n} thread(s) {memory[n]["resident"]:.0f} MiB' for n in thread_counts)
-    print('Peak RSS: ru_maxrss in a fresh subprocess per side, minus VmRSS before the side was built (after the '
+    print('Peak RSS: VmHWM in a fresh subprocess per side, minus VmRSS before the side was built (after the '
           'imports, one trivial operation and the host dataset). "whole run": setup (gan_jax: state, compile), the '
           f'first step and {args.memory_steps} more; "steps": those {args.memory_steps} steps only, after '
           'malloc_trim and a reset of the peak to the current RSS '
