@@ -32,8 +32,6 @@ import argparse
 import functools
 import os
 import statistics
-import subprocess
-import sys
 import time
 
 import jax
@@ -45,24 +43,7 @@ from gan_jax import losses as losses_lib, parallel as parallel_lib, steps, train
 
 import common
 
-TORCH_REQUIREMENT = 'torch==2.13.0'
-
-
-def import_torch():
-  """Imports torch, installing the pinned CPU build into this interpreter's environment first if needed."""
-  # Read when torch's OpenMP starts. libgomp's default spin-waiting made 2 threads 30-100x slower than 1 here
-  # whenever other processes shared the 2 cores; set OMP_WAIT_POLICY=ACTIVE in the environment to see it.
-  os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-  try:
-    import torch
-  except ModuleNotFoundError:
-    print(f'torch not found: pip install {TORCH_REQUIREMENT}', flush=True)
-    subprocess.check_call([sys.executable, '-m', 'pip', 'install', TORCH_REQUIREMENT])
-    import torch
-  return torch
-
-
-torch = import_torch()
+torch = common.import_torch()
 F = torch.nn.functional
 
 
@@ -223,13 +204,13 @@ def check(base, k: int = 2, batch: int = 64, tolerance: float = 1e-4) -> list[li
   state, dataset = common.fresh_state(config)
   loss = losses_lib.make_loss(config.loss.name, config.loss.label_smoothing)
   keys = jax.random.split(jax.random.key(123), 6)
-  real = [dataset.sample(keys[i], batch) for i in range(3)]
+  real = [dataset.draw(keys[i], batch) for i in range(3)]
   latents = [train.sample_latents(keys[3 + i], batch, config.gen.latent_dim, config.gen.latent_dist)
              for i in range(3)]
 
   @jax.jit
   def train_step_on(state, real, z):
-    step = steps.make_train_step(config, lambda key: z)  # Every draw of latents returns `z`.
+    step = steps.make_train_step(config, lambda key: {'z': z, 'eps': jnp.zeros(z.shape[0])})  # Always `z`.
     return step(state, real[None])
 
   # Two real steps first, so the Adam states (and their step counts) are not zero.
@@ -309,12 +290,12 @@ def main():
     state, dataset = common.fresh_state(config)
     jax_fn = train.make_multi_step_fn(config, dataset, parallel)(jax_steps)
     model = TorchUnrolledGAN(config, k, seed=config.seed)
-    state, _ = jax.block_until_ready(jax_fn(state))  # Compiles.
+    state, _ = jax.block_until_ready(jax_fn(state, {}))  # Compiles.
     # Chunks alternate between the implementations, so that load from other processes falls on all alike.
     jax_rates, torch_rates = [], {n: [] for n in thread_counts}
     for _ in range(args.repeats):
       tic = time.perf_counter()
-      state, _ = jax.block_until_ready(jax_fn(state))
+      state, _ = jax.block_until_ready(jax_fn(state, {}))
       jax_rates.append(jax_steps / (time.perf_counter() - tic))
       for n in thread_counts:
         torch.set_num_threads(n)

@@ -26,7 +26,7 @@ def run_calls(fn, state, calls: int):
   """`calls` calls of `fn`, waiting for each call's summary as train.py does; returns (seconds, state)."""
   tic = time.perf_counter()
   for _ in range(calls):
-    state, summary = fn(state)
+    state, summary = fn(state, {})
     jax.device_get(summary)
   return time.perf_counter() - tic, state
 
@@ -53,7 +53,7 @@ def main():
     compiled = train.make_multi_step_fn(config, dataset, parallel)
     for n in args.steps_per_call:
       fns[k, n] = compiled(n)
-      state, summary = fns[k, n](state)
+      state, summary = fns[k, n](state, {})
       jax.device_get(summary)
     states[k] = state
   print(f'compiled ({time.perf_counter() - start:.0f} s)', flush=True)
