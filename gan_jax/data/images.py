@@ -116,7 +116,12 @@ def _prepare_offline(name: str, data_dir: str) -> None:
   """Prepares an offline dataset into data_dir unless it is there already (no download: no internet needed)."""
   builder = tfds.builder(name, data_dir=data_dir)
   if not builder.is_prepared():
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    try:
+      builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    except FileExistsError:
+      # Two runs started together on a fresh machine: the other one finished preparing first, which is fine.
+      if not tfds.builder(name, data_dir=data_dir).is_prepared():
+        raise
 
 
 def _centre_crop_square(images: np.ndarray) -> np.ndarray:
