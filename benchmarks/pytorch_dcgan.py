@@ -68,7 +68,7 @@ import jax
 import numpy as np
 
 from gan_jax import config as config_lib, data, parallel as parallel_lib, train
-from gan_jax.evaluation.evaluator import sample_latents
+from gan_jax.noise import sample_latents
 from gan_jax.models import apply_model
 from gan_jax.state import create_state
 
@@ -227,7 +227,8 @@ def check(config, dataset: data.InMemoryImages, tolerance: float = 1e-4) -> list
   z = sample_latents(jax.random.key(1), batch, config.gen.latent_dim, config.gen.latent_dist)
   x = data.in_memory.to_unit_range(dataset.images[:batch])
   jax_fake, _ = apply_model(state.generator, state.g_params, state.g_batch_stats, z, train=True)
-  jax_logits, _ = apply_model(state.discriminator, state.d_params, state.d_batch_stats, x, train=True)
+  jax_out, _ = apply_model(state.discriminator, state.d_params, state.d_batch_stats, x, train=True)
+  jax_logits = jax_out['logits']
   with torch.no_grad():
     torch_fake = model.net_g(torch.from_numpy(np.array(z)).view(batch, -1, 1, 1)).permute(0, 2, 3, 1)
     torch_logits = model.net_d(torch.from_numpy(np.array(x)).permute(0, 3, 1, 2)).view(-1)

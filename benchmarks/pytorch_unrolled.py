@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gan_jax import losses as losses_lib, parallel as parallel_lib, steps, train
+from gan_jax import losses as losses_lib, noise, parallel as parallel_lib, steps, train
 
 import common
 
@@ -205,13 +205,13 @@ def check(base, k: int = 2, batch: int = 64, tolerance: float = 1e-4) -> list[li
   loss = losses_lib.make_loss(config.loss.name, config.loss.label_smoothing)
   keys = jax.random.split(jax.random.key(123), 6)
   real = [dataset.draw(keys[i], batch) for i in range(3)]
-  latents = [train.sample_latents(keys[3 + i], batch, config.gen.latent_dim, config.gen.latent_dist)
+  latents = [noise.sample_latents(keys[3 + i], batch, config.gen.latent_dim, config.gen.latent_dist)
              for i in range(3)]
 
   @jax.jit
   def train_step_on(state, real, z):
     step = steps.make_train_step(config, lambda key: {'z': z, 'eps': jnp.zeros(z.shape[0])})  # Always `z`.
-    return step(state, real[None])
+    return step(state, {'x': real[None]})
 
   # Two real steps first, so the Adam states (and their step counts) are not zero.
   for i in range(2):

@@ -9,7 +9,7 @@ import os
 import ml_collections
 
 from gan_jax import data, losses, models, optim
-from gan_jax.models import dcgan
+from gan_jax.models import dcgan, heads
 
 PARALLEL_MODES = ('single', 'pmap', 'mesh')
 UPDATE_ORDERS = ('simultaneous', 'alternating')
@@ -42,11 +42,42 @@ def base_config() -> ml_collections.ConfigDict:
   config.disc.init_gain = 0.8
   config.disc.base_channels = 64
   config.disc.norm = 'batch'
+  # Minibatch discrimination (Salimans et al. 2016) on D's features: its B kernels (0: off) of dimension C.
+  config.disc.minibatch_kernels = 0
+  config.disc.minibatch_kernel_dim = 5
+
+  # Conditional GAN (Mirza & Osindero 2014): G and D see the class label of each example.
+  config.cond = ml_collections.ConfigDict()
+  config.cond.enabled = False
+  # How D sees the label: one-hot channels or features ('concat'), the projection discriminator's inner product
+  # (Miyato & Koyama 2018, 'projection'), or not at all ('none': AC-GAN, whose D predicts it instead).
+  config.cond.disc = 'concat'
+
+  # InfoGAN (Chen et al. 2016): latent codes beside z, and Q's head on D's features.
+  config.info = ml_collections.ConfigDict()
+  config.info.categories = 0  # Values of the one categorical code (0: none).
+  config.info.continuous = 0  # Continuous codes, each U(-1, 1).
+  config.info.categorical_weight = 1.0  # The paper's lambda for discrete codes.
+  # Smaller for continuous codes, whose differential entropy is on another scale (the paper's advice).
+  config.info.continuous_weight = 0.1
+
+  # Semi-supervised GAN (Salimans et al. 2016): D is a K+1-class classifier trained on a few labels per class.
+  config.semi = ml_collections.ConfigDict()
+  config.semi.labels_per_class = 0  # 0: off.
+  config.semi.weight = 1.0  # Weight of the labelled examples' classification loss.
+  # False trains D on the labelled examples alone (the supervised baseline the semi-supervised GAN is judged by).
+  config.semi.adversarial = True
+  config.semi.test_split = 'test'  # Where the class head's accuracy is measured.
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = 'minimax'
   config.loss.label_smoothing = 0.0  # One-sided: real targets become 1 - label_smoothing.
   config.loss.gradient_penalty = 0.0  # WGAN-GP's lambda (10 in the paper); 0: none.
+  config.loss.aux_classifier = 0.0  # AC-GAN (Odena et al. 2017): weight of the class loss; needs cond.enabled.
+  # 'feature_matching': G matches the batch mean of D's hidden layer `feature_layer` (Salimans et al. 2016).
+  config.loss.g_objective = 'adversarial'
+  config.loss.feature_layer = -1  # -1: the last hidden layer, under the logit.
+  config.loss.historical_averaging = 0.0  # Weight of ||theta - mean of past theta||^2, both players; 0: off.
 
   config.unroll = ml_collections.ConfigDict()
   config.unroll.steps = 10
@@ -99,6 +130,17 @@ def base_config() -> ml_collections.ConfigDict:
   config.train.eval_every_steps = 5000
   config.train.checkpoint_every_steps = 5000
   config.train.keep_checkpoints = 3
+  # Virtual batch norm (gen.norm or disc.norm 'virtual_batch'): the reference batch, drawn once at the start.
+  config.train.reference_batch_size = 64
+
+  # Experience replay: a fraction of D's fake batch comes from a buffer of past fakes (0: off)...
+  config.replay = ml_collections.ConfigDict()
+  config.replay.fraction = 0.0
+  config.replay.capacity = 10_000
+  # ... and every swap_every steps (0: never), each player trains swap_steps steps against an older copy of its
+  # opponent (taken about swap_every steps earlier).
+  config.replay.swap_every = 0
+  config.replay.swap_steps = 0
 
   config.eval = ml_collections.ConfigDict()
   config.eval.num_samples = 2500
@@ -183,6 +225,40 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   _choice(config, 'gen.norm', dcgan.NORMS)
   _choice(config, 'disc.norm', dcgan.NORMS)
   _choice(config, 'data.resize', ('resize', 'pad'))
+  _choice(config, 'cond.disc', ('none',) + heads.CONDITIONINGS)
+  _choice(config, 'loss.g_objective', losses.G_OBJECTIVES)
+  for field in ('info.categories', 'info.continuous', 'semi.labels_per_class', 'disc.minibatch_kernels'):
+    _positive_int(config, field, minimum=0)
+  _positive_int(config, 'disc.minibatch_kernel_dim')
+  for field in ('loss.aux_classifier', 'loss.historical_averaging', 'info.categorical_weight',
+                'info.continuous_weight', 'semi.weight'):
+    value = config
+    for part in field.split('.'):
+      value = value[part]
+    _require(value >= 0, field, f'got {value}; must be >= 0')
+  _require(0.0 <= config.replay.fraction <= 1.0, 'replay.fraction', f'got {config.replay.fraction}; must lie in [0, 1]')
+  _positive_int(config, 'replay.capacity')
+  _positive_int(config, 'replay.swap_every', minimum=0)
+  _positive_int(config, 'replay.swap_steps', minimum=0)
+  _require(config.replay.swap_steps < config.replay.swap_every or not config.replay.swap_every, 'replay.swap_steps',
+           f'got {config.replay.swap_steps}; must be < replay.swap_every ({config.replay.swap_every})')
+  _positive_int(config, 'train.reference_batch_size')
+  _require(not (config.disc.norm == 'virtual_batch' and config.disc.minibatch_kernels), 'disc.minibatch_kernels',
+           'minibatch discrimination would compare examples with the reference batch of disc.norm=virtual_batch')
+  _require(not config.loss.aux_classifier or config.cond.enabled, 'loss.aux_classifier',
+           'AC-GAN draws each sample for a class: set cond.enabled=True (and cond.disc=none for the original AC-GAN)')
+  _require(not (config.semi.labels_per_class and config.loss.aux_classifier), 'semi.labels_per_class',
+           'the semi-supervised discriminator and AC-GAN both use the class head: choose one')
+  _require(not (config.semi.labels_per_class and config.cond.enabled), 'semi.labels_per_class',
+           'the semi-supervised GAN infers labels: set cond.enabled=False')
+  _require(not config.semi.labels_per_class or config.data.name in data.IMAGE_DATASETS, 'semi.labels_per_class',
+           f'needs a labelled image dataset ({", ".join(data.IMAGE_DATASETS)}), not {config.data.name!r}')
+  for player in ('gen', 'disc'):
+    _require(config[player].norm in ('batch', 'layer', 'none') or config[player].name == 'dcgan', f'{player}.norm',
+             f'{config[player].norm!r} applies to convolutional networks (dcgan), not {config[player].name!r}')
+  if config.disc.name == 'mlp' and config.disc.hidden:
+    _require(-len(config.disc.hidden) <= config.loss.feature_layer < len(config.disc.hidden), 'loss.feature_layer',
+             f'got {config.loss.feature_layer}; D has {len(config.disc.hidden)} hidden layers (index from 0 or -1)')
   _choice(config, 'data.channels', (1, 3))
   _positive_int(config, 'gen.latent_dim')
   _positive_int(config, 'unroll.steps', minimum=0)

@@ -97,12 +97,39 @@ def gradient_penalty(critic: Callable[[Array], Array], real: Array, fake: Array,
   return jnp.mean((norms - 1.0) ** 2)
 
 
+def classification_loss(class_logits: Array, labels: Array) -> Array:
+  """Softmax cross-entropy of class logits [B, K] against integer labels [B], averaged over the batch.
+
+  AC-GAN's auxiliary loss (both players, on real and generated samples) and the supervised loss of the
+  semi-supervised discriminator.
+  """
+  return optax.softmax_cross_entropy_with_integer_labels(class_logits, labels).mean()
+
+
+def feature_matching_loss(real_features: Array, fake_features: Array) -> Array:
+  """Salimans et al. 2016, section 3.1: ||E f(x) - E f(G(z))||_2^2 over a layer f of D (batch means)."""
+  real_mean = real_features.reshape(real_features.shape[0], -1).mean(axis=0)
+  fake_mean = fake_features.reshape(fake_features.shape[0], -1).mean(axis=0)
+  return jnp.sum((real_mean - fake_mean) ** 2)
+
+
+G_OBJECTIVES = ('adversarial', 'feature_matching')
+
+
 @dataclasses.dataclass(frozen=True)
 class GANLoss:
-  """A pair of objectives, with options bound in by `make_loss`."""
+  """A pair of objectives and the weights of the terms added to them, with options bound in by `make_loss`."""
   d_loss: Callable[[Array, Array], Array]
   g_loss: Callable[[Array, Array], Array]
   gradient_penalty: float = 0.0  # The weight of `gradient_penalty` in D's loss (0: none).
+  aux_classifier: float = 0.0  # AC-GAN: the weight of `classification_loss` in both players' losses.
+  info_categorical: float = 0.0  # InfoGAN's lambda for the categorical code (both players).
+  info_continuous: float = 0.0  # And for the continuous codes.
+  supervised: float = 0.0  # Semi-supervised GAN: the weight of the labelled examples' classification loss in D's.
+  adversarial: bool = True  # False: D minimises only its extra terms (the supervised baseline).
+  g_objective: str = 'adversarial'  # Or 'feature_matching': G matches D's mean features on `feature_layer`.
+  feature_layer: int = -1  # Index into D's hidden layers; -1 is the last, the features under the logit.
+  historical_averaging: float = 0.0  # Weight of ||theta - mean of past theta||^2 in each player's loss.
 
 
 def _smoothed(fn: Callable, label_smoothing: float) -> Callable[[Array, Array], Array]:
@@ -119,11 +146,23 @@ LOSSES: dict[str, tuple[Callable, Callable, bool]] = {
 }
 
 
-def make_loss(name: str, label_smoothing: float = 0.0, gradient_penalty_weight: float = 0.0) -> GANLoss:
-  """Returns the named loss pair with its options bound."""
+def make_loss(name: str, label_smoothing: float = 0.0, gradient_penalty_weight: float = 0.0, **terms) -> GANLoss:
+  """Returns the named loss pair with its options bound; `terms` are the other `GANLoss` fields."""
   d_loss, g_loss, smoothable = LOSSES[name]
   if smoothable:
     d_loss, g_loss = _smoothed(d_loss, label_smoothing), _smoothed(g_loss, label_smoothing)
   elif label_smoothing:
     raise ValueError(f'loss {name!r} has no labels to smooth; label smoothing applies to minimax, non_saturating')
-  return GANLoss(d_loss=d_loss, g_loss=g_loss, gradient_penalty=gradient_penalty_weight)
+  return GANLoss(d_loss=d_loss, g_loss=g_loss, gradient_penalty=gradient_penalty_weight, **terms)
+
+
+def loss_from_config(config) -> GANLoss:
+  """The experiment's whole objective: `config.loss` and the weights of the AC-GAN, InfoGAN and semi-supervised
+  terms."""
+  c = config.loss
+  return make_loss(c.name, c.label_smoothing, c.gradient_penalty, aux_classifier=c.aux_classifier,
+                   info_categorical=config.info.categorical_weight if config.info.categories else 0.0,
+                   info_continuous=config.info.continuous_weight if config.info.continuous else 0.0,
+                   supervised=config.semi.weight if config.semi.labels_per_class else 0.0,
+                   g_objective=c.g_objective, feature_layer=c.feature_layer,
+                   historical_averaging=c.historical_averaging, adversarial=config.semi.adversarial)

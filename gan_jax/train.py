@@ -11,14 +11,16 @@ from absl import logging
 from clu import metric_writers, periodic_actions
 from flax import traverse_util
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpoint, data, parallel as parallel_lib, steps
+from gan_jax import checkpoint, data, noise as noise_lib, parallel as parallel_lib, steps
 from gan_jax import config as config_lib
+from gan_jax.data import in_memory
 from gan_jax.evaluation import plots
-from gan_jax.evaluation.evaluator import make_evaluator, sample_latents
-from gan_jax.state import create_state
+from gan_jax.evaluation.evaluator import make_evaluator
+from gan_jax.state import REFERENCE_STREAM, create_state, make_noise_spec
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -29,24 +31,51 @@ class PreemptedError(RuntimeError):
   """SIGTERM arrived; a checkpoint of the current step was saved before this was raised."""
 
 
-def make_samplers(config: ml_collections.ConfigDict, dataset, parallel: parallel_lib.DataParallel):
+def make_samplers(config: ml_collections.ConfigDict, dataset, parallel: parallel_lib.DataParallel,
+                  spec: noise_lib.NoiseSpec):
   """On-device draws of this device's noise and real batches, each cut from the global batch.
 
   Returns:
-    `sample_noise(key) -> {'z', 'eps'}` and `sample_real(state, data_arrays) -> [n_critic, B_local, ...]`.
+    `sample_noise(key) -> {'z', 'eps', ...}` (see `noise.sample_noise`) and
+    `sample_real(state, data_arrays) -> {'x': [n_critic, B_local, ...], 'y': [n_critic, B_local], ...}`.
   """
   batch, n_critic = config.train.batch_size, config.train.n_critic
 
   def sample_noise(key):
-    z = sample_latents(key, batch, config.gen.latent_dim, config.gen.latent_dist)
-    eps = jax.random.uniform(jax.random.fold_in(key, 1), (batch,))  # Gradient-penalty interpolation weights.
-    return {'z': parallel.local_share(z), 'eps': parallel.local_share(eps)}
+    noise = noise_lib.sample_noise(key, batch, spec)
+    noise['eps'] = jax.random.uniform(jax.random.fold_in(key, 1), (batch,))  # Gradient-penalty interpolation.
+    return jax.tree.map(parallel.local_share, noise)
 
   def sample_real(state, data_arrays):
-    x = dataset.sample(data_arrays, state.rng, state.step, n_critic * batch)
-    return parallel.local_share(x.reshape(n_critic, batch, *dataset.shape), axis=1)
+    real = dataset.sample(data_arrays, state.rng, state.step, n_critic * batch)
+    if 'labelled_indices' in data_arrays:
+      real.update(in_memory.sample_labelled(data_arrays, state.rng, state.step, n_critic * batch))
+    real = jax.tree.map(lambda x: x.reshape(n_critic, batch, *x.shape[1:]), real)
+    return jax.tree.map(lambda x: parallel.local_share(x, axis=1), real)
 
   return sample_noise, sample_real
+
+
+def training_arrays(config: ml_collections.ConfigDict, dataset) -> dict[str, np.ndarray]:
+  """What the compiled step reads on device: the dataset's arrays, and the semi-supervised GAN's labelled subset."""
+  arrays = dict(dataset.host_arrays())
+  if config.semi.labels_per_class:
+    arrays['labelled_indices'] = in_memory.labelled_subset(dataset.labels, config.semi.labels_per_class, config.seed)
+    if len(arrays['labelled_indices']) < config.train.n_critic * config.train.batch_size:
+      raise config_lib.ConfigError(
+          f'config.semi.labels_per_class: {config.semi.labels_per_class} per class gives '
+          f'{len(arrays["labelled_indices"])} labelled examples, fewer than a batch '
+          f'(train.batch_size x train.n_critic = {config.train.n_critic * config.train.batch_size})')
+  return arrays
+
+
+def reference_batch(config: ml_collections.ConfigDict, dataset) -> dict[str, jax.Array] | None:
+  """Virtual batch norm's real reference batch, drawn once from the run's seed (None when no norm needs it)."""
+  if config.disc.norm != 'virtual_batch':
+    return None
+  key = jax.random.fold_in(jax.random.key(config.seed), REFERENCE_STREAM)
+  arrays = jax.tree.map(jnp.asarray, dataset.host_arrays())
+  return dataset.sample(arrays, key, jnp.zeros((), jnp.int32), config.train.reference_batch_size)
 
 
 def make_multi_step_fn(config, dataset, parallel: parallel_lib.DataParallel) -> Callable[[int], Callable]:
@@ -54,7 +83,8 @@ def make_multi_step_fn(config, dataset, parallel: parallel_lib.DataParallel) -> 
 
   The compiled function is called as `fn(state, data_arrays)` with the dataset's arrays placed by `parallel.put`.
   """
-  sample_noise, sample_real = make_samplers(config, dataset, parallel)
+  spec = make_noise_spec(config, dataset.num_classes)
+  sample_noise, sample_real = make_samplers(config, dataset, parallel, spec)
   train_step = steps.make_train_step(config, sample_noise, axis_name=parallel.axis_name)
   cache = {}
 
@@ -134,7 +164,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   config_lib.validate(config, parallel_lib.device_count(config.parallel.mode))
   parallel = parallel_lib.make_data_parallel(config.parallel.mode)
   dataset = data.make_dataset(config.data)
-  state = create_state(config, jax.random.key(config.seed), dataset.shape, parallel.axis_name)
+  arrays = training_arrays(config, dataset)
+  state = create_state(config, jax.random.key(config.seed), dataset.shape, parallel.axis_name, dataset.num_classes,
+                       reference_batch(config, dataset))
   is_chief = jax.process_index() == 0
 
   writer = metric_writers.create_default_writer(workdir, just_logging=not is_chief)
@@ -155,7 +187,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   evaluate = make_evaluator(config, dataset)
   progress = periodic_actions.ReportProgress(num_train_steps=config.train.num_steps, writer=writer)
   device_state = parallel.put(state)
-  data_arrays = parallel.put(dataset.host_arrays())
+  data_arrays = parallel.put(arrays)
   timed_steps, train_seconds, first_call_seconds = 0, 0.0, None
   eval_metrics = {}
 
@@ -180,11 +212,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         writer.write_scalars(step, {k: v for k, v in summary.items() if not k.endswith('_nonfinite_step')})
       state = parallel.get(device_state)
       if step % t.eval_every_steps == 0 or done:
-        eval_metrics, image = evaluate(state)
+        eval_metrics, pictures = evaluate(state)
         writer.write_scalars(step, {f'eval/{k}': v for k, v in eval_metrics.items()})
-        writer.write_images(step, {'samples': image[None]})
+        writer.write_images(step, {name: image[None] for name, image in pictures.items()})
         if is_chief:
-          plots.save_png(image, os.path.join(plot_dir, f'samples_{step:07d}.png'))
+          for name, image in pictures.items():
+            plots.save_png(image, os.path.join(plot_dir, f'{name}_{step:07d}.png'))
       if step % t.checkpoint_every_steps == 0 or done or sigterm.raised:
         checkpoint.save(manager, state)
         last_saved = step

@@ -35,7 +35,9 @@ def test_every_discriminator_gives_one_logit_per_example(name):
   d = models.make_discriminator(config.disc, DATA_SHAPES[name])
   x = jnp.zeros((5, *DATA_SHAPES[name]))
   variables = d.init(jax.random.key(0), x, train=False)
-  assert d.apply(variables, x, train=False).shape == (5,)
+  outputs = d.apply(variables, x, train=False)
+  assert outputs['logits'].shape == (5,)
+  assert outputs['features'].shape[0] == 5 and outputs['hidden'][-1].shape[0] == 5
 
 
 # Parameter counts of the reference DCGAN (PyTorch example, nz=100, ngf=ndf=64, nc=3, no conv biases) at 64x64,
@@ -58,8 +60,8 @@ def test_dcgan_shapes_and_parameter_counts(resolution):
   (images, updates) = g.apply(g_vars, z, train=True, mutable=['batch_stats'])
   assert images.shape == (4, *shape) and float(jnp.max(jnp.abs(images))) <= 1.0
   d_vars = d.init(jax.random.key(2), images, train=False)
-  logits, _ = d.apply(d_vars, images, train=True, mutable=['batch_stats'])
-  assert logits.shape == (4,)
+  outputs, _ = d.apply(d_vars, images, train=True, mutable=['batch_stats'])
+  assert outputs['logits'].shape == (4,)
   count = lambda p: sum(x.size for x in jax.tree.leaves(p))
   if resolution == 64:
     assert (count(g_vars['params']), count(d_vars['params'])) == (G64, D64) == (3_576_704, 2_765_568)
@@ -96,7 +98,7 @@ def test_discriminator_scales_its_input():
   x = jnp.array([[1.0, -2.0]])
   variables = d.init(jax.random.key(0), x)
   unscaled = models.MLPDiscriminator(hidden=(128,), input_scale=1.0)
-  np.testing.assert_allclose(d.apply(variables, x), unscaled.apply(variables, x / 4), rtol=1e-6)
+  np.testing.assert_allclose(d.apply(variables, x)['logits'], unscaled.apply(variables, x / 4)['logits'], rtol=1e-6)
 
 
 def test_ring_has_eight_distinct_modes_on_the_circle():

@@ -23,7 +23,7 @@ def test_d_step_is_one_sgd_step_on_the_bce_loss():
   fake = state.generator.apply({'params': state.g_params}, batch['z'])
 
   def bce(d_params):
-    d = lambda x: state.discriminator.apply({'params': d_params}, x)
+    d = lambda x: state.discriminator.apply({'params': d_params}, x)['logits']
     return -jnp.mean(jnp.log(jax.nn.sigmoid(d(batch['x'])))) - jnp.mean(jnp.log(1 - jax.nn.sigmoid(d(fake))))
 
   grads = jax.grad(bce)(state.d_params)
@@ -44,7 +44,7 @@ def make_step(config, update_order, n_critic=1):
 def test_simultaneous_and_alternating_orders():
   config = tiny_config(steps=1)
   state, batch = tiny_state_and_batch(config)
-  real = batch['x'][None]
+  real = {'x': batch['x'][None]}
   loss = losses.make_loss('minimax')
   g_step = functools.partial(steps.g_step, loss=loss, unroll_steps=1)
 
@@ -65,7 +65,7 @@ def test_simultaneous_and_alternating_orders():
 def test_n_critic_runs_that_many_d_steps():
   config = tiny_config(steps=0)
   state, batch = tiny_state_and_batch(config)
-  real = jnp.stack([batch['x'], batch['x'][::-1], -batch['x']])
+  real = {'x': jnp.stack([batch['x'], batch['x'][::-1], -batch['x']])}
   new_state, _ = make_step(config, 'alternating', n_critic=3)(state, real)
   assert int(new_state.d_opt_state[0].count) == 3
   assert int(new_state.g_opt_state[0].count) == 1
@@ -88,8 +88,8 @@ def test_ema_of_generator_weights():
   config.gen.ema_decay = 0.9
   state, batch = tiny_state_and_batch(config)
   step = make_step(config, 'simultaneous')
-  s1, _ = step(state, batch['x'][None])
-  s2, _ = step(s1, batch['x'][None])
+  s1, _ = step(state, {'x': batch['x'][None]})
+  s2, _ = step(s1, {'x': batch['x'][None]})
   # ema_1 = 0.9 g0 + 0.1 g1; ema_2 = 0.9 ema_1 + 0.1 g2.
   ema1 = jax.tree.map(lambda a, b: 0.9 * a + 0.1 * b, state.g_params, s1.g_params)
   ema2 = jax.tree.map(lambda a, b: 0.9 * a + 0.1 * b, ema1, s2.g_params)
@@ -109,8 +109,8 @@ def test_weight_clipping_holds_inside_the_unroll_too():
   # The unroll uses the same (clipping) optimizer: every unrolled parameter stays in the box as well.
   tx = make_optimizer(config.optim.d)
   fake = state.generator.apply({'params': state.g_params}, batch['z'])
-  objective = lambda p: losses.wasserstein_critic_loss(state.discriminator.apply({'params': p}, batch['x']),
-                                                       state.discriminator.apply({'params': p}, fake))
+  objective = lambda p: losses.wasserstein_critic_loss(state.discriminator.apply({'params': p}, batch['x'])['logits'],
+                                                       state.discriminator.apply({'params': p}, fake)['logits'])
   from gan_jax.unroll import unroll_discriminator
   unrolled = unroll_discriminator(objective, tx, state.d_params, tx.init(state.d_params), 3)
   assert max(float(jnp.max(jnp.abs(p))) for p in jax.tree.leaves(unrolled)) <= 0.01 + 1e-7
@@ -125,7 +125,7 @@ def test_gradient_penalty_enters_the_d_step():
   plain, _ = steps.d_step(state, batch, loss=losses.make_loss('wasserstein'))
   penalised, metrics = steps.d_step(state, batch, loss=losses.make_loss('wasserstein', gradient_penalty_weight=10.0))
   fake = state.generator.apply({'params': state.g_params}, batch['z'])
-  critic = lambda p: lambda x: state.discriminator.apply({'params': p}, x)
+  critic = lambda p: lambda x: state.discriminator.apply({'params': p}, x)['logits']
   expected_loss = (losses.wasserstein_critic_loss(critic(state.d_params)(batch['x']), critic(state.d_params)(fake))
                    + 10.0 * losses.gradient_penalty(critic(state.d_params), batch['x'], fake, batch['eps']))
   np.testing.assert_allclose(metrics['d_loss'], expected_loss, rtol=1e-5)

@@ -35,7 +35,7 @@ def reference_generator_loss(g_params, state, batch, k, config, first_order=Fals
   mu, nu, count = adam_state.mu, adam_state.nu, adam_state.count
   fake = state.generator.apply({'params': g_params}, batch['z'])
   fake_in_loop = jax.lax.stop_gradient(fake) if first_order else fake
-  d = lambda p, x: state.discriminator.apply({'params': p}, x)
+  d = lambda p, x: state.discriminator.apply({'params': p}, x)['logits']
   d_params = state.d_params
   for _ in range(k):
     grads = jax.grad(lambda p: bce_d_loss(d(p, batch['x']), d(p, fake_in_loop)))(d_params)

@@ -6,8 +6,9 @@ Every dataset is sampled on device inside the compiled training step, so no batc
   memory, and read in epoch-shuffled batches (see `in_memory.py`). The offline digits are a TFDS dataset too, built
   locally from scikit-learn's copy of the UCI handwritten digits.
 
-A dataset has `shape` (one example), `host_arrays()` (what to hold on device) and
-`sample(arrays, rng, step, num)` (the global batch of a training step).
+A dataset has `shape` (one example), `num_classes`, `host_arrays()` (what to hold on device) and
+`sample(arrays, rng, step, num)`: the global batch of a training step, `{'x': examples, 'y': int32 labels}` (a
+mixture's labels are its components; stacked digits have 1,000 classes).
 """
 
 from typing import Any, Callable

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 EPOCH_STREAM = 0x5EED  # Epoch permutations use their own key stream, apart from the per-step keys.
+LABELLED_STREAM = 7  # The semi-supervised GAN's labelled batches read their own permutations.
 
 
 def to_unit_range(images: jax.Array) -> jax.Array:
@@ -50,10 +51,33 @@ class InMemoryImages:
   def host_arrays(self) -> dict[str, np.ndarray]:
     return {'images': self.images, 'labels': self.labels}
 
-  def sample(self, arrays: dict, rng: jax.Array, step: jax.Array, num: int) -> jax.Array:
-    """The `num` real images of training step `step`."""
+  @property
+  def num_classes(self) -> int:
+    return int(self.labels.max()) + 1
+
+  def sample(self, arrays: dict, rng: jax.Array, step: jax.Array, num: int) -> dict[str, jax.Array]:
+    """The `num` real images of training step `step` ('x') and their labels ('y')."""
     indices = epoch_indices(rng, step, arrays['images'].shape[0], num)
-    return to_unit_range(arrays['images'][indices])
+    return {'x': to_unit_range(arrays['images'][indices]), 'y': arrays['labels'][indices].astype(jnp.int32)}
+
+
+def labelled_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+  """Indices of the semi-supervised GAN's labelled examples: the first `per_class` of each class in a seeded
+  permutation of the training examples (sorted)."""
+  order = np.random.default_rng(seed).permutation(len(labels))
+  chosen = [order[labels[order] == c][:per_class] for c in np.unique(labels)]
+  short = [int(c) for c, idx in zip(np.unique(labels), chosen) if len(idx) < per_class]
+  if short:
+    raise ValueError(f'config.semi.labels_per_class: {per_class} is more than classes {short} have')
+  return np.sort(np.concatenate(chosen))
+
+
+def sample_labelled(arrays: dict, rng: jax.Array, step: jax.Array, num: int) -> dict[str, jax.Array]:
+  """The step's labelled batch from `arrays['labelled_indices']`, epoch-shuffled like the main batches."""
+  subset = arrays['labelled_indices']
+  indices = subset[epoch_indices(rng, step, subset.shape[0], num, stream=LABELLED_STREAM)]
+  return {'labelled_x': to_unit_range(arrays['images'][indices]),
+          'labelled_y': arrays['labels'][indices].astype(jnp.int32)}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -68,10 +92,16 @@ class StackedImages(InMemoryImages):
   def shape(self) -> tuple[int, ...]:
     return (*self.images.shape[1:3], 3)
 
-  def sample(self, arrays: dict, rng: jax.Array, step: jax.Array, num: int) -> jax.Array:
+  @property
+  def num_classes(self) -> int:
+    return (int(self.labels.max()) + 1)**3
+
+  def sample(self, arrays: dict, rng: jax.Array, step: jax.Array, num: int) -> dict[str, jax.Array]:
     n = arrays['images'].shape[0]
-    channels = [arrays['images'][epoch_indices(rng, step, n, num, stream=c)][..., 0] for c in range(3)]
-    return to_unit_range(jnp.stack(channels, axis=-1))
+    indices = [epoch_indices(rng, step, n, num, stream=c) for c in range(3)]
+    images = jnp.stack([arrays['images'][i][..., 0] for i in indices], axis=-1)
+    digits = [arrays['labels'][i].astype(jnp.int32) for i in indices]
+    return {'x': to_unit_range(images), 'y': 100 * digits[0] + 10 * digits[1] + digits[2]}
 
   def stack_numpy(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Host-side stacking of given index triples [M, 3]: (images [M, H, W, 3] uint8, labels [M])."""

@@ -25,20 +25,29 @@ class GaussianMixture:
   def shape(self) -> tuple[int, ...]:
     return (self.centers.shape[1],)
 
+  @property
+  def num_classes(self) -> int:
+    return self.centers.shape[0]  # A point's label is its component: conditional GANs on mixtures.
+
   def host_arrays(self) -> dict:
     return {}  # Nothing to hold on device: samples are drawn from the key.
 
-  def sample(self, arrays: dict, rng: jax.Array, step: jax.Array, num: int) -> jax.Array:
-    """The `num` real examples of training step `step` (a fresh draw from the step's data key)."""
+  def sample(self, arrays: dict, rng: jax.Array, step: jax.Array, num: int) -> dict[str, jax.Array]:
+    """The `num` real examples of training step `step` ('x', a fresh draw from the step's data key) and their
+    components ('y')."""
     del arrays
-    return self.draw(data_key(rng, step), num)
+    return self.draw_labelled(data_key(rng, step), num)
 
   def draw(self, key: jax.Array, num: int) -> jax.Array:
     """Draws `num` points: a uniform component per point, then Gaussian noise around its centre."""
+    return self.draw_labelled(key, num)['x']
+
+  def draw_labelled(self, key: jax.Array, num: int) -> dict[str, jax.Array]:
+    """`draw` with each point's component as its label 'y'."""
     component_key, noise_key = jax.random.split(key)
     component = jax.random.randint(component_key, (num,), 0, self.centers.shape[0])
     noise = jax.random.normal(noise_key, (num, self.centers.shape[1]))
-    return jnp.asarray(self.centers, jnp.float32)[component] + self.std * noise
+    return {'x': jnp.asarray(self.centers, jnp.float32)[component] + self.std * noise, 'y': component}
 
 
 def ring(num_modes: int, radius: float, std: float) -> GaussianMixture:

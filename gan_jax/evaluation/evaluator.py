@@ -12,11 +12,14 @@ import functools
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from gan_jax import data
+from gan_jax import noise as noise_lib
 from gan_jax.data.in_memory import to_unit_range
+from gan_jax.evaluation import codes as codes_lib
 from gan_jax.evaluation import feature_metrics, plots
 from gan_jax.evaluation import mixtures as mixture_metrics
 from gan_jax.models import apply_model
@@ -26,25 +29,112 @@ EVAL_SEED_TAG = 0xE7A1  # Evaluation latents come from their own stream, fixed f
 INCEPTION_CHUNK = 100  # Images per Inception call: bounds memory at 299x299.
 
 
-def sample_latents(key: jax.Array, num: int, dim: int, distribution: str) -> jax.Array:
-  """Draws `num` generator inputs: N(0, I), or U(-1, 1) per coordinate."""
-  if distribution == 'uniform':
-    return jax.random.uniform(key, (num, dim), minval=-1.0, maxval=1.0)
-  return jax.random.normal(key, (num, dim))
+def eval_noise(state: GANState, config: ml_collections.ConfigDict, num: int) -> dict[str, jax.Array]:
+  """The run's fixed evaluation noise: the same at every evaluation, so successive samples compare."""
+  key = jax.random.fold_in(jax.random.key(config.seed), EVAL_SEED_TAG)
+  return noise_lib.sample_noise(key, num, state.noise_spec)
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _generate(generator, params, batch_stats, z):
-  return apply_model(generator, params, batch_stats, z, train=False)[0]
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _generate(generator, spec, params, batch_stats, noise):
+  return apply_model(generator, params, batch_stats, noise_lib.generator_input(noise, spec), train=False)[0]
+
+
+def generate_from(state: GANState, noise: dict[str, jax.Array], chunk: int = 1000) -> np.ndarray:
+  """Samples (EMA weights when there are some) for the given noise dict, in chunks of `chunk`."""
+  params, batch_stats = sampling_params(state)
+  num = noise['z'].shape[0]
+  return np.concatenate([
+      np.asarray(_generate(state.generator, state.noise_spec, params, batch_stats,
+                           jax.tree.map(lambda x: x[i:i + chunk], noise)))
+      for i in range(0, num, chunk)])
 
 
 def generate(state: GANState, config: ml_collections.ConfigDict, num: int, chunk: int = 1000) -> np.ndarray:
-  """`num` samples (EMA weights when there are some) from the run's fixed evaluation latents."""
-  key = jax.random.fold_in(jax.random.key(config.seed), EVAL_SEED_TAG)
-  z = sample_latents(key, num, config.gen.latent_dim, config.gen.latent_dist)
-  params, batch_stats = sampling_params(state)
-  return np.concatenate([np.asarray(_generate(state.generator, params, batch_stats, z[i:i + chunk]))
-                         for i in range(0, num, chunk)])
+  """`num` samples from the run's fixed evaluation noise (labels and codes drawn uniformly)."""
+  return generate_from(state, eval_noise(state, config, num), chunk)
+
+
+def class_rows_noise(state: GANState, config: ml_collections.ConfigDict, labels: jax.Array,
+                     columns: int) -> dict[str, jax.Array]:
+  """Noise for a conditional grid: row r draws class labels[r], column c the same evaluation latent in every row."""
+  noise = eval_noise(state, config, columns)
+  noise = {k: jnp.tile(v, (len(labels),) + (1,) * (v.ndim - 1)) for k, v in noise.items()}
+  return {**noise, 'fake_y': jnp.repeat(labels, columns)}
+
+
+def grid_noise(state: GANState, config: ml_collections.ConfigDict) -> dict[str, jax.Array]:
+  """The noise of the sample grid: one row per class for a conditional generator (its first grid_rows classes)."""
+  rows = config.eval.grid_rows
+  if state.noise_spec.num_classes:
+    return class_rows_noise(state, config, jnp.arange(rows) % state.noise_spec.num_classes, rows)
+  return eval_noise(state, config, rows * rows)
+
+
+def code_sweeps(state: GANState, config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+  """InfoGAN's latent sweeps: vary one code along a grid's columns, everything else fixed along each row.
+
+  'sweep_categorical': row r keeps z_r (and the continuous codes at 0), column c sets the category to c.
+  'sweep_continuous_j': row r keeps z_r and category r, column c sets code j to a value in [-2, 2] (beyond the
+  U(-1, 1) training range, as InfoGAN's figures do) with the other continuous codes at 0.
+  """
+  spec, rows = state.noise_spec, config.eval.grid_rows
+  base = eval_noise(state, config, rows)
+  grids = {}
+
+  def grid(columns: int, set_column) -> np.ndarray:
+    noise = {k: jnp.repeat(v, columns, axis=0) for k, v in base.items()}
+    if spec.info_continuous:
+      noise['code_cont'] = jnp.zeros_like(noise['code_cont'])
+    noise = set_column(noise, jnp.tile(jnp.arange(columns), rows))
+    return plots.image_grid(generate_from(state, noise), rows, columns)
+
+  if spec.info_categories:
+    grids['sweep_categorical'] = grid(spec.info_categories, lambda n, col: {**n, 'code_cat': col})
+  for j in range(spec.info_continuous):
+    values = jnp.linspace(-2.0, 2.0, rows)
+
+    def set_code(n, col, j=j, values=values):
+      code = n['code_cont'].at[:, j].set(values[col])
+      cat = (jnp.repeat(jnp.arange(rows), rows) % spec.info_categories) if spec.info_categories else None
+      return {**n, 'code_cont': code, **({'code_cat': cat} if cat is not None else {})}
+
+    grids[f'sweep_continuous_{j}'] = grid(rows, set_code)
+  return grids
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _class_logits(discriminator, params, batch_stats, reference, x):
+  if reference is not None:
+    x = jnp.concatenate([reference, x])
+  logits = apply_model(discriminator, params, batch_stats, x, train=False)[0]['class_logits']
+  return logits if reference is None else logits[reference.shape[0]:]
+
+
+def class_head_accuracy(state: GANState, x: np.ndarray, y: np.ndarray, chunk: int = 500) -> float:
+  """The accuracy of D's class head (semi-supervised GAN, AC-GAN) on labelled examples, in eval mode."""
+  reference = state.reference.get('x')
+  logits = np.concatenate([np.asarray(_class_logits(state.discriminator, state.d_params, state.d_batch_stats,
+                                                    reference, x[i:i + chunk])) for i in range(0, len(x), chunk)])
+  return float(np.mean(logits.argmax(-1) == y))
+
+
+def label_scores(predicted: np.ndarray, noise: dict[str, jax.Array], num_codes: int = 0,
+                 num_labels: int = 10) -> dict[str, float]:
+  """How the classes a classifier sees in the samples follow G's inputs.
+
+  'conditional_accuracy': the fraction of a conditional generator's samples classified as the class asked for.
+  'code_accuracy': for InfoGAN's categorical code, the accuracy of the best one-to-one mapping from code values to
+  predicted classes, beside 'code_accuracy_chance', the same for codes shuffled independently of the samples.
+  """
+  scores = {}
+  if 'fake_y' in noise:
+    scores['conditional_accuracy'] = float(np.mean(predicted == np.asarray(noise['fake_y'])))
+  if 'code_cat' in noise:
+    codes = np.asarray(noise['code_cat'])
+    scores['code_accuracy'], _ = codes_lib.best_mapping_accuracy(codes, predicted, num_codes, num_labels)
+    scores['code_accuracy_chance'] = codes_lib.chance_accuracy(predicted, num_codes, num_labels, codes=codes)
+  return scores
 
 
 def _inception_features(weights_path: str) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
@@ -62,7 +152,10 @@ def _inception_features(weights_path: str) -> Callable[[np.ndarray], dict[str, n
 
 
 def make_evaluator(config: ml_collections.ConfigDict, dataset) -> Callable[[GANState], tuple[dict, np.ndarray]]:
-  """Returns `evaluate(state) -> (metrics, picture)` for the run's dataset; expensive set-up happens here once."""
+  """Returns `evaluate(state) -> (metrics, pictures)` for the run's dataset; expensive set-up happens here once.
+
+  `pictures` maps a name to an image: 'samples' always, InfoGAN's code sweeps when the generator has codes.
+  """
   num = config.eval.num_samples
   if isinstance(dataset, data.GaussianMixture):
     real = np.asarray(dataset.draw(jax.random.key(config.seed), num))
@@ -72,7 +165,7 @@ def make_evaluator(config: ml_collections.ConfigDict, dataset) -> Callable[[GANS
       metrics = mixture_metrics.mode_metrics(samples, dataset.centers, dataset.std, config.eval.min_samples_per_mode)
       title = (f'step {int(state.step)}: {metrics["modes_covered"]:.0f}/{metrics["num_modes"]:.0f} modes, '
                f'{100 * metrics["high_quality_fraction"]:.0f}% high quality')
-      return metrics, plots.mixture_plot(samples, real, title)
+      return metrics, {'samples': plots.mixture_plot(samples, real, title)}
 
     return evaluate_mixture
 
@@ -81,17 +174,19 @@ def make_evaluator(config: ml_collections.ConfigDict, dataset) -> Callable[[GANS
     from gan_jax.evaluation import digits
     classifier = digits.load_digit_classifier()
     real_digits = np.asarray(to_unit_range(dataset.images[:num]))
-    scorers.append(lambda samples: digits.digit_scores(samples, real_digits, classifier))
+    scorers.append(lambda samples, noise: {**digits.digit_scores(samples, real_digits, classifier),
+                                           **label_scores(classifier.predict(samples), noise, config.info.categories)})
   if config.data.name in ('stacked_digits', 'stacked_mnist'):
     from gan_jax.evaluation import digits
     classifier = digits.load_digit_classifier()
-    scorers.append(lambda samples: digits.stacked_scores(samples, classifier))
+    scorers.append(lambda samples, noise: digits.stacked_scores(samples, classifier))
   if config.eval.inception_weights:
     inception_features = _inception_features(config.eval.inception_weights)
     real = dataset.images[np.random.default_rng(config.seed).permutation(dataset.num_examples)[:num]]
     real_features = inception_features(np.asarray(to_unit_range(real)))['pool_3']
 
-    def inception_scores(samples):
+    def inception_scores(samples, noise):
+      del noise
       fake = inception_features(samples)
       kid, _ = feature_metrics.kernel_inception_distance(fake['pool_3'], real_features, seed=config.seed)
       score, _ = feature_metrics.inception_score(fake['logits_unbiased'], from_logits=True)
@@ -100,12 +195,26 @@ def make_evaluator(config: ml_collections.ConfigDict, dataset) -> Callable[[GANS
 
     scorers.append(inception_scores)
 
+  if config.semi.labels_per_class:
+    from gan_jax.data import images as images_lib
+    tfds_name = data.IMAGE_DATASETS[config.data.name][0]
+    test_x, test_y = images_lib.load_images(tfds_name, config.semi.test_split, config.data.data_dir or None,
+                                            config.data.resolution, config.data.channels, config.data.resize)
+    test_x = np.asarray(to_unit_range(test_x))
+    scorers_with_state = [lambda state: {'test_accuracy': class_head_accuracy(state, test_x, test_y)}]
+  else:
+    scorers_with_state = []
+
   def evaluate_images(state):
-    samples = generate(state, config, max(num, config.eval.grid_rows**2))
+    noise = eval_noise(state, config, num)
+    samples = generate_from(state, noise)
     metrics = {}
     for scorer in scorers:
-      metrics.update(scorer(samples[:num]))
-    return metrics, plots.image_grid(samples, config.eval.grid_rows)
+      metrics.update(scorer(samples, noise))
+    for scorer in scorers_with_state:
+      metrics.update(scorer(state))
+    pictures = {'samples': plots.image_grid(generate_from(state, grid_noise(state, config)), config.eval.grid_rows)}
+    return metrics, {**pictures, **code_sweeps(state, config)}
 
   return evaluate_images
 

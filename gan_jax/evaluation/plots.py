@@ -39,14 +39,16 @@ def save_png(image: np.ndarray, path: str) -> None:
   plt.imsave(path, image)
 
 
-def image_grid(images: np.ndarray, rows: int) -> np.ndarray:
-  """Tiles `rows * rows` images [N, H, W, C] in [-1, 1] into one RGB uint8 image with 1-pixel gaps."""
-  images = np.clip((np.asarray(images[: rows * rows]) + 1.0) * 127.5, 0, 255).astype(np.uint8)
+def image_grid(images: np.ndarray, rows: int, columns: int | None = None) -> np.ndarray:
+  """Tiles the first `rows * columns` images [N, H, W, C] in [-1, 1], row by row, into one RGB uint8 image with
+  1-pixel gaps; `columns` defaults to `rows`."""
+  columns = columns or rows
+  images = np.clip((np.asarray(images[: rows * columns]) + 1.0) * 127.5, 0, 255).astype(np.uint8)
   if images.shape[-1] == 1:
     images = np.repeat(images, 3, axis=-1)
   n, h, w, c = images.shape
-  grid = np.full((rows * (h + 1) + 1, rows * (w + 1) + 1, c), 255, np.uint8)
+  grid = np.full((rows * (h + 1) + 1, columns * (w + 1) + 1, c), 255, np.uint8)
   for i in range(n):
-    r, col = divmod(i, rows)
+    r, col = divmod(i, columns)
     grid[1 + r * (h + 1):(r + 1) * (h + 1), 1 + col * (w + 1):(col + 1) * (w + 1)] = images[i]
   return grid

@@ -6,6 +6,10 @@ D mirrors it with 4x4 stride-2 convolutions and LeakyReLU(0.2), batch norm on al
 4x4 convolution to one logit. Other resolutions (16, 32, 64, 128) add or remove blocks. Weights are N(0, 0.02);
 batch-norm scales N(1, 0.02); no convolution has a bias (batch norm supplies it), as in the reference. The transposed
 convolutions are computed by `UpConv2x`, the same function with a faster backward pass on CPU.
+
+`norm` replaces batch norm by layer norm (WGAN-GP's critic), instance norm, virtual batch norm (Salimans et al.
+2016: every input carries the reference batch in its first `reference_size` rows) or nothing. D's features (the
+last 4x4 map) feed the heads of `heads.py`: conditioning, class and code heads, minibatch discrimination.
 """
 
 import math
@@ -14,9 +18,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.models.heads import DiscriminatorHeads, HeadOptions, condition_input
 from gan_jax.models.layers import UpConv2x
+from gan_jax.models.virtual_batch_norm import VirtualBatchNorm
 
-NORMS = ('batch', 'layer', 'none')
+NORMS = ('batch', 'layer', 'instance', 'virtual_batch', 'none')
 
 
 def _num_blocks(resolution: int) -> int:
@@ -31,12 +37,17 @@ def _bn_scale_init(key, shape, dtype=jnp.float32):
   return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
 
 
-def _norm(kind: str, train: bool, axis_name: str | None):
+def _norm(kind: str, train: bool, axis_name: str | None, reference_size: int = 0):
+  """The normalisation layer `kind`; instance norm is the cheap per-example alternative to virtual batch norm."""
   if kind == 'batch':
     return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, scale_init=_bn_scale_init,
                         axis_name=axis_name)
   if kind == 'layer':
     return nn.LayerNorm()
+  if kind == 'instance':
+    return nn.InstanceNorm(epsilon=1e-5)
+  if kind == 'virtual_batch':
+    return VirtualBatchNorm(reference_size=reference_size, epsilon=1e-5)
   return lambda x: x
 
 
@@ -47,6 +58,7 @@ class DCGANGenerator(nn.Module):
   base_channels: int = 64  # Width of the last hidden layer; doubles towards the 4x4 start.
   norm: str = 'batch'
   axis_name: str | None = None  # Set under pmap so batch statistics cover the global batch.
+  reference_size: int = 0  # Virtual batch norm: the leading rows of every input are the reference batch.
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
@@ -54,32 +66,40 @@ class DCGANGenerator(nn.Module):
     blocks = _num_blocks(self.resolution)
     width = self.base_channels * 2 ** (blocks - 1)
     x = nn.Dense(4 * 4 * width, kernel_init=init, use_bias=False)(z).reshape(z.shape[0], 4, 4, width)
-    x = nn.relu(_norm(self.norm, train, self.axis_name)(x))
+    x = nn.relu(_norm(self.norm, train, self.axis_name, self.reference_size)(x))
     for _ in range(blocks - 1):
       width //= 2
       x = UpConv2x(width, kernel_init=init, use_bias=False)(x)
-      x = nn.relu(_norm(self.norm, train, self.axis_name)(x))
+      x = nn.relu(_norm(self.norm, train, self.axis_name, self.reference_size)(x))
     x = UpConv2x(self.channels, kernel_init=init, use_bias=False)(x)
     return jnp.tanh(x)
 
 
 class DCGANDiscriminator(nn.Module):
-  """images [B, resolution, resolution, channels] -> one logit per image."""
+  """images [B, resolution, resolution, channels] -> outputs (see `heads`): 'logits' [B] and the features."""
   resolution: int = 64
   base_channels: int = 64
   norm: str = 'batch'
   axis_name: str | None = None
+  heads: HeadOptions = HeadOptions()
+  reference_size: int = 0  # Virtual batch norm: the leading rows of every input are the reference batch.
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+  def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> dict[str, jax.Array]:
     init = nn.initializers.normal(0.02)
     blocks = _num_blocks(self.resolution)
     width = self.base_channels
+    x = condition_input(x, y, self.heads)
     x = nn.Conv(width, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=init, use_bias=False)(x)
     x = nn.leaky_relu(x, 0.2)  # No normalisation on the first layer.
+    hidden = [x]
     for _ in range(blocks - 1):
       width *= 2
       x = nn.Conv(width, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=init, use_bias=False)(x)
-      x = nn.leaky_relu(_norm(self.norm, train, self.axis_name)(x), 0.2)
-    x = nn.Conv(1, (4, 4), padding='VALID', kernel_init=init, use_bias=False)(x)
-    return x.reshape(x.shape[0])
+      x = nn.leaky_relu(_norm(self.norm, train, self.axis_name, self.reference_size)(x), 0.2)
+      hidden.append(x)
+    logits = None
+    if self.heads.plain_logit:  # A 4x4 'VALID' convolution of the 4x4 map: a dense layer on the features.
+      logits = nn.Conv(1, (4, 4), padding='VALID', kernel_init=init, use_bias=False)(x).reshape(x.shape[0])
+    heads = DiscriminatorHeads(self.heads, kernel_init=init, use_bias=False, name='heads')
+    return heads(x.reshape(x.shape[0], -1), logits, y, tuple(hidden))

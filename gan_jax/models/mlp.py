@@ -6,6 +6,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.models.heads import DiscriminatorHeads, HeadOptions, condition_input
+
 
 class MLPGenerator(nn.Module):
   """z -> ReLU hidden layers -> a linear output of `output_dim` (the unrolled GAN paper's 2-D generator)."""
@@ -24,16 +26,20 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-  """x * input_scale -> ReLU hidden layers -> one logit per example."""
+  """x * input_scale -> ReLU hidden layers -> outputs (see `heads`): 'logits' [B] and the last hidden layer."""
   hidden: Sequence[int]
   input_scale: float = 1.0
   init_gain: float = 0.8
+  heads: HeadOptions = HeadOptions()
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+  def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> dict[str, jax.Array]:
     del train
     init = nn.initializers.orthogonal(self.init_gain)
-    x = x.reshape(x.shape[0], -1) * self.input_scale
+    x = condition_input(x.reshape(x.shape[0], -1) * self.input_scale, y, self.heads)
+    hidden = []
     for width in self.hidden:
       x = nn.relu(nn.Dense(width, kernel_init=init)(x))
-    return jnp.squeeze(nn.Dense(1, kernel_init=init)(x), axis=-1)
+      hidden.append(x)
+    logits = jnp.squeeze(nn.Dense(1, kernel_init=init)(x), axis=-1) if self.heads.plain_logit else None
+    return DiscriminatorHeads(self.heads, kernel_init=init, use_bias=True, name='heads')(x, logits, y, tuple(hidden))

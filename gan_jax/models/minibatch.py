@@ -1,0 +1,59 @@
+"""Minibatch discrimination (Salimans et al. 2016, "Improved techniques for training GANs", section 3.2).
+
+D sees, for every example, how close it is to the other examples of the batch, so a generator that collapses onto a
+few modes makes batches D can tell apart from real ones. With features f_i in R^A and a learned tensor T in
+R^{A x B x C}, M_i = f_i T in R^{B x C}, c_b(x_i, x_j) = exp(-||M_{i,b} - M_{j,b}||_1) and
+o(x_i)_b = sum_{j != i} c_b(x_i, x_j); the layer returns [f_i, o(x_i)].
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class MinibatchDiscrimination(nn.Module):
+  """features [n, ...] -> [n, A + num_kernels]: the flattened features with the closeness to the rest of the batch.
+
+  The example itself is excluded from its own sum (the authors' Theano code adds a large distance on the diagonal;
+  here the diagonal is masked out, which is exact). With `axis_name` set, the layer must run under `jax.pmap` over
+  that axis: each device gathers M from all devices, so every example is compared with the whole global batch, and
+  the outputs equal what one device computes on the concatenated batch. Without `axis_name`, the comparison covers
+  the batch the layer is given: under pmap that is only the per-device batch, so o(x_i) sums over fewer examples
+  and depends on how the batch is split. Initialise it outside pmap with `axis_name=None` (the parameters are the
+  same).
+
+  Attributes:
+    num_kernels: B, the number of closeness features appended.
+    kernel_dim: C, the dimension of each kernel's projection.
+    axis_name: the pmap axis to compare across, or None for the local batch.
+    kernel_init: the initialiser of T (the authors' N(0, 0.05)).
+  """
+  num_kernels: int = 100
+  kernel_dim: int = 5
+  axis_name: str | None = None
+  kernel_init: nn.initializers.Initializer = nn.initializers.normal(0.05)
+
+  @nn.compact
+  def __call__(self, features: jax.Array) -> jax.Array:
+    """Appends o(x_i) to the features.
+
+    Args:
+      features: [n, ...] per-example features; trailing axes are flattened.
+
+    Returns:
+      [n, A + num_kernels]: the flattened features, then o(x_i).
+    """
+    n = features.shape[0]
+    features = features.reshape(n, -1)
+    kernel = self.param('kernel', self.kernel_init, (features.shape[-1], self.num_kernels, self.kernel_dim))
+    m = jnp.einsum('na,abc->nbc', features, kernel.astype(features.dtype))
+    if self.axis_name is None:
+      others, first = m, 0
+    else:
+      # The gather's transpose (a reduce-scatter) sends each device's gradient back to the examples it compared with.
+      others = jax.lax.all_gather(m, self.axis_name, tiled=True)
+      first = jax.lax.axis_index(self.axis_name) * n
+    distance = jnp.sum(jnp.abs(m[:, None] - others[None]), axis=-1)  # [n, N, B]
+    is_self = (first + jnp.arange(n))[:, None] == jnp.arange(others.shape[0])[None, :]
+    closeness = jnp.where(is_self[..., None], 0.0, jnp.exp(-distance))
+    return jnp.concatenate([features, jnp.sum(closeness, axis=1)], axis=-1)

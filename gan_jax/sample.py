@@ -1,0 +1,132 @@
+"""Draws from a trained run: `python -m gan_jax.sample --config experiments/X.py --workdir DIR --mode MODE`.
+
+Modes (each writes one PNG, `--out`, default DIR/plots/<mode>.png):
+- grid: a grid of samples; with `--labels 3,7` a conditional generator draws one row per label.
+- interpolate: each row walks from one latent to another (`--method slerp|linear`), the other inputs fixed.
+- arithmetic: DCGAN's vector arithmetic on averaged latents, G(mean z_a - mean z_b + mean z_c), with `--a`, `--b`,
+  `--c` indices into the run's fixed evaluation latents (the samples of `--mode grid` without labels, numbered row
+  by row from 0); the first image is the result, the rest add small noise to it as in the DCGAN paper.
+The config must be the one the run was trained with (the same file and overrides).
+"""
+
+import os
+import sys
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from absl import app, flags  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gan_jax import checkpoint, data, latent_space  # noqa: E402
+from gan_jax import config as config_lib  # noqa: E402
+from gan_jax.evaluation import evaluator, plots  # noqa: E402
+from gan_jax.main import USAGE_ERROR, parse_flags  # noqa: E402  (defines --config and --workdir)
+from gan_jax.state import GANState, create_state  # noqa: E402
+from gan_jax.train import reference_batch  # noqa: E402
+
+MODES = ('grid', 'interpolate', 'arithmetic')
+ARITHMETIC_NOISE = 0.25  # The spread of the DCGAN paper's neighbours of the arithmetic result, relative to z's.
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum('mode', 'grid', MODES, 'What to draw.')
+flags.DEFINE_list('labels', [], 'grid: class labels, one row each (conditional generators).')
+flags.DEFINE_integer('rows', 8, 'Rows (and columns) of the picture.')
+flags.DEFINE_enum('method', 'slerp', latent_space.INTERPOLATION_METHODS, 'interpolate: the path between latents.')
+flags.DEFINE_list('a', [], 'arithmetic: indices of the evaluation latents averaged into z_a.')
+flags.DEFINE_list('b', [], 'arithmetic: indices averaged into z_b (subtracted).')
+flags.DEFINE_list('c', [], 'arithmetic: indices averaged into z_c.')
+flags.DEFINE_string('out', None, 'Output PNG (default: WORKDIR/plots/<mode>.png).')
+
+
+def restore_run(config: ml_collections.ConfigDict, workdir: str) -> tuple[GANState, object]:
+  """The latest checkpoint of the run in `workdir` and its dataset."""
+  dataset = data.make_dataset(config.data)
+  template = create_state(config, jax.random.key(config.seed), dataset.shape, None, dataset.num_classes,
+                          reference_batch(config, dataset))
+  manager = checkpoint.make_manager(os.path.join(workdir, 'checkpoints'), config.train.keep_checkpoints)
+  state = checkpoint.restore_latest(manager, template)
+  if state is None:
+    raise FileNotFoundError(f'--workdir: no checkpoint in {os.path.join(workdir, "checkpoints")}')
+  return state, dataset
+
+
+def _indices(values: list[str], name: str, limit: int) -> np.ndarray:
+  try:
+    indices = np.array([int(v) for v in values])
+  except ValueError:
+    raise ValueError(f'--{name}: expected comma-separated integers, got {",".join(values)!r}') from None
+  if len(indices) == 0 or indices.min() < 0 or indices.max() >= limit:
+    raise ValueError(f'--{name}: give indices in [0, {limit})')
+  return indices
+
+
+def draw_grid(state: GANState, config, rows: int, labels: list[str]) -> np.ndarray:
+  """Samples from the run's evaluation noise; with `labels`, one row per label and the same latents down each
+  column, so a column shows one latent drawn as every class."""
+  if not labels:
+    return plots.image_grid(evaluator.generate_from(state, evaluator.eval_noise(state, config, rows * rows)), rows)
+  if not state.noise_spec.num_classes:
+    raise ValueError('--labels: this generator is not conditional (config.cond.enabled is False)')
+  wanted = jnp.asarray(_indices(labels, 'labels', state.noise_spec.num_classes))
+  noise = evaluator.class_rows_noise(state, config, wanted, rows)
+  return plots.image_grid(evaluator.generate_from(state, noise), len(wanted), rows)
+
+
+def draw_interpolations(state: GANState, config, rows: int, method: str) -> np.ndarray:
+  """Row r walks from evaluation latent 2r to 2r + 1 in `rows` steps; labels and codes are those of 2r."""
+  noise = evaluator.eval_noise(state, config, 2 * rows)
+  paths = jax.vmap(lambda z0, z1: latent_space.interpolate(z0, z1, rows, method))(noise['z'][::2], noise['z'][1::2])
+  walked = {k: jnp.repeat(v[::2], rows, axis=0) for k, v in noise.items()}
+  walked['z'] = paths.reshape(rows * rows, -1)
+  return plots.image_grid(evaluator.generate_from(state, walked), rows)
+
+
+def draw_arithmetic(state: GANState, config, rows: int, a: list[str], b: list[str], c: list[str]) -> np.ndarray:
+  """G(mean z_a - mean z_b + mean z_c) and its noisy neighbours; the other inputs are those of z_a's first."""
+  count = rows * rows
+  noise = evaluator.eval_noise(state, config, count)
+  groups = [noise['z'][_indices(v, name, count)] for v, name in ((a, 'a'), (b, 'b'), (c, 'c'))]
+  result = latent_space.vector_arithmetic(*groups)
+  jitter = ARITHMETIC_NOISE * jax.random.normal(jax.random.key(0), (count, result.shape[0]))
+  first = int(a[0])
+  arithmetic = {k: jnp.repeat(v[first:first + 1], count, axis=0) for k, v in noise.items()}
+  arithmetic['z'] = result[None] + jitter.at[0].set(0.0)
+  return plots.image_grid(evaluator.generate_from(state, arithmetic), rows)
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    print(f'error: unexpected arguments {argv[1:]}', file=sys.stderr)
+    sys.exit(USAGE_ERROR)
+  config = FLAGS.config
+  if config.data.name not in data.IMAGE_DATASETS:
+    print(f'error: config.data.name: sampling pictures needs an image dataset, not {config.data.name!r}',
+          file=sys.stderr)
+    sys.exit(USAGE_ERROR)
+  workdir = FLAGS.workdir
+  if not workdir:
+    print('error: --workdir is required: the run to sample from', file=sys.stderr)
+    sys.exit(USAGE_ERROR)
+  try:
+    config_lib.validate(config, num_devices=1)
+    state, _ = restore_run(config, workdir)
+    if FLAGS.mode == 'grid':
+      image = draw_grid(state, config, FLAGS.rows, FLAGS.labels)
+    elif FLAGS.mode == 'interpolate':
+      image = draw_interpolations(state, config, FLAGS.rows, FLAGS.method)
+    else:
+      image = draw_arithmetic(state, config, FLAGS.rows, FLAGS.a, FLAGS.b, FLAGS.c)
+  except (ValueError, FileNotFoundError) as error:
+    print(f'error: {error}', file=sys.stderr)
+    sys.exit(USAGE_ERROR)
+  out = FLAGS.out or os.path.join(workdir, 'plots', f'{FLAGS.mode}.png')
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  plots.save_png(image, out)
+  print(f'wrote {out} (step {int(state.step)})')
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,105 @@
+"""Conditional, AC-, Info- and semi-supervised GANs and the normalisations, end to end on the offline digits; and
+the sampling command on a trained run."""
+
+import json
+import os
+import subprocess
+import sys
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from gan_jax.config import ConfigError
+from gan_jax.train import train_and_evaluate
+from tests.test_image_training import tiny_dcgan
+from tests.test_train import ENV, ROOT
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp('tfds'))
+
+
+@pytest.fixture(scope='module')
+def conditional_run(tmp_path_factory, data_dir):
+  """A conditional DCGAN with a projection discriminator, trained a few steps."""
+  config = tiny_dcgan(data_dir)
+  config.cond.enabled = True
+  config.cond.disc = 'projection'
+  workdir = str(tmp_path_factory.mktemp('cgan'))
+  final = train_and_evaluate(config, workdir)
+  return config, workdir, final
+
+
+def test_conditional_run_scores_how_often_samples_are_the_digit_asked_for(conditional_run):
+  _, workdir, final = conditional_run
+  assert 0.0 <= final['conditional_accuracy'] <= 1.0
+  grid = plt.imread(os.path.join(workdir, 'plots', 'samples_0000020.png'))
+  assert grid.shape[:2] == (4 * 17 + 1, 4 * 17 + 1)
+
+
+def test_sample_command_writes_class_rows_interpolations_and_arithmetic(conditional_run, tmp_path):
+  config, workdir, _ = conditional_run
+  base = [sys.executable, '-m', 'gan_jax.sample', '--config', os.path.join(ROOT, 'experiments/cgan_digits.py:smoke'),
+          '--workdir', workdir, f'--config.data.data_dir={config.data.data_dir}', '--config.gen.base_channels=8',
+          '--config.disc.base_channels=8', '--config.gen.latent_dim=16', '--config.train.batch_size=16',
+          '--config.cond.disc=projection', '--rows=5']
+  expected_shapes = {
+      'grid': (['--labels=1,3,7'], (3 * 17 + 1, 5 * 17 + 1)),  # One row per label, five columns.
+      'interpolate': (['--method=linear'], (5 * 17 + 1, 5 * 17 + 1)),
+      'arithmetic': (['--a=0,1', '--b=2', '--c=3,4'], (5 * 17 + 1, 5 * 17 + 1)),
+  }
+  for mode, (extra, shape) in expected_shapes.items():
+    out = tmp_path / f'{mode}.png'
+    result = subprocess.run(base + [f'--mode={mode}', f'--out={out}'] + extra, env=ENV, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert plt.imread(out).shape[:2] == shape
+  bad = subprocess.run(base + ['--labels=12'], env=ENV, capture_output=True, text=True, timeout=300)
+  assert bad.returncode == 2 and '--labels: give indices in [0, 10)' in bad.stderr
+
+
+@pytest.mark.slow
+def test_infogan_writes_code_sweeps_and_code_accuracy(tmp_path, data_dir):
+  config = tiny_dcgan(data_dir)
+  config.info.categories = 10
+  config.info.continuous = 2
+  final = train_and_evaluate(config, str(tmp_path))
+  assert 0.0 < final['code_accuracy_chance'] < 1.0 and 0.0 < final['code_accuracy'] <= 1.0
+  plots = sorted(os.listdir(tmp_path / 'plots'))
+  assert 'sweep_categorical_0000020.png' in plots and 'sweep_continuous_1_0000020.png' in plots
+  sweep = plt.imread(tmp_path / 'plots' / 'sweep_categorical_0000020.png')
+  assert sweep.shape[:2] == (4 * 17 + 1, 10 * 17 + 1)  # grid_rows latents x 10 categories.
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('adversarial', [True, False])
+def test_semi_supervised_gan_and_its_supervised_baseline_report_test_accuracy(tmp_path, data_dir, adversarial):
+  config = tiny_dcgan(data_dir)
+  config.semi.labels_per_class = 10
+  config.semi.adversarial = adversarial
+  config.loss.name = 'minimax'
+  config.loss.g_objective = 'feature_matching'
+  final = train_and_evaluate(config, str(tmp_path))
+  assert 0.0 <= final['test_accuracy'] <= 1.0
+  assert json.loads((tmp_path / 'metrics.json').read_text())['test_accuracy'] == final['test_accuracy']
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('norm', ['virtual_batch', 'instance'])
+def test_dcgan_trains_with_the_per_example_normalisations(tmp_path, data_dir, norm):
+  config = tiny_dcgan(data_dir, num_steps=10)
+  config.gen.norm = config.disc.norm = norm
+  config.train.reference_batch_size = 8
+  config.train.eval_every_steps = config.train.checkpoint_every_steps = 10
+  final = train_and_evaluate(config, str(tmp_path))
+  assert final['step'] == 10 and np.isfinite(final['classifier_fd'])
+
+
+def test_too_few_labels_for_a_batch_is_a_config_error(tmp_path, data_dir):
+  config = tiny_dcgan(data_dir)
+  config.semi.labels_per_class = 1  # 10 labelled digits, batch 16.
+  with pytest.raises(ConfigError, match='config.semi.labels_per_class: 1 per class gives 10 labelled examples'):
+    train_and_evaluate(config, str(tmp_path))
+  assert not os.listdir(tmp_path)
