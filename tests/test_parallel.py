@@ -52,21 +52,43 @@ def test_pmap_devices_see_different_shares_of_the_batch():
   np.testing.assert_array_equal(np.asarray(shares).reshape(64, 1), x)
 
 
-def test_batch_norm_under_pmap_matches_one_device(tmp_path):
-  # DCGAN's batch statistics must cover the global batch (BatchNorm's axis_name), or 8 devices would normalise
-  # 8 small batches and diverge from one device.
+def _dcgan_on_digits(data_dir):
   from gan_jax.config import dcgan_config, smoke
   config = smoke(dcgan_config())
-  config.data.data_dir = str(tmp_path)
+  config.data.data_dir = str(data_dir)
   config.data.resolution = 8
   config.gen.base_channels = config.disc.base_channels = 4
   config.gen.latent_dim = 8
   config.train.batch_size = 16
+  return config
+
+
+def _structured(config, variant):
+  # 'batch_norm' is the plain DCGAN: its batch statistics must cover the global batch (BatchNorm's axis_name), or
+  # 8 devices would normalise 8 small batches and diverge from one device.
+  if variant == 'conditional_ac':  # Labels through G, D's projection and the AC-GAN head.
+    config.cond.enabled = True
+    config.cond.disc = 'projection'
+    config.loss.aux_classifier = 1.0
+  elif variant == 'infogan':
+    config.info.categories = 3
+    config.info.continuous = 2
+  elif variant == 'virtual_batch_norm':  # Per-example statistics: exact per device with no communication.
+    config.gen.norm = config.disc.norm = 'virtual_batch'
+    config.train.reference_batch_size = 4
+  return config
+
+
+@pytest.mark.parametrize('variant', ['batch_norm', 'conditional_ac', 'infogan', 'virtual_batch_norm'])
+def test_dcgan_variants_under_pmap_match_one_device(tmp_path, variant):
+  from gan_jax.train import reference_batch
+  config = _structured(_dcgan_on_digits(tmp_path), variant)
   results = {}
   for mode in ('single', 'pmap'):
     parallel = parallel_lib.make_data_parallel(mode)
     dataset = data.make_dataset(config.data)
-    state = create_state(config, jax.random.key(0), dataset.shape, parallel.axis_name)
+    state = create_state(config, jax.random.key(0), dataset.shape, parallel.axis_name, dataset.num_classes,
+                         reference_batch(config, dataset))
     compiled = make_multi_step_fn(config, dataset, parallel)
     device_state, arrays = parallel.put(state), parallel.put(dataset.host_arrays())
     for _ in range(2):

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -103,3 +104,24 @@ def test_too_few_labels_for_a_batch_is_a_config_error(tmp_path, data_dir):
   with pytest.raises(ConfigError, match='config.semi.labels_per_class: 1 per class gives 10 labelled examples'):
     train_and_evaluate(config, str(tmp_path))
   assert not os.listdir(tmp_path)
+
+
+@pytest.mark.slow
+def test_reference_batch_and_labelled_subset_resume_bit_for_bit(tmp_path, data_dir):
+  from tests.test_train import assert_same_params, load_state
+
+  def config_of(num_steps):
+    config = tiny_dcgan(data_dir, num_steps=num_steps)
+    config.gen.norm = config.disc.norm = 'virtual_batch'
+    config.train.reference_batch_size = 8
+    config.semi.labels_per_class = 10
+    config.loss.name = 'minimax'
+    return config
+
+  train_and_evaluate(config_of(40), str(tmp_path / 'whole'))
+  train_and_evaluate(config_of(30), str(tmp_path / 'split'))
+  train_and_evaluate(config_of(40), str(tmp_path / 'split'))
+  whole, split = load_state(tmp_path / 'whole', config_of(40)), load_state(tmp_path / 'split', config_of(40))
+  assert_same_params(split, whole)
+  assert whole.reference['x'].shape == (8, 16, 16, 1) and whole.reference['noise']['z'].shape == (8, 16)
+  jax.tree.map(np.testing.assert_array_equal, split.reference, whole.reference)
