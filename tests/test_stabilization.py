@@ -4,7 +4,6 @@ experience replay, snapshot swaps, and their state across pmap and checkpoints."
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from gan_jax import data, history, losses, noise, parallel as parallel_lib, steps
 from gan_jax.state import create_state
@@ -171,7 +170,6 @@ def test_minibatch_discrimination_and_replay_under_pmap_match_one_device():
   assert int(pmapped.replay['count']) == 4 * 32  # The global batch of every step went into the buffer.
 
 
-@pytest.mark.slow
 def test_techniques_resume_bit_for_bit(tmp_path):
   # Checkpoints carry the replay buffer, the historical averages and the snapshots.
   def config_of(num_steps):

@@ -40,25 +40,29 @@ def test_conditional_run_scores_how_often_samples_are_the_digit_asked_for(condit
   assert grid.shape[:2] == (4 * 17 + 1, 4 * 17 + 1)
 
 
-def test_sample_command_writes_class_rows_interpolations_and_arithmetic(conditional_run, tmp_path):
+def test_sample_command_writes_one_row_per_label(conditional_run, tmp_path):
   config, workdir, _ = conditional_run
-  base = [sys.executable, '-m', 'gan_jax.sample', '--config', os.path.join(ROOT, 'experiments/cgan_digits.py:smoke'),
-          '--workdir', workdir, f'--config.data.data_dir={config.data.data_dir}', '--config.gen.base_channels=8',
-          '--config.disc.base_channels=8', '--config.gen.latent_dim=16', '--config.train.batch_size=16',
-          '--config.cond.disc=projection', '--rows=5']
-  expected_shapes = {
-      'grid': (['--labels=1,3,7'], (3 * 17 + 1, 5 * 17 + 1)),  # One row per label, five columns.
-      'interpolate': (['--method=linear'], (5 * 17 + 1, 5 * 17 + 1)),
-      'arithmetic': (['--a=0,1', '--b=2', '--c=3,4'], (5 * 17 + 1, 5 * 17 + 1)),
-  }
-  for mode, (extra, shape) in expected_shapes.items():
-    out = tmp_path / f'{mode}.png'
-    result = subprocess.run(base + [f'--mode={mode}', f'--out={out}'] + extra, env=ENV, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert plt.imread(out).shape[:2] == shape
-  bad = subprocess.run(base + ['--labels=12'], env=ENV, capture_output=True, text=True, timeout=300)
-  assert bad.returncode == 2 and '--labels: give indices in [0, 10)' in bad.stderr
+  out = tmp_path / 'grid.png'
+  command = [sys.executable, '-m', 'gan_jax.sample', '--config', os.path.join(ROOT, 'experiments/cgan_digits.py:smoke'),
+             '--workdir', workdir, f'--config.data.data_dir={config.data.data_dir}', '--config.gen.base_channels=8',
+             '--config.disc.base_channels=8', '--config.gen.latent_dim=16', '--config.train.batch_size=16',
+             '--config.cond.disc=projection', '--rows=5', '--labels=1,3,7', f'--out={out}']
+  result = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert plt.imread(out).shape[:2] == (3 * 17 + 1, 5 * 17 + 1)  # One row per label, five columns.
+
+
+def test_interpolations_and_latent_arithmetic_from_a_run(conditional_run):
+  from gan_jax import sample
+  config, workdir, _ = conditional_run
+  state, _ = sample.restore_run(config, workdir)
+  assert int(state.step) == 20
+  assert sample.draw_interpolations(state, config, 5, 'linear').shape[:2] == (5 * 17 + 1, 5 * 17 + 1)
+  assert sample.draw_arithmetic(state, config, 4, ['0', '1'], ['2'], ['3']).shape[:2] == (4 * 17 + 1, 4 * 17 + 1)
+  with pytest.raises(ValueError, match=r'--labels: give indices in \[0, 10\)'):
+    sample.draw_grid(state, config, 4, ['12'])
+  with pytest.raises(ValueError, match='--a: expected comma-separated integers'):
+    sample.draw_arithmetic(state, config, 4, ['x'], ['2'], ['3'])
 
 
 @pytest.mark.slow
