@@ -148,3 +148,14 @@ def test_infogan_code_loss_in_both_players():
   np.testing.assert_allclose(d_value, bce + code_term, rtol=1e-5)
   g_value, _ = steps.generator_loss(state.g_params, state, batch, loss=loss)
   np.testing.assert_allclose(g_value, -bce + code_term, rtol=1e-5)
+
+
+def test_label_scores_count_asked_for_classes_and_code_separation():
+  from gan_jax.evaluation.evaluator import label_scores
+  predicted = np.array([0, 1, 2, 3, 0, 1, 2, 3, 1, 1])
+  asked = jnp.array([0, 1, 2, 3, 0, 1, 2, 0, 1, 2])  # 8 of 10 as asked.
+  codes = jnp.array([2, 0, 1, 3, 2, 0, 1, 3, 0, 0])  # The predictions relabelled 0->2, 1->0, 2->1, 3->3...
+  scores = label_scores(predicted, {'fake_y': asked, 'code_cat': codes}, num_codes=4, num_labels=4)
+  assert scores['conditional_accuracy'] == 0.8
+  assert scores['code_accuracy'] == 1.0  # ... found by the best one-to-one mapping.
+  assert scores['code_accuracy_chance'] < 1.0

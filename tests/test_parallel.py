@@ -66,11 +66,10 @@ def _dcgan_on_digits(data_dir):
 def _structured(config, variant):
   # 'batch_norm' is the plain DCGAN: its batch statistics must cover the global batch (BatchNorm's axis_name), or
   # 8 devices would normalise 8 small batches and diverge from one device.
-  if variant == 'conditional_ac':  # Labels through G, D's projection and the AC-GAN head.
+  if variant == 'conditional_ac_info':  # Labels through G, D's projection, the AC-GAN head and InfoGAN's codes.
     config.cond.enabled = True
     config.cond.disc = 'projection'
     config.loss.aux_classifier = 1.0
-  elif variant == 'infogan':
     config.info.categories = 3
     config.info.continuous = 2
   elif variant == 'virtual_batch_norm':  # Per-example statistics: exact per device with no communication.
@@ -79,7 +78,7 @@ def _structured(config, variant):
   return config
 
 
-@pytest.mark.parametrize('variant', ['batch_norm', 'conditional_ac', 'infogan', 'virtual_batch_norm'])
+@pytest.mark.parametrize('variant', ['batch_norm', 'conditional_ac_info', 'virtual_batch_norm'])
 def test_dcgan_variants_under_pmap_match_one_device(tmp_path, variant):
   from gan_jax.train import reference_batch
   config = _structured(_dcgan_on_digits(tmp_path), variant)
