@@ -3,7 +3,10 @@
 import os
 
 # Must happen before JAX is imported anywhere.
-os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count=8').strip()
+# Each fake device computes on one thread: with Eigen's shared intra-op pool, 7 devices waiting in an all-reduce can
+# hold the threads the 8th needs to reach it, and XLA aborts the deadlock after 40 s (seen under pytest -n 2).
+os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                           ' --xla_force_host_platform_device_count=8 --xla_cpu_multi_thread_eigen=false').strip()
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import jax  # noqa: E402
