@@ -12,6 +12,6 @@ def get_config(variant: str | None = None):
   config.gen.base_channels = config.disc.base_channels = 32
   config.cond.enabled = True
   config.cond.disc = 'none'  # D predicts the class instead of being told it.
-  config.loss.aux_classifier = 1.0
+  config.loss.d.aux_classifier = config.loss.g.aux_classifier = 1.0
   config.eval.grid_rows = 10
   return smoke(config) if variant == 'smoke' else config

@@ -16,5 +16,7 @@ def get_config(variant: str | None = None):
   config.gen.latent_dim = 62
   config.info.categories = 10
   config.info.continuous = 2
+  config.loss.d.info_categorical = config.loss.g.info_categorical = 1.0
+  config.loss.d.info_continuous = config.loss.g.info_continuous = 0.1
   config.eval.grid_rows = 10
   return smoke(config) if variant == 'smoke' else config

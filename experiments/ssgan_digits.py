@@ -4,7 +4,7 @@ matching as in the paper's semi-supervised experiments. `test_accuracy` is D's a
 
 The baseline is the same discriminator trained on the 100 labelled digits alone:
 python -m gan_jax.main --config experiments/ssgan_digits.py --workdir workdirs/ssgan_digits
-python -m gan_jax.main --config experiments/ssgan_digits.py --config.semi.adversarial=False --workdir workdirs/ssgan_baseline
+python -m gan_jax.main --config experiments/ssgan_digits.py --config.loss.d.adversarial=0 --workdir workdirs/ssgan_baseline
 """
 
 from gan_jax.config import dcgan_config, smoke
@@ -15,5 +15,6 @@ def get_config(variant: str | None = None):
   config.gen.base_channels = config.disc.base_channels = 32
   config.semi.labels_per_class = 10
   config.loss.name = 'minimax'  # With the semi-supervised head, D's BCE is the paper's unsupervised loss.
-  config.loss.g_objective = 'feature_matching'
+  config.loss.d.supervised = 1.0
+  config.loss.g.adversarial, config.loss.g.feature_matching = 0.0, 1.0
   return smoke(config) if variant == 'smoke' else config

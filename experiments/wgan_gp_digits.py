@@ -7,7 +7,7 @@ def get_config(variant: str | None = None):
   config = dcgan_config()
   config.gen.base_channels = config.disc.base_channels = 32
   config.loss.name = 'wasserstein'
-  config.loss.gradient_penalty = 10.0
+  config.loss.d.gradient_penalty = 10.0
   config.disc.norm = 'layer'  # The penalty needs per-example critic values: no batch norm in the critic.
   config.train.n_critic = 5
   for player in ('g', 'd'):

@@ -6,7 +6,7 @@ from absl import logging
 import flax.serialization
 import orbax.checkpoint as ocp
 
-from gan_jax.state import GANState
+from gan_jax.state import TrainState
 
 
 class CheckpointError(RuntimeError):
@@ -20,12 +20,12 @@ def make_manager(directory: str, keep: int) -> ocp.CheckpointManager:
   return ocp.CheckpointManager(os.path.abspath(directory), options=options)
 
 
-def save(manager: ocp.CheckpointManager, state: GANState) -> None:
+def save(manager: ocp.CheckpointManager, state: TrainState) -> None:
   """Saves `state` (one device's copy) at its step, in the background; `wait` makes it durable."""
   manager.save(int(state.step), args=ocp.args.StandardSave(flax.serialization.to_state_dict(state)), force=True)
 
 
-def restore_latest(manager: ocp.CheckpointManager, template: GANState) -> GANState | None:
+def restore_latest(manager: ocp.CheckpointManager, template: TrainState) -> TrainState | None:
   """Restores the newest checkpoint that restores cleanly, reporting each one that does not.
 
   Args:

@@ -8,10 +8,10 @@ import os
 
 import ml_collections
 
-from gan_jax import data, losses, models, optim
+from gan_jax import data, losses, models, objectives, optim
 from gan_jax.models import dcgan, heads
 
-PARALLEL_MODES = ('single', 'pmap', 'mesh')
+PARALLEL_MODES = ('single', 'mesh')
 UPDATE_ORDERS = ('simultaneous', 'alternating')
 LATENT_DISTRIBUTIONS = ('normal', 'uniform')
 
@@ -57,27 +57,38 @@ def base_config() -> ml_collections.ConfigDict:
   config.info = ml_collections.ConfigDict()
   config.info.categories = 0  # Values of the one categorical code (0: none).
   config.info.continuous = 0  # Continuous codes, each U(-1, 1).
-  config.info.categorical_weight = 1.0  # The paper's lambda for discrete codes.
-  # Smaller for continuous codes, whose differential entropy is on another scale (the paper's advice).
-  config.info.continuous_weight = 0.1
+  # Their weights are the objective terms loss.d/g.info_categorical (the paper's lambda, 1 for discrete codes) and
+  # loss.d/g.info_continuous (smaller, 0.1: a differential entropy is on another scale).
 
   # Semi-supervised GAN (Salimans et al. 2016): D is a K+1-class classifier trained on a few labels per class.
   config.semi = ml_collections.ConfigDict()
   config.semi.labels_per_class = 0  # 0: off.
-  config.semi.weight = 1.0  # Weight of the labelled examples' classification loss.
-  # False trains D on the labelled examples alone (the supervised baseline the semi-supervised GAN is judged by).
-  config.semi.adversarial = True
+  # The labelled examples' loss is the D term loss.d.supervised; loss.d.adversarial=0 trains D on them alone (the
+  # supervised baseline the semi-supervised GAN is judged by).
   config.semi.test_split = 'test'  # Where the class head's accuracy is measured.
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = 'minimax'
   config.loss.label_smoothing = 0.0  # One-sided: real targets become 1 - label_smoothing.
-  config.loss.gradient_penalty = 0.0  # WGAN-GP's lambda (10 in the paper); 0: none.
-  config.loss.aux_classifier = 0.0  # AC-GAN (Odena et al. 2017): weight of the class loss; needs cond.enabled.
-  # 'feature_matching': G matches the batch mean of D's hidden layer `feature_layer` (Salimans et al. 2016).
-  config.loss.g_objective = 'adversarial'
-  config.loss.feature_layer = -1  # -1: the last hidden layer, under the logit.
-  config.loss.historical_averaging = 0.0  # Weight of ||theta - mean of past theta||^2, both players; 0: off.
+  config.loss.feature_layer = -1  # The hidden layer of D feature matching matches; -1: the last, under the logit.
+  # Each player's objective: the weights of its terms (gan_jax/objectives.py; 0: off).
+  config.loss.d = ml_collections.ConfigDict()
+  config.loss.d.adversarial = 1.0  # The D loss of the pair loss.name.
+  config.loss.d.gradient_penalty = 0.0  # WGAN-GP's lambda (10 in the paper).
+  config.loss.d.r1 = 0.0  # R1's gamma (Mescheder et al. 2018): gamma/2 E||grad D(x)||^2 on real data.
+  config.loss.d.r2 = 0.0  # R2's gamma: the same on generated samples.
+  config.loss.d.aux_classifier = 0.0  # AC-GAN (Odena et al. 2017): D's class loss on real and fake; needs cond.
+  config.loss.d.info_categorical = 0.0  # InfoGAN's lambda for the categorical code; needs info.categories.
+  config.loss.d.info_continuous = 0.0  # And for the continuous codes; needs info.continuous.
+  config.loss.d.supervised = 0.0  # Semi-supervised GAN: the labelled examples' class loss; needs semi.
+  config.loss.d.historical_averaging = 0.0  # ||theta - mean of past theta||^2 (Salimans et al. 2016).
+  config.loss.g = ml_collections.ConfigDict()
+  config.loss.g.adversarial = 1.0  # The G loss of the pair loss.name.
+  config.loss.g.feature_matching = 0.0  # Match the batch mean of D's hidden layer loss.feature_layer.
+  config.loss.g.aux_classifier = 0.0  # AC-GAN: G's samples classified as drawn.
+  config.loss.g.info_categorical = 0.0
+  config.loss.g.info_continuous = 0.0
+  config.loss.g.historical_averaging = 0.0
 
   config.unroll = ml_collections.ConfigDict()
   config.unroll.steps = 10
@@ -226,16 +237,27 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   _choice(config, 'disc.norm', dcgan.NORMS)
   _choice(config, 'data.resize', ('resize', 'pad'))
   _choice(config, 'cond.disc', ('none',) + heads.CONDITIONINGS)
-  _choice(config, 'loss.g_objective', losses.G_OBJECTIVES)
+  try:
+    objectives.check_terms(config.loss)
+  except ValueError as error:
+    raise ConfigError(str(error)) from error
   for field in ('info.categories', 'info.continuous', 'semi.labels_per_class', 'disc.minibatch_kernels'):
     _positive_int(config, field, minimum=0)
   _positive_int(config, 'disc.minibatch_kernel_dim')
-  for field in ('loss.aux_classifier', 'loss.historical_averaging', 'info.categorical_weight',
-                'info.continuous_weight', 'semi.weight'):
-    value = config
-    for part in field.split('.'):
-      value = value[part]
-    _require(value >= 0, field, f'got {value}; must be >= 0')
+  terms = {f'{player}.{name}': weight for player in ('d', 'g') for name, weight in config.loss[player].items()}
+  for field, needs, message in (
+      ('aux_classifier', config.cond.enabled,
+       'AC-GAN draws each sample for a class: set cond.enabled=True (and cond.disc=none for the original AC-GAN)'),
+      ('info_categorical', config.info.categories, 'needs a categorical code: set info.categories > 0'),
+      ('info_continuous', config.info.continuous, 'needs continuous codes: set info.continuous > 0'),
+      ('supervised', config.semi.labels_per_class, 'needs labelled examples: set semi.labels_per_class > 0')):
+    for player in ('d', 'g'):
+      _require(not terms.get(f'{player}.{field}') or needs, f'loss.{player}.{field}', message)
+  for field in ('gradient_penalty', 'r1', 'r2'):
+    _require(not (config.loss.d[field] and config.disc.name != 'mlp' and config.disc.norm == 'batch'),
+             f'loss.d.{field}', 'needs per-example critic values: set disc.norm to layer or none, not batch')
+  _require(config.loss.d.adversarial or config.loss.d.supervised, 'loss.d.adversarial',
+           'D has no objective: give loss.d.adversarial (or loss.d.supervised) a weight > 0')
   _require(0.0 <= config.replay.fraction <= 1.0, 'replay.fraction', f'got {config.replay.fraction}; must lie in [0, 1]')
   _positive_int(config, 'replay.capacity')
   _positive_int(config, 'replay.swap_every', minimum=0)
@@ -245,9 +267,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   _positive_int(config, 'train.reference_batch_size')
   _require(not (config.disc.norm == 'virtual_batch' and config.disc.minibatch_kernels), 'disc.minibatch_kernels',
            'minibatch discrimination would compare examples with the reference batch of disc.norm=virtual_batch')
-  _require(not config.loss.aux_classifier or config.cond.enabled, 'loss.aux_classifier',
-           'AC-GAN draws each sample for a class: set cond.enabled=True (and cond.disc=none for the original AC-GAN)')
-  _require(not (config.semi.labels_per_class and config.loss.aux_classifier), 'semi.labels_per_class',
+  _require(not (config.semi.labels_per_class and (config.loss.d.aux_classifier or config.loss.g.aux_classifier)),
+           'semi.labels_per_class',
            'the semi-supervised discriminator and AC-GAN both use the class head: choose one')
   _require(not (config.semi.labels_per_class and config.cond.enabled), 'semi.labels_per_class',
            'the semi-supervised GAN infers labels: set cond.enabled=False')
@@ -275,10 +296,6 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   smoothable = [name for name, (_, _, s) in losses.LOSSES.items() if s]
   _require(config.loss.label_smoothing == 0 or config.loss.name in smoothable, 'loss.label_smoothing',
            f'applies to the losses with labels ({", ".join(smoothable)}), not {config.loss.name!r}')
-  _require(config.loss.gradient_penalty >= 0, 'loss.gradient_penalty',
-           f'got {config.loss.gradient_penalty}; must be >= 0')
-  _require(not (config.loss.gradient_penalty and config.disc.name != 'mlp' and config.disc.norm == 'batch'),
-           'loss.gradient_penalty', 'needs per-example critic values: set disc.norm to layer or none, not batch')
   _require(not config.eval.inception_weights or os.path.isfile(config.eval.inception_weights),
            'eval.inception_weights', f'no file {config.eval.inception_weights!r}: download '
            'weights-inception-2015-12-05-6726825d.pth (released with torch-fidelity and pytorch-fid) and pass its path')

@@ -8,8 +8,7 @@
   trains against its opponent's older copy.
 
 Everything is a device array with a pure update, so it is checkpointed with the state and resumes bit for bit.
-Under pmap the buffer receives the whole global batch of fakes (gathered across devices), so every device holds
-the same buffer and the state stays replicated.
+Under jit over a mesh the buffer, like the rest of the state, is replicated and receives the whole global batch.
 """
 
 from typing import Any
@@ -90,3 +89,9 @@ def swapping(step: jax.Array, swap_every: int, swap_steps: int) -> jax.Array:
   if swap_every == 0:
     return jnp.zeros((), bool)
   return (step >= swap_every) & (step % swap_every < swap_steps)
+
+
+def snapshot(nets: dict) -> dict[str, dict[str, PyTree]]:
+  """Copies of every network's parameters and batch statistics, to train an opponent against later."""
+  return {name: jax.tree.map(jnp.copy, {'params': net.params, 'batch_stats': net.batch_stats})
+          for name, net in nets.items()}

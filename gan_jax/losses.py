@@ -10,7 +10,6 @@ the real logits too because an unrolled discriminator depends on the generator: 
 negated discriminator loss, whose real-data term then carries a gradient (Metz et al. 2017, eq. 4).
 """
 
-import dataclasses
 from typing import Callable
 
 import jax
@@ -113,27 +112,41 @@ def feature_matching_loss(real_features: Array, fake_features: Array) -> Array:
   return jnp.sum((real_mean - fake_mean) ** 2)
 
 
-G_OBJECTIVES = ('adversarial', 'feature_matching')
+def relativistic_average_discriminator_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """RaSGAN (Jolicoeur-Martineau 2018, eq. 12): D judges whether real data is more realistic than the average fake.
+
+  -E_r[log sigmoid(C(x_r) - E_f C(x_f))] - E_f[log(1 - sigmoid(C(x_f) - E_r C(x_r)))], C the raw critic.
+  """
+  real_rel = real_logits - fake_logits.mean()
+  fake_rel = fake_logits - real_logits.mean()
+  return (optax.sigmoid_binary_cross_entropy(real_rel, jnp.ones_like(real_rel)).mean()
+          + optax.sigmoid_binary_cross_entropy(fake_rel, jnp.zeros_like(fake_rel)).mean())
 
 
-@dataclasses.dataclass(frozen=True)
-class GANLoss:
-  """A pair of objectives and the weights of the terms added to them, with options bound in by `make_loss`."""
-  d_loss: Callable[[Array, Array], Array]
-  g_loss: Callable[[Array, Array], Array]
-  gradient_penalty: float = 0.0  # The weight of `gradient_penalty` in D's loss (0: none).
-  aux_classifier: float = 0.0  # AC-GAN: the weight of `classification_loss` in both players' losses.
-  info_categorical: float = 0.0  # InfoGAN's lambda for the categorical code (both players).
-  info_continuous: float = 0.0  # And for the continuous codes.
-  supervised: float = 0.0  # Semi-supervised GAN: the weight of the labelled examples' classification loss in D's.
-  adversarial: bool = True  # False: D minimises only its extra terms (the supervised baseline).
-  g_objective: str = 'adversarial'  # Or 'feature_matching': G matches D's mean features on `feature_layer`.
-  feature_layer: int = -1  # Index into D's hidden layers; -1 is the last, the features under the logit.
-  historical_averaging: float = 0.0  # Weight of ||theta - mean of past theta||^2 in each player's loss.
+def relativistic_average_generator_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """RaSGAN's G loss: D's with real and fake swapped, so G also pulls real data's relative realism down."""
+  return relativistic_average_discriminator_loss(fake_logits, real_logits)
 
 
-def _smoothed(fn: Callable, label_smoothing: float) -> Callable[[Array, Array], Array]:
-  return lambda r, f: fn(r, f, label_smoothing)
+def relativistic_average_ls_discriminator_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """RaLSGAN (Jolicoeur-Martineau 2018, eq. 13): E_r[(C(x_r) - E_f C(x_f) - 1)^2] + E_f[(C(x_f) - E_r C(x_r) + 1)^2]."""
+  return (jnp.mean((real_logits - fake_logits.mean() - 1.0) ** 2)
+          + jnp.mean((fake_logits - real_logits.mean() + 1.0) ** 2))
+
+
+def relativistic_average_ls_generator_loss(real_logits: Array, fake_logits: Array) -> Array:
+  """RaLSGAN's G loss: D's with real and fake swapped."""
+  return relativistic_average_ls_discriminator_loss(fake_logits, real_logits)
+
+
+def gradient_norm_penalty(critic: Callable[[Array], Array], x: Array) -> Array:
+  """R1 (on real x) or R2 (on generated x) of Mescheder et al. 2018: 1/2 E[||grad_x D(x)||_2^2].
+
+  The 1/2 is the paper's, so that the term's weight is its gamma. As for the gradient penalty, each critic value must
+  depend on its own example only.
+  """
+  grads = jax.grad(lambda x: critic(x).sum())(x)
+  return 0.5 * jnp.mean(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1))
 
 
 # name -> (d_loss, g_loss, whether the loss takes label smoothing)
@@ -143,26 +156,18 @@ LOSSES: dict[str, tuple[Callable, Callable, bool]] = {
     'wasserstein': (wasserstein_critic_loss, wasserstein_generator_loss, False),
     'least_squares': (least_squares_discriminator_loss, least_squares_generator_loss, False),
     'hinge': (hinge_discriminator_loss, hinge_generator_loss, False),
+    'relativistic_average': (relativistic_average_discriminator_loss, relativistic_average_generator_loss, False),
+    'relativistic_average_ls': (relativistic_average_ls_discriminator_loss, relativistic_average_ls_generator_loss,
+                                False),
 }
 
 
-def make_loss(name: str, label_smoothing: float = 0.0, gradient_penalty_weight: float = 0.0, **terms) -> GANLoss:
-  """Returns the named loss pair with its options bound; `terms` are the other `GANLoss` fields."""
+def adversarial_pair(name: str, label_smoothing: float = 0.0) -> tuple[Callable[[Array, Array], Array],
+                                                                       Callable[[Array, Array], Array]]:
+  """The named (d_loss, g_loss), each `(real_logits, fake_logits) -> scalar`, with label smoothing bound in."""
   d_loss, g_loss, smoothable = LOSSES[name]
   if smoothable:
-    d_loss, g_loss = _smoothed(d_loss, label_smoothing), _smoothed(g_loss, label_smoothing)
-  elif label_smoothing:
+    return (lambda r, f: d_loss(r, f, label_smoothing)), (lambda r, f: g_loss(r, f, label_smoothing))
+  if label_smoothing:
     raise ValueError(f'loss {name!r} has no labels to smooth; label smoothing applies to minimax, non_saturating')
-  return GANLoss(d_loss=d_loss, g_loss=g_loss, gradient_penalty=gradient_penalty_weight, **terms)
-
-
-def loss_from_config(config) -> GANLoss:
-  """The experiment's whole objective: `config.loss` and the weights of the AC-GAN, InfoGAN and semi-supervised
-  terms."""
-  c = config.loss
-  return make_loss(c.name, c.label_smoothing, c.gradient_penalty, aux_classifier=c.aux_classifier,
-                   info_categorical=config.info.categorical_weight if config.info.categories else 0.0,
-                   info_continuous=config.info.continuous_weight if config.info.continuous else 0.0,
-                   supervised=config.semi.weight if config.semi.labels_per_class else 0.0,
-                   g_objective=c.g_objective, feature_layer=c.feature_layer,
-                   historical_averaging=c.historical_averaging, adversarial=config.semi.adversarial)
+  return d_loss, g_loss

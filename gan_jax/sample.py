@@ -24,7 +24,7 @@ from gan_jax import checkpoint, data, latent_space  # noqa: E402
 from gan_jax import config as config_lib  # noqa: E402
 from gan_jax.evaluation import evaluator, plots  # noqa: E402
 from gan_jax.main import USAGE_ERROR, parse_flags  # noqa: E402  (defines --config and --workdir)
-from gan_jax.state import GANState, create_state  # noqa: E402
+from gan_jax.state import TrainState, create_state  # noqa: E402
 from gan_jax.train import reference_batch  # noqa: E402
 
 MODES = ('grid', 'interpolate', 'arithmetic')
@@ -41,11 +41,11 @@ flags.DEFINE_list('c', [], 'arithmetic: indices averaged into z_c.')
 flags.DEFINE_string('out', None, 'Output PNG (default: WORKDIR/plots/<mode>.png).')
 
 
-def restore_run(config: ml_collections.ConfigDict, workdir: str) -> tuple[GANState, object]:
+def restore_run(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, object]:
   """The latest checkpoint of the run in `workdir` and its dataset."""
   dataset = data.make_dataset(config.data)
-  template = create_state(config, jax.random.key(config.seed), dataset.shape, None, dataset.num_classes,
-                          reference_batch(config, dataset))
+  template = create_state(config, jax.random.key(config.seed), dataset.shape, num_classes=dataset.num_classes,
+                          reference_batch=reference_batch(config, dataset))
   manager = checkpoint.make_manager(os.path.join(workdir, 'checkpoints'), config.train.keep_checkpoints)
   state = checkpoint.restore_latest(manager, template)
   if state is None:
@@ -63,19 +63,19 @@ def _indices(values: list[str], name: str, limit: int) -> np.ndarray:
   return indices
 
 
-def draw_grid(state: GANState, config, rows: int, labels: list[str]) -> np.ndarray:
+def draw_grid(state: TrainState, config, rows: int, labels: list[str]) -> np.ndarray:
   """Samples from the run's evaluation noise; with `labels`, one row per label and the same latents down each
   column, so a column shows one latent drawn as every class."""
   if not labels:
     return plots.image_grid(evaluator.generate_from(state, evaluator.eval_noise(state, config, rows * rows)), rows)
-  if not state.noise_spec.num_classes:
+  if not state.noise.num_classes:
     raise ValueError('--labels: this generator is not conditional (config.cond.enabled is False)')
-  wanted = jnp.asarray(_indices(labels, 'labels', state.noise_spec.num_classes))
+  wanted = jnp.asarray(_indices(labels, 'labels', state.noise.num_classes))
   noise = evaluator.class_rows_noise(state, config, wanted, rows)
   return plots.image_grid(evaluator.generate_from(state, noise), len(wanted), rows)
 
 
-def draw_interpolations(state: GANState, config, rows: int, method: str) -> np.ndarray:
+def draw_interpolations(state: TrainState, config, rows: int, method: str) -> np.ndarray:
   """Row r walks from evaluation latent 2r to 2r + 1 in `rows` steps; labels and codes are those of 2r."""
   noise = evaluator.eval_noise(state, config, 2 * rows)
   paths = jax.vmap(lambda z0, z1: latent_space.interpolate(z0, z1, rows, method))(noise['z'][::2], noise['z'][1::2])
@@ -84,7 +84,7 @@ def draw_interpolations(state: GANState, config, rows: int, method: str) -> np.n
   return plots.image_grid(evaluator.generate_from(state, walked), rows)
 
 
-def draw_arithmetic(state: GANState, config, rows: int, a: list[str], b: list[str], c: list[str]) -> np.ndarray:
+def draw_arithmetic(state: TrainState, config, rows: int, a: list[str], b: list[str], c: list[str]) -> np.ndarray:
   """G(mean z_a - mean z_b + mean z_c) and its noisy neighbours; the other inputs are those of z_a's first."""
   count = rows * rows
   noise = evaluator.eval_noise(state, config, count)

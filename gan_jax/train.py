@@ -20,7 +20,8 @@ from gan_jax import config as config_lib
 from gan_jax.data import in_memory
 from gan_jax.evaluation import plots
 from gan_jax.evaluation.evaluator import make_evaluator
-from gan_jax.state import REFERENCE_STREAM, create_state, make_noise_spec
+from gan_jax.rng import REFERENCE_STREAM
+from gan_jax.state import create_state, make_noise_spec
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -33,7 +34,7 @@ class PreemptedError(RuntimeError):
 
 def make_samplers(config: ml_collections.ConfigDict, dataset, parallel: parallel_lib.DataParallel,
                   spec: noise_lib.NoiseSpec):
-  """On-device draws of this device's noise and real batches, each cut from the global batch.
+  """On-device draws of the noise and real batches, each sharded over the devices under a mesh.
 
   Returns:
     `sample_noise(key) -> {'z', 'eps', ...}` (see `noise.sample_noise`) and
@@ -85,7 +86,7 @@ def make_multi_step_fn(config, dataset, parallel: parallel_lib.DataParallel) -> 
   """
   spec = make_noise_spec(config, dataset.num_classes)
   sample_noise, sample_real = make_samplers(config, dataset, parallel, spec)
-  train_step = steps.make_train_step(config, sample_noise, axis_name=parallel.axis_name)
+  train_step = steps.make_train_step(config, sample_noise)
   cache = {}
 
   def compiled(num_steps: int):
@@ -165,8 +166,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   parallel = parallel_lib.make_data_parallel(config.parallel.mode)
   dataset = data.make_dataset(config.data)
   arrays = training_arrays(config, dataset)
-  state = create_state(config, jax.random.key(config.seed), dataset.shape, parallel.axis_name, dataset.num_classes,
-                       reference_batch(config, dataset))
+  state = create_state(config, jax.random.key(config.seed), dataset.shape, num_classes=dataset.num_classes,
+                       reference_batch=reference_batch(config, dataset))
   is_chief = jax.process_index() == 0
 
   writer = metric_writers.create_default_writer(workdir, just_logging=not is_chief)

@@ -1,63 +1,55 @@
-"""Differentiable discriminator updates for unrolled GANs (Metz et al. 2017)."""
+"""Differentiable updates of networks for unrolled GANs (Metz et al. 2017), as one `lax.scan`."""
 
-from typing import Callable
+from typing import Callable, Mapping
 
 import jax
 import optax
 
+from gan_jax.state import Network
+
 PyTree = jax.typing.ArrayLike | dict
 
 
-def mean_over_devices(tree, axis_name: str | None):
-  """Averages a pytree across the named device axis (pmap); the identity without one."""
-  if axis_name is None:
-    return tree
-  return jax.lax.pmean(tree, axis_name)
+def unroll(objective: Callable[[dict[str, PyTree]], jax.Array], nets: Mapping[str, Network], steps: int,
+           remat: bool = False, unroll_loop: bool = False) -> dict[str, PyTree]:
+  """Applies `steps` updates of each network's own optimizer to its parameters on `objective`, as one `lax.scan`.
 
-
-def unroll_discriminator(
-    d_objective: Callable[[PyTree], jax.Array],
-    tx: optax.GradientTransformation,
-    d_params: PyTree,
-    d_opt_state: PyTree,
-    steps: int,
-    remat: bool = False,
-    axis_name: str | None = None,
-    unroll_loop: bool = False,
-) -> PyTree:
-  """Applies `steps` updates of `tx` to `d_params` on `d_objective`, as one `lax.scan`.
-
-  The result stays differentiable with respect to everything `d_objective` closes over (the generator's samples),
-  so a generator loss evaluated at the returned parameters carries the second-order term of the paper. The scan keeps
+  The result stays differentiable with respect to everything `objective` closes over (the generator's samples), so
+  a generator loss evaluated at the returned parameters carries the second-order term of the paper. The scan keeps
   compile time flat in `steps`; `remat` recomputes each update in the backward pass, so memory stays flat too.
+  Several networks (CycleGAN's two discriminators) unroll jointly: each step takes the gradient of `objective`
+  with respect to all of them.
 
   Args:
-    d_objective: the discriminator loss as a function of its parameters.
-    tx: the optimizer of the real discriminator update (the unroll must use the same one).
-    d_params: the discriminator's current parameters.
-    d_opt_state: its optimizer state; the unrolled copy is discarded.
-    steps: k, the number of unrolled updates; 0 returns `d_params` unchanged.
+    objective: the loss of the unrolled networks as a function of their parameters {name: params}.
+    nets: the networks to unroll, by name; their optimizers and optimizer states are the real ones' (copies are
+      advanced and discarded).
+    steps: k, the number of unrolled updates; 0 returns the current parameters.
     remat: wrap each update in `jax.checkpoint`.
-    axis_name: the pmap axis over which the gradients are averaged, so every device unrolls the same D.
     unroll_loop: let XLA unroll the scan. Compile time then grows with `steps`, but XLA's CPU backend runs
       convolutions inside a loop about 20x slower, so convolutional models on CPU want it.
 
   Returns:
-    The discriminator parameters after `steps` updates.
+    {name: parameters after `steps` updates}.
   """
+  params = {name: net.params for name, net in nets.items()}
   if steps == 0:
-    return d_params
+    return params
 
-  def update(carry, _):
-    params, opt_state = carry
-    grads = mean_over_devices(jax.grad(d_objective)(params), axis_name)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return (optax.apply_updates(params, updates), opt_state), None
+  def one_update(carry, _):
+    params, opt_states = carry
+    grads = jax.grad(objective)(params)
+    new_params, new_states = {}, {}
+    for name, net in nets.items():
+      updates, new_states[name] = net.tx.update(grads[name], opt_states[name], params[name])
+      new_params[name] = optax.apply_updates(params[name], updates)
+    return (new_params, new_states), None
 
   if remat:
-    update = jax.checkpoint(update)
+    one_update = jax.checkpoint(one_update)
+  carry = (params, {name: net.opt_state for name, net in nets.items()})
   if unroll_loop and steps == 1:  # XLA keeps a one-trip loop even when asked to unroll it.
-    (params, _), _ = update((d_params, d_opt_state), None)
+    (params, _), _ = one_update(carry, None)
   else:
-    (params, _), _ = jax.lax.scan(update, (d_params, d_opt_state), None, length=steps, unroll=unroll_loop)
+    (params, _), _ = jax.lax.scan(one_update, carry, None, length=steps, unroll=unroll_loop)
   return params

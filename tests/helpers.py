@@ -1,7 +1,8 @@
-"""Small shared pieces of the tests: a tiny GAN state and batch."""
+"""Small shared pieces of the tests: a tiny GAN state and batch, and the objectives as functions of parameters."""
 
 import jax
 
+from gan_jax import objectives
 from gan_jax.config import base_config
 from gan_jax.data import make_dataset
 from gan_jax.state import create_state
@@ -26,3 +27,18 @@ def tiny_state_and_batch(config, seed=0):
   batch = {'x': dataset.draw(kx, config.train.batch_size),
            'z': jax.random.normal(kz, (config.train.batch_size, config.gen.latent_dim))}
   return state, batch
+
+
+def d_loss(d_params, state, batch, fake, objective):
+  """D's objective as a function of its parameters (the value `d_step` differentiates)."""
+  return objectives.discriminator_objective(state.with_params({'d': d_params}), batch, fake, objective)[0]
+
+
+def g_loss(g_params, state, batch, objective, **unroll):
+  """G's objective as a function of its parameters (the value `g_step` differentiates)."""
+  return objectives.generator_objective(state.with_params({'g': g_params}), batch, objective, **unroll)[0]
+
+
+def generate(state, batch, params=None):
+  """G's samples for `batch`'s noise, in training mode (as the steps draw them)."""
+  return objectives.generate(state, batch, params=params)[0]

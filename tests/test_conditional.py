@@ -7,19 +7,19 @@ import numpy as np
 import optax
 import pytest
 
-from gan_jax import losses, models, noise, steps
+from gan_jax import models, noise, objectives, steps
 from gan_jax.config import base_config
 from gan_jax.data import make_dataset
 from gan_jax.models.heads import HeadOptions
 from gan_jax.state import create_state
-from tests.helpers import tiny_config
+from tests.helpers import d_loss, g_loss, tiny_config
 
 
 def conditional_state_and_batch(config, num_classes=8):
   dataset = make_dataset(config.data)
   state = create_state(config, jax.random.key(0), dataset.shape, num_classes=num_classes)
   real = dataset.draw_labelled(jax.random.key(1), config.train.batch_size)
-  batch = {**real, **noise.sample_noise(jax.random.key(2), config.train.batch_size, state.noise_spec)}
+  batch = {**real, **noise.sample_noise(jax.random.key(2), config.train.batch_size, state.noise)}
   return state, batch
 
 
@@ -84,31 +84,32 @@ def test_ac_gan_d_loss_is_bce_plus_class_cross_entropy_on_real_and_fake():
   config = tiny_config(steps=0)
   config.cond.enabled = True
   config.cond.disc = 'none'
-  config.loss.aux_classifier = 0.5
+  config.loss.d.aux_classifier = config.loss.g.aux_classifier = 0.5
   config.optim.d.name = 'sgd'
   config.optim.d.learning_rate = 1.0
   state, batch = conditional_state_and_batch(config)
-  assert state.noise_spec.num_classes == 8
-  loss = losses.loss_from_config(config)
-  fake = state.generator.apply({'params': state.g_params}, noise.generator_input(batch, state.noise_spec))
+  assert state.noise.num_classes == 8
+  objective = objectives.objective_from_config(config)
+  g, d = state.nets['g'], state.nets['d']
+  fake = g.module.apply({'params': g.params}, noise.generator_input(batch, state.noise))
 
   def expected(d_params):
-    real_out = state.discriminator.apply({'params': d_params}, batch['x'])
-    fake_out = state.discriminator.apply({'params': d_params}, fake)
+    real_out = d.module.apply({'params': d_params}, batch['x'])
+    fake_out = d.module.apply({'params': d_params}, fake)
     ce = lambda logits, labels: -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], 1))
     bce = -jnp.mean(jax.nn.log_sigmoid(real_out['logits'])) - jnp.mean(jax.nn.log_sigmoid(-fake_out['logits']))
     return bce + 0.5 * (ce(real_out['class_logits'], batch['y']) + ce(fake_out['class_logits'], batch['fake_y']))
 
-  new_state, metrics = steps.d_step(state, batch, loss=loss)
-  np.testing.assert_allclose(metrics['d_loss'], expected(state.d_params), rtol=1e-5)
-  grads = jax.grad(expected)(state.d_params)
+  new_state, metrics = steps.d_step(state, batch, objective=objective)
+  np.testing.assert_allclose(metrics['d_loss'], expected(d.params), rtol=1e-5)
+  grads = jax.grad(expected)(d.params)
   jax.tree.map(lambda new, old, g: np.testing.assert_allclose(new, old - g, rtol=1e-4, atol=1e-6),
-               new_state.d_params, state.d_params, grads)
+               new_state.nets['d'].params, d.params, grads)
   # G's AC-GAN term: the class loss of its own samples under the class it drew them for.
-  value, _ = steps.generator_loss(state.g_params, state, batch, loss=loss)
-  fake_out = state.discriminator.apply({'params': state.d_params}, fake)
+  value = g_loss(g.params, state, batch, objective)
+  fake_out = d.module.apply({'params': d.params}, fake)
   # tiny_config's loss is minimax: G's adversarial part is minus D's BCE.
-  real_out = state.discriminator.apply({'params': state.d_params}, batch['x'])
+  real_out = d.module.apply({'params': d.params}, batch['x'])
   minimax = -(-jnp.mean(jax.nn.log_sigmoid(real_out['logits'])) - jnp.mean(jax.nn.log_sigmoid(-fake_out['logits'])))
   expected_g = minimax + 0.5 * optax.softmax_cross_entropy_with_integer_labels(
       fake_out['class_logits'], batch['fake_y']).mean()
@@ -134,19 +135,23 @@ def test_infogan_code_loss_in_both_players():
   config = tiny_config(steps=0)
   config.info.categories = 3
   config.info.continuous = 2
+  # The paper's weights: lambda = 1 for the categorical code, 0.1 for the continuous ones.
+  config.loss.d.info_categorical = config.loss.g.info_categorical = 1.0
+  config.loss.d.info_continuous = config.loss.g.info_continuous = 0.1
   state, batch = conditional_state_and_batch(config)
-  assert state.noise_spec.input_dim == config.gen.latent_dim + 5
-  loss = losses.loss_from_config(config)
-  fake = state.generator.apply({'params': state.g_params}, noise.generator_input(batch, state.noise_spec))
-  fake_out = state.discriminator.apply({'params': state.d_params}, fake)
-  real_out = state.discriminator.apply({'params': state.d_params}, batch['x'])
+  assert state.noise.input_dim == config.gen.latent_dim + 5
+  objective = objectives.objective_from_config(config)
+  g, d = state.nets['g'], state.nets['d']
+  fake = g.module.apply({'params': g.params}, noise.generator_input(batch, state.noise))
+  fake_out = d.module.apply({'params': d.params}, fake)
+  real_out = d.module.apply({'params': d.params}, batch['x'])
   log_q_cat = jnp.take_along_axis(jax.nn.log_softmax(fake_out['code_logits']), batch['code_cat'][:, None], 1)
   gaussian_nll = 0.5 * (batch['code_cont'] - fake_out['code_mean']) ** 2 + 0.5 * jnp.log(2 * jnp.pi)
   code_term = -1.0 * jnp.mean(log_q_cat) + 0.1 * jnp.mean(jnp.sum(gaussian_nll, axis=-1))
   bce = -jnp.mean(jax.nn.log_sigmoid(real_out['logits'])) - jnp.mean(jax.nn.log_sigmoid(-fake_out['logits']))
-  d_value, _ = steps.discriminator_loss(state.d_params, state, batch, fake, loss)
+  d_value = d_loss(d.params, state, batch, fake, objective)
   np.testing.assert_allclose(d_value, bce + code_term, rtol=1e-5)
-  g_value, _ = steps.generator_loss(state.g_params, state, batch, loss=loss)
+  g_value = g_loss(g.params, state, batch, objective)
   np.testing.assert_allclose(g_value, -bce + code_term, rtol=1e-5)
 
 

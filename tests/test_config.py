@@ -16,15 +16,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.mark.parametrize('field, value, message', [
     ('unroll.steps', -1, 'config.unroll.steps: got -1; must be an integer >= 0'),
     ('loss.name', 'wgan', 'config.loss.name: got \'wgan\'; accepted values: hinge, least_squares, minimax, '
-     'non_saturating, wasserstein'),
+     'non_saturating, relativistic_average, relativistic_average_ls, wasserstein'),
     ('data.name', 'imagenet', 'accepted values: celeb_a, cifar10, digits, fashion_mnist, gaussian_1d, grid, mnist, '
      'ring, stacked_digits, stacked_mnist'),
-    ('loss.gradient_penalty', -1.0, 'config.loss.gradient_penalty'),
+    ('loss.d.gradient_penalty', -1.0, 'config.loss.d.gradient_penalty: got -1.0; a weight must be a number >= 0'),
+    ('loss.g.r1', 1.0, 'config.loss.g.r1: no such G term; accepted: adversarial, aux_classifier, feature_matching'),
+    ('loss.d.aux_classifier', 1.0, 'config.loss.d.aux_classifier: AC-GAN draws each sample for a class'),
+    ('loss.g.info_categorical', 1.0, 'config.loss.g.info_categorical: needs a categorical code'),
+    ('loss.d.supervised', 1.0, 'config.loss.d.supervised: needs labelled examples'),
+    ('loss.d.adversarial', 0.0, 'config.loss.d.adversarial: D has no objective'),
     ('gen.ema_decay', 1.0, 'config.gen.ema_decay'),
     ('data.resize', 'crop', 'accepted values: resize, pad'),
     ('gen.name', 'dcgan', 'config.gen.name'),
     ('optim.d.name', 'lion', 'accepted values: adam, rmsprop, sgd'),
-    ('parallel.mode', 'tpu', 'accepted values: single, pmap, mesh'),
+    ('parallel.mode', 'pmap', 'accepted values: single, mesh'),
     ('train.update_order', 'random', 'accepted values: simultaneous, alternating'),
     ('train.n_critic', 0, 'config.train.n_critic'),
     ('loss.label_smoothing', 1.0, 'config.loss.label_smoothing'),
@@ -46,7 +51,7 @@ def test_validate_names_the_field(field, value, message):
 def test_batch_must_divide_over_devices():
   config = base_config()
   config.train.batch_size = 100
-  config.parallel.mode = 'pmap'
+  config.parallel.mode = 'mesh'
   with pytest.raises(ConfigError, match=r'config.train.batch_size: got 100; must be divisible by the 8 devices'):
     validate(config, num_devices=8)
 
@@ -117,11 +122,14 @@ def test_networks_must_fit_the_data():
 def test_gradient_penalty_needs_per_example_critic_values():
   config = image_config(name='digits')
   config.loss.name = 'wasserstein'
-  config.loss.gradient_penalty = 10.0
-  with pytest.raises(ConfigError, match='disc.norm'):
+  for term in ('gradient_penalty', 'r1', 'r2'):
+    config.disc.norm = 'batch'
+    config.loss.d[term] = 10.0
+    with pytest.raises(ConfigError, match=f'config.loss.d.{term}: needs per-example critic values'):
+      validate(config, num_devices=1)
+    config.disc.norm = 'layer'
     validate(config, num_devices=1)
-  config.disc.norm = 'layer'
-  validate(config, num_devices=1)
+    config.loss.d[term] = 0.0
 
 
 def test_label_smoothing_only_for_losses_with_labels():

@@ -62,8 +62,8 @@ def test_generator_gradients_saturate_as_the_lectures_state():
 
 @pytest.mark.parametrize('name', sorted(losses.LOSSES))
 def test_every_registered_loss_is_finite_and_differentiable(name):
-  loss = losses.make_loss(name, label_smoothing=0.1 if losses.LOSSES[name][2] else 0.0)
-  for fn in (loss.d_loss, loss.g_loss):
+  pair = losses.adversarial_pair(name, label_smoothing=0.1 if losses.LOSSES[name][2] else 0.0)
+  for fn in pair:
     value, grads = jax.value_and_grad(fn, argnums=(0, 1))(REAL, FAKE)
     assert np.isfinite(value) and all(np.all(np.isfinite(g)) for g in grads)
 
@@ -106,3 +106,32 @@ def test_gradient_penalty_against_finite_differences():
     expected.append((np.linalg.norm(grad) - 1) ** 2)
   got = losses.gradient_penalty(critic, real, fake, eps)
   np.testing.assert_allclose(got, np.mean(expected), rtol=1e-4)
+
+
+def test_relativistic_average_losses_by_hand():
+  # Jolicoeur-Martineau 2018, eqs. 12-13, with the critic's means written out: mean(REAL) = 0.5, mean(FAKE) = -1.5.
+  real_rel, fake_rel = REAL - (-1.5), FAKE - 0.5
+  d_expected = -np.mean(np.log(sigmoid(real_rel))) - np.mean(np.log(1 - sigmoid(fake_rel)))
+  g_expected = -np.mean(np.log(sigmoid(fake_rel))) - np.mean(np.log(1 - sigmoid(real_rel)))
+  np.testing.assert_allclose(losses.relativistic_average_discriminator_loss(REAL, FAKE), d_expected, rtol=1e-6)
+  np.testing.assert_allclose(losses.relativistic_average_generator_loss(REAL, FAKE), g_expected, rtol=1e-6)
+  ls_d = np.mean((real_rel - 1) ** 2) + np.mean((fake_rel + 1) ** 2)
+  ls_g = np.mean((fake_rel - 1) ** 2) + np.mean((real_rel + 1) ** 2)
+  np.testing.assert_allclose(losses.relativistic_average_ls_discriminator_loss(REAL, FAKE), ls_d, rtol=1e-6)
+  np.testing.assert_allclose(losses.relativistic_average_ls_generator_loss(REAL, FAKE), ls_g, rtol=1e-6)
+  # Unlike the standard pair, G's loss moves the real logits: their gradient is that of -log(1 - s(r - mean f)).
+  grad_real = jax.grad(losses.relativistic_average_generator_loss)(REAL, FAKE)
+  np.testing.assert_allclose(grad_real, sigmoid(real_rel) / 3 + np.mean(1 - sigmoid(fake_rel)) / 3, rtol=1e-5)
+
+
+def test_r1_of_a_quadratic_and_a_linear_critic_by_hand():
+  # D(x) = 1/2 ||A x||^2 has grad A^T A x; D(x) = w . x has grad w, the same for every example.
+  rng = np.random.default_rng(1)
+  a = rng.normal(size=(3, 4)).astype(np.float32)
+  x = rng.normal(size=(5, 4)).astype(np.float32)
+  quadratic = lambda x: 0.5 * jnp.sum((x @ a.T) ** 2, axis=1)
+  grads = x @ a.T @ a
+  np.testing.assert_allclose(losses.gradient_norm_penalty(quadratic, x), 0.5 * np.mean(np.sum(grads**2, axis=1)),
+                             rtol=1e-5)
+  w = rng.normal(size=(4,)).astype(np.float32)
+  np.testing.assert_allclose(losses.gradient_norm_penalty(lambda x: x @ w, x), 0.5 * np.sum(w**2), rtol=1e-6)

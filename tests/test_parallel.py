@@ -1,4 +1,4 @@
-"""pmap and mesh-sharded jit over 8 CPU devices compute what one device computes on the same global batch."""
+"""jit over a mesh of 8 CPU devices computes what one device computes on the same global batch."""
 
 import jax
 import numpy as np
@@ -31,25 +31,26 @@ def test_eight_devices_are_available():
   assert jax.device_count() == 8
 
 
-@pytest.mark.parametrize('mode', ['pmap', 'mesh'])
-def test_data_parallel_matches_one_device(mode, single_run):
-  state, summary = run(tiny_config(steps=3), mode)
+def test_mesh_matches_one_device(single_run):
+  state, summary = run(tiny_config(steps=3), 'mesh')
   expected_state, expected_summary = single_run
   assert int(state.step) == int(expected_state.step) == 6
-  for name in ('g_params', 'd_params', 'g_opt_state', 'd_opt_state'):
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6),
-                 getattr(state, name), getattr(expected_state, name))
+  for name in ('g', 'd'):
+    for part in ('params', 'opt_state'):
+      jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6),
+                   getattr(state.nets[name], part), getattr(expected_state.nets[name], part))
   for name in ('d_loss', 'g_loss', 'g_grad_norm'):
     np.testing.assert_allclose(summary[name], expected_summary[name], rtol=1e-4)
 
 
-def test_pmap_devices_see_different_shares_of_the_batch():
-  # If every device drew the same examples, the averaged gradient would equal one device's: the test above
-  # would still pass for a batch of 4. Check the shares differ by running a batch of 8 per device through pmap.
-  parallel = parallel_lib.make_data_parallel('pmap')
+def test_mesh_devices_hold_different_shares_of_the_batch():
+  # If every device held the whole batch the test above would still pass; the batch must be split over them.
+  parallel = parallel_lib.make_data_parallel('mesh')
   x = np.arange(64, dtype=np.float32).reshape(64, 1)
-  shares = jax.pmap(lambda _: parallel.local_share(x), axis_name=parallel_lib.AXIS)(np.zeros(8))
-  np.testing.assert_array_equal(np.asarray(shares).reshape(64, 1), x)
+  sharded = jax.jit(parallel.local_share)(x)
+  shards = sorted(sharded.addressable_shards, key=lambda shard: shard.index[0].start)
+  assert len(shards) == 8 and all(shard.data.shape == (8, 1) for shard in shards)
+  np.testing.assert_array_equal(np.concatenate([np.asarray(shard.data) for shard in shards]), x)
 
 
 def _dcgan_on_digits(data_dir):
@@ -64,12 +65,14 @@ def _dcgan_on_digits(data_dir):
 
 
 def _structured(config, variant):
-  # 'batch_norm' is the plain DCGAN: its batch statistics must cover the global batch (BatchNorm's axis_name), or
-  # 8 devices would normalise 8 small batches and diverge from one device.
+  # 'batch_norm' is the plain DCGAN: its batch statistics must cover the global batch, or 8 devices would normalise
+  # 8 small batches and diverge from one device.
   if variant == 'conditional_ac_info':  # Labels through G, D's projection, the AC-GAN head and InfoGAN's codes.
     config.cond.enabled = True
     config.cond.disc = 'projection'
-    config.loss.aux_classifier = 1.0
+    config.loss.d.aux_classifier = config.loss.g.aux_classifier = 1.0
+    config.loss.d.info_categorical = config.loss.g.info_categorical = 1.0
+    config.loss.d.info_continuous = config.loss.g.info_continuous = 0.1
     config.info.categories = 3
     config.info.continuous = 2
   elif variant == 'virtual_batch_norm':  # Per-example statistics: exact per device with no communication.
@@ -79,20 +82,21 @@ def _structured(config, variant):
 
 
 @pytest.mark.parametrize('variant', ['batch_norm', 'conditional_ac_info', 'virtual_batch_norm'])
-def test_dcgan_variants_under_pmap_match_one_device(tmp_path, variant):
+def test_dcgan_variants_under_a_mesh_match_one_device(tmp_path, variant):
   from gan_jax.train import reference_batch
   config = _structured(_dcgan_on_digits(tmp_path), variant)
   results = {}
-  for mode in ('single', 'pmap'):
+  for mode in ('single', 'mesh'):
     parallel = parallel_lib.make_data_parallel(mode)
     dataset = data.make_dataset(config.data)
-    state = create_state(config, jax.random.key(0), dataset.shape, parallel.axis_name, dataset.num_classes,
-                         reference_batch(config, dataset))
+    state = create_state(config, jax.random.key(0), dataset.shape, num_classes=dataset.num_classes,
+                         reference_batch=reference_batch(config, dataset))
     compiled = make_multi_step_fn(config, dataset, parallel)
     device_state, arrays = parallel.put(state), parallel.put(dataset.host_arrays())
     for _ in range(2):
       device_state, _ = compiled(1)(device_state, arrays)
     results[mode] = jax.device_get(parallel.get(device_state))
-  for name in ('g_params', 'd_params', 'g_batch_stats', 'd_batch_stats'):
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5),
-                 getattr(results['pmap'], name), getattr(results['single'], name))
+  for name in ('g', 'd'):
+    for part in ('params', 'batch_stats'):
+      jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5),
+                   getattr(results['mesh'].nets[name], part), getattr(results['single'].nets[name], part))

@@ -1,15 +1,32 @@
-"""Minibatch discrimination and virtual batch norm against explicit numpy versions, alone and under pmap."""
+"""Minibatch discrimination and virtual batch norm against explicit numpy versions: alone, per device under pmap,
+and under `jit` over the device mesh (the library's parallel path)."""
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import NamedSharding, PartitionSpec as P
 import numpy as np
 import pytest
 
+from gan_jax import parallel as parallel_lib
 from gan_jax.models.minibatch import MinibatchDiscrimination
 from gan_jax.models.virtual_batch_norm import VirtualBatchNorm
 
 AXIS = 'batch'
 EPS = 1e-5
+
+
+def _on_mesh(apply_fn, variables, x, reference=None):
+  """`apply_fn(variables, [reference; x])` under jit over the 8-device mesh, `x` sharded along its batch axis (as
+  the training step shards the batch and prepends virtual batch norm's reference rows)."""
+  parallel = parallel_lib.make_data_parallel('mesh')
+  assert parallel.num_devices == jax.device_count() == 8
+
+  def fn(variables, x):
+    x = parallel.local_share(x)
+    return apply_fn(variables, x if reference is None else jnp.concatenate([reference, x]))
+
+  x = jax.device_put(x, NamedSharding(parallel.mesh, P(parallel_lib.AXIS)))
+  return parallel.compile(fn, donate=False)(variables, x)
 
 
 def _minibatch_numpy(features, kernel):
@@ -66,6 +83,9 @@ def test_minibatch_under_pmap_compares_with_the_global_batch():
   per_shard = np.stack([local.apply(variables, shard) for shard in shards])
   np.testing.assert_allclose(per_device, per_shard, rtol=1e-5, atol=1e-6)
   assert np.abs(np.reshape(per_device, expected.shape)[:, 6:] - expected[:, 6:]).min() > 0.5
+
+  # Under jit over the mesh, the layer without axis_name compares with the global batch.
+  np.testing.assert_allclose(_on_mesh(local.apply, variables, features), expected, rtol=1e-5, atol=1e-5)
 
 
 def _vbn_numpy(x, reference_size, scale, bias):
@@ -126,6 +146,9 @@ def test_virtual_batch_norm_ignores_the_other_examples_and_needs_no_communicatio
                              atol=1e-6)
   for device_out in parallel:
     np.testing.assert_allclose(device_out[:reference_size], out[:reference_size], rtol=1e-6, atol=1e-6)
+
+  # Under jit over the mesh the reference rows are prepended once to the sharded global batch.
+  np.testing.assert_allclose(_on_mesh(module.apply, variables, x, reference=ref), out, rtol=1e-6, atol=1e-6)
 
 
 def test_virtual_batch_norm_gradients_match_finite_differences():

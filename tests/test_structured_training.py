@@ -70,6 +70,9 @@ def test_infogan_writes_code_sweeps_and_code_accuracy(tmp_path, data_dir):
   config = tiny_dcgan(data_dir)
   config.info.categories = 10
   config.info.continuous = 2
+  # The paper's weights: lambda = 1 for the categorical code, 0.1 for the continuous ones.
+  config.loss.d.info_categorical = config.loss.g.info_categorical = 1.0
+  config.loss.d.info_continuous = config.loss.g.info_continuous = 0.1
   final = train_and_evaluate(config, str(tmp_path))
   assert 0.0 < final['code_accuracy_chance'] < 1.0 and 0.0 < final['code_accuracy'] <= 1.0
   plots = sorted(os.listdir(tmp_path / 'plots'))
@@ -83,9 +86,10 @@ def test_infogan_writes_code_sweeps_and_code_accuracy(tmp_path, data_dir):
 def test_semi_supervised_gan_and_its_supervised_baseline_report_test_accuracy(tmp_path, data_dir, adversarial):
   config = tiny_dcgan(data_dir)
   config.semi.labels_per_class = 10
-  config.semi.adversarial = adversarial
+  config.loss.d.supervised = 1.0
+  config.loss.d.adversarial = 1.0 if adversarial else 0.0  # 0: the baseline trains D on the labelled digits alone.
   config.loss.name = 'minimax'
-  config.loss.g_objective = 'feature_matching'
+  config.loss.g.adversarial, config.loss.g.feature_matching = 0.0, 1.0
   final = train_and_evaluate(config, str(tmp_path))
   assert 0.0 <= final['test_accuracy'] <= 1.0
   assert json.loads((tmp_path / 'metrics.json').read_text())['test_accuracy'] == final['test_accuracy']
@@ -105,6 +109,7 @@ def test_dcgan_trains_with_the_per_example_normalisations(tmp_path, data_dir, no
 def test_too_few_labels_for_a_batch_is_a_config_error(tmp_path, data_dir):
   config = tiny_dcgan(data_dir)
   config.semi.labels_per_class = 1  # 10 labelled digits, batch 16.
+  config.loss.d.supervised = 1.0
   with pytest.raises(ConfigError, match='config.semi.labels_per_class: 1 per class gives 10 labelled examples'):
     train_and_evaluate(config, str(tmp_path))
   assert not os.listdir(tmp_path)
@@ -119,6 +124,7 @@ def test_reference_batch_and_labelled_subset_resume_bit_for_bit(tmp_path, data_d
     config.gen.norm = config.disc.norm = 'virtual_batch'
     config.train.reference_batch_size = 8
     config.semi.labels_per_class = 10
+    config.loss.d.supervised = 1.0
     config.loss.name = 'minimax'
     return config
 
@@ -127,5 +133,6 @@ def test_reference_batch_and_labelled_subset_resume_bit_for_bit(tmp_path, data_d
   train_and_evaluate(config_of(40), str(tmp_path / 'split'))
   whole, split = load_state(tmp_path / 'whole', config_of(40)), load_state(tmp_path / 'split', config_of(40))
   assert_same_params(split, whole)
-  assert whole.reference['x'].shape == (8, 16, 16, 1) and whole.reference['noise']['z'].shape == (8, 16)
-  jax.tree.map(np.testing.assert_array_equal, split.reference, whole.reference)
+  reference = whole.extras['reference']
+  assert reference['x'].shape == (8, 16, 16, 1) and reference['noise']['z'].shape == (8, 16)
+  jax.tree.map(np.testing.assert_array_equal, split.extras['reference'], reference)

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax.state import data_key
+from gan_jax.rng import data_key
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -22,40 +22,37 @@ from gan_jax.data.in_memory import to_unit_range
 from gan_jax.evaluation import codes as codes_lib
 from gan_jax.evaluation import feature_metrics, plots
 from gan_jax.evaluation import mixtures as mixture_metrics
-from gan_jax.models import apply_model
-from gan_jax.state import GANState, sampling_params
+from gan_jax.state import Network, TrainState
 
 EVAL_SEED_TAG = 0xE7A1  # Evaluation latents come from their own stream, fixed for the whole run.
 INCEPTION_CHUNK = 100  # Images per Inception call: bounds memory at 299x299.
 
 
-def eval_noise(state: GANState, config: ml_collections.ConfigDict, num: int) -> dict[str, jax.Array]:
+def eval_noise(state: TrainState, config: ml_collections.ConfigDict, num: int) -> dict[str, jax.Array]:
   """The run's fixed evaluation noise: the same at every evaluation, so successive samples compare."""
   key = jax.random.fold_in(jax.random.key(config.seed), EVAL_SEED_TAG)
-  return noise_lib.sample_noise(key, num, state.noise_spec)
+  return noise_lib.sample_noise(key, num, state.noise)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _generate(generator, spec, params, batch_stats, noise):
-  return apply_model(generator, params, batch_stats, noise_lib.generator_input(noise, spec), train=False)[0]
+@functools.partial(jax.jit, static_argnums=1)
+def _generate(generator: Network, spec, noise):
+  return generator.apply(noise_lib.generator_input(noise, spec), params=generator.sampling_params, train=False)[0]
 
 
-def generate_from(state: GANState, noise: dict[str, jax.Array], chunk: int = 1000) -> np.ndarray:
-  """Samples (EMA weights when there are some) for the given noise dict, in chunks of `chunk`."""
-  params, batch_stats = sampling_params(state)
+def generate_from(state: TrainState, noise: dict[str, jax.Array], chunk: int = 1000) -> np.ndarray:
+  """G's samples (EMA weights when there are some) for the given noise dict, in chunks of `chunk`."""
   num = noise['z'].shape[0]
   return np.concatenate([
-      np.asarray(_generate(state.generator, state.noise_spec, params, batch_stats,
-                           jax.tree.map(lambda x: x[i:i + chunk], noise)))
+      np.asarray(_generate(state.nets['g'], state.noise, jax.tree.map(lambda x: x[i:i + chunk], noise)))
       for i in range(0, num, chunk)])
 
 
-def generate(state: GANState, config: ml_collections.ConfigDict, num: int, chunk: int = 1000) -> np.ndarray:
+def generate(state: TrainState, config: ml_collections.ConfigDict, num: int, chunk: int = 1000) -> np.ndarray:
   """`num` samples from the run's fixed evaluation noise (labels and codes drawn uniformly)."""
   return generate_from(state, eval_noise(state, config, num), chunk)
 
 
-def class_rows_noise(state: GANState, config: ml_collections.ConfigDict, labels: jax.Array,
+def class_rows_noise(state: TrainState, config: ml_collections.ConfigDict, labels: jax.Array,
                      columns: int) -> dict[str, jax.Array]:
   """Noise for a conditional grid: row r draws class labels[r], column c the same evaluation latent in every row."""
   noise = eval_noise(state, config, columns)
@@ -63,22 +60,22 @@ def class_rows_noise(state: GANState, config: ml_collections.ConfigDict, labels:
   return {**noise, 'fake_y': jnp.repeat(labels, columns)}
 
 
-def grid_noise(state: GANState, config: ml_collections.ConfigDict) -> dict[str, jax.Array]:
+def grid_noise(state: TrainState, config: ml_collections.ConfigDict) -> dict[str, jax.Array]:
   """The noise of the sample grid: one row per class for a conditional generator (its first grid_rows classes)."""
   rows = config.eval.grid_rows
-  if state.noise_spec.num_classes:
-    return class_rows_noise(state, config, jnp.arange(rows) % state.noise_spec.num_classes, rows)
+  if state.noise.num_classes:
+    return class_rows_noise(state, config, jnp.arange(rows) % state.noise.num_classes, rows)
   return eval_noise(state, config, rows * rows)
 
 
-def code_sweeps(state: GANState, config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+def code_sweeps(state: TrainState, config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
   """InfoGAN's latent sweeps: vary one code along a grid's columns, everything else fixed along each row.
 
   'sweep_categorical': row r keeps z_r (and the continuous codes at 0), column c sets the category to c.
   'sweep_continuous_j': row r keeps z_r and category r, column c sets code j to a value in [-2, 2] (beyond the
   U(-1, 1) training range, as InfoGAN's figures do) with the other continuous codes at 0.
   """
-  spec, rows = state.noise_spec, config.eval.grid_rows
+  spec, rows = state.noise, config.eval.grid_rows
   base = eval_noise(state, config, rows)
   grids = {}
 
@@ -103,19 +100,19 @@ def code_sweeps(state: GANState, config: ml_collections.ConfigDict) -> dict[str,
   return grids
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _class_logits(discriminator, params, batch_stats, reference, x):
+@jax.jit
+def _class_logits(discriminator: Network, reference, x):
   if reference is not None:
     x = jnp.concatenate([reference, x])
-  logits = apply_model(discriminator, params, batch_stats, x, train=False)[0]['class_logits']
+  logits = discriminator.apply(x, train=False)[0]['class_logits']
   return logits if reference is None else logits[reference.shape[0]:]
 
 
-def class_head_accuracy(state: GANState, x: np.ndarray, y: np.ndarray, chunk: int = 500) -> float:
+def class_head_accuracy(state: TrainState, x: np.ndarray, y: np.ndarray, chunk: int = 500) -> float:
   """The accuracy of D's class head (semi-supervised GAN, AC-GAN) on labelled examples, in eval mode."""
-  reference = state.reference.get('x')
-  logits = np.concatenate([np.asarray(_class_logits(state.discriminator, state.d_params, state.d_batch_stats,
-                                                    reference, x[i:i + chunk])) for i in range(0, len(x), chunk)])
+  reference = state.extras.get('reference', {}).get('x')
+  logits = np.concatenate([np.asarray(_class_logits(state.nets['d'], reference, x[i:i + chunk]))
+                           for i in range(0, len(x), chunk)])
   return float(np.mean(logits.argmax(-1) == y))
 
 
@@ -151,7 +148,7 @@ def _inception_features(weights_path: str) -> Callable[[np.ndarray], dict[str, n
   return features
 
 
-def make_evaluator(config: ml_collections.ConfigDict, dataset) -> Callable[[GANState], tuple[dict, np.ndarray]]:
+def make_evaluator(config: ml_collections.ConfigDict, dataset) -> Callable[[TrainState], tuple[dict, np.ndarray]]:
   """Returns `evaluate(state) -> (metrics, pictures)` for the run's dataset; expensive set-up happens here once.
 
   `pictures` maps a name to an image: 'samples' always, InfoGAN's code sweeps when the generator has codes.

@@ -1,9 +1,9 @@
 """Generator and discriminator registries: `config.gen.name` and `config.disc.name` pick a network by name.
 
-Each builder takes the model's config section, the data shape (without batch), the pmap axis and the
-discriminator's `HeadOptions`, and returns a linen module: generators are called as
-`module.apply(variables, inputs, train=...)`, discriminators as `module.apply(variables, x, y, train=...)` and
-return a dict of outputs (see `heads.py`).
+Each builder takes the model's config section, the data shape (without batch) and, for discriminators, the
+`HeadOptions`, and returns a linen module: generators are called as `module.apply(variables, inputs, train=...)`,
+discriminators as `module.apply(variables, x, y, train=...)` and return a dict of outputs (see `heads.py`). Any
+other Flax module can stand in for either (see `state.create_gan` and `state.DISCRIMINATOR_CONTRACT`).
 """
 
 from typing import Callable
@@ -19,12 +19,12 @@ Shape = tuple[int, ...]
 Builder = Callable[..., nn.Module]
 
 
-def head_options(config: ml_collections.ConfigDict, num_labels: int, axis_name: str | None = None) -> HeadOptions:
+def head_options(config: ml_collections.ConfigDict, num_labels: int) -> HeadOptions:
   """The discriminator structure the experiment config asks for, for a dataset of `num_labels` classes."""
   class_head = 'none'
   if config.semi.labels_per_class:
     class_head = 'semi_supervised'
-  elif config.loss.aux_classifier:
+  elif config.loss.d.aux_classifier or config.loss.g.aux_classifier:
     class_head = 'auxiliary'
   conditioned = config.cond.enabled and config.cond.disc != 'none'
   return HeadOptions(
@@ -35,21 +35,19 @@ def head_options(config: ml_collections.ConfigDict, num_labels: int, axis_name: 
       info_categories=config.info.categories,
       info_continuous=config.info.continuous,
       minibatch_kernels=config.disc.minibatch_kernels,
-      minibatch_kernel_dim=config.disc.minibatch_kernel_dim,
-      axis_name=axis_name)
+      minibatch_kernel_dim=config.disc.minibatch_kernel_dim)
 
 
-def _mlp_generator(config: ml_collections.ConfigDict, data_shape: Shape, axis_name: str | None,
-                   reference_size: int) -> nn.Module:
-  del axis_name, reference_size  # No normalisation.
+def _mlp_generator(config: ml_collections.ConfigDict, data_shape: Shape, reference_size: int) -> nn.Module:
+  del reference_size  # No normalisation.
   if len(data_shape) != 1:
     raise ValueError(f'config.gen.name: "mlp" generates vectors; the data has shape {data_shape}')
   return MLPGenerator(hidden=tuple(config.hidden), output_dim=data_shape[0], init_gain=config.init_gain)
 
 
-def _mlp_discriminator(config: ml_collections.ConfigDict, data_shape: Shape, axis_name: str | None,
-                       heads: HeadOptions, reference_size: int) -> nn.Module:
-  del data_shape, axis_name, reference_size
+def _mlp_discriminator(config: ml_collections.ConfigDict, data_shape: Shape, heads: HeadOptions,
+                       reference_size: int) -> nn.Module:
+  del data_shape, reference_size
   return MLPDiscriminator(hidden=tuple(config.hidden), input_scale=config.input_scale, init_gain=config.init_gain,
                           heads=heads)
 
@@ -60,52 +58,35 @@ def _image_shape(name: str, data_shape: Shape) -> tuple[int, int]:
   return data_shape[0], data_shape[2]
 
 
-def _dcgan_generator(config: ml_collections.ConfigDict, data_shape: Shape, axis_name: str | None,
-                     reference_size: int) -> nn.Module:
+def _dcgan_generator(config: ml_collections.ConfigDict, data_shape: Shape, reference_size: int) -> nn.Module:
   resolution, channels = _image_shape('dcgan', data_shape)
   return DCGANGenerator(resolution=resolution, channels=channels, base_channels=config.base_channels,
-                        norm=config.norm, axis_name=axis_name, reference_size=reference_size)
+                        norm=config.norm, reference_size=reference_size)
 
 
-def _dcgan_discriminator(config: ml_collections.ConfigDict, data_shape: Shape, axis_name: str | None,
-                         heads: HeadOptions, reference_size: int) -> nn.Module:
+def _dcgan_discriminator(config: ml_collections.ConfigDict, data_shape: Shape, heads: HeadOptions,
+                         reference_size: int) -> nn.Module:
   resolution, _ = _image_shape('dcgan', data_shape)
   return DCGANDiscriminator(resolution=resolution, base_channels=config.base_channels, norm=config.norm,
-                            axis_name=axis_name, heads=heads, reference_size=reference_size)
+                            heads=heads, reference_size=reference_size)
 
 
 GENERATORS: dict[str, Builder] = {'mlp': _mlp_generator, 'dcgan': _dcgan_generator}
 DISCRIMINATORS: dict[str, Builder] = {'mlp': _mlp_discriminator, 'dcgan': _dcgan_discriminator}
 
 
-def make_generator(config: ml_collections.ConfigDict, data_shape: Shape, axis_name: str | None = None,
-                   reference_size: int = 0) -> nn.Module:
+def make_generator(config: ml_collections.ConfigDict, data_shape: Shape, reference_size: int = 0) -> nn.Module:
   """The generator `config.name` for data of `data_shape`.
 
   Args:
     config: the `gen` section.
     data_shape: one example's shape.
-    axis_name: the pmap axis batch norm reduces over.
     reference_size: the reference batch's size, for virtual batch norm.
   """
-  return GENERATORS[config.name](config, data_shape, axis_name, reference_size)
+  return GENERATORS[config.name](config, data_shape, reference_size)
 
 
-def make_discriminator(config: ml_collections.ConfigDict, data_shape: Shape, axis_name: str | None = None,
-                       heads: HeadOptions = HeadOptions(), reference_size: int = 0) -> nn.Module:
+def make_discriminator(config: ml_collections.ConfigDict, data_shape: Shape, heads: HeadOptions = HeadOptions(),
+                       reference_size: int = 0) -> nn.Module:
   """The discriminator `config.name` (the `disc` section) for data of `data_shape`, with the heads `heads`."""
-  return DISCRIMINATORS[config.name](config, data_shape, axis_name, heads, reference_size)
-
-
-def apply_model(module: nn.Module, params, batch_stats, *inputs, train: bool):
-  """Runs `module` on `inputs` as a pure function; returns (outputs, batch_stats after the call).
-
-  Networks without batch normalisation have empty `batch_stats` and return them unchanged.
-  """
-  if not batch_stats:
-    return module.apply({'params': params}, *inputs, train=train), batch_stats
-  variables = {'params': params, 'batch_stats': batch_stats}
-  if not train:
-    return module.apply(variables, *inputs, train=False), batch_stats
-  outputs, updates = module.apply(variables, *inputs, train=True, mutable=['batch_stats'])
-  return outputs, updates['batch_stats']
+  return DISCRIMINATORS[config.name](config, data_shape, heads, reference_size)

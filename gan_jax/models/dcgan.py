@@ -37,11 +37,10 @@ def _bn_scale_init(key, shape, dtype=jnp.float32):
   return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
 
 
-def _norm(kind: str, train: bool, axis_name: str | None, reference_size: int = 0):
+def _norm(kind: str, train: bool, reference_size: int = 0):
   """The normalisation layer `kind`; instance norm is the cheap per-example alternative to virtual batch norm."""
   if kind == 'batch':
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, scale_init=_bn_scale_init,
-                        axis_name=axis_name)
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, scale_init=_bn_scale_init)
   if kind == 'layer':
     return nn.LayerNorm()
   if kind == 'instance':
@@ -57,7 +56,6 @@ class DCGANGenerator(nn.Module):
   channels: int = 3
   base_channels: int = 64  # Width of the last hidden layer; doubles towards the 4x4 start.
   norm: str = 'batch'
-  axis_name: str | None = None  # Set under pmap so batch statistics cover the global batch.
   reference_size: int = 0  # Virtual batch norm: the leading rows of every input are the reference batch.
 
   @nn.compact
@@ -66,11 +64,11 @@ class DCGANGenerator(nn.Module):
     blocks = _num_blocks(self.resolution)
     width = self.base_channels * 2 ** (blocks - 1)
     x = nn.Dense(4 * 4 * width, kernel_init=init, use_bias=False)(z).reshape(z.shape[0], 4, 4, width)
-    x = nn.relu(_norm(self.norm, train, self.axis_name, self.reference_size)(x))
+    x = nn.relu(_norm(self.norm, train, self.reference_size)(x))
     for _ in range(blocks - 1):
       width //= 2
       x = UpConv2x(width, kernel_init=init, use_bias=False)(x)
-      x = nn.relu(_norm(self.norm, train, self.axis_name, self.reference_size)(x))
+      x = nn.relu(_norm(self.norm, train, self.reference_size)(x))
     x = UpConv2x(self.channels, kernel_init=init, use_bias=False)(x)
     return jnp.tanh(x)
 
@@ -80,7 +78,6 @@ class DCGANDiscriminator(nn.Module):
   resolution: int = 64
   base_channels: int = 64
   norm: str = 'batch'
-  axis_name: str | None = None
   heads: HeadOptions = HeadOptions()
   reference_size: int = 0  # Virtual batch norm: the leading rows of every input are the reference batch.
 
@@ -96,7 +93,7 @@ class DCGANDiscriminator(nn.Module):
     for _ in range(blocks - 1):
       width *= 2
       x = nn.Conv(width, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=init, use_bias=False)(x)
-      x = nn.leaky_relu(_norm(self.norm, train, self.axis_name, self.reference_size)(x), 0.2)
+      x = nn.leaky_relu(_norm(self.norm, train, self.reference_size)(x), 0.2)
       hidden.append(x)
     logits = None
     if self.heads.plain_logit:  # A 4x4 'VALID' convolution of the 4x4 map: a dense layer on the features.

@@ -39,7 +39,6 @@ class HeadOptions:
   info_continuous: int = 0  # InfoGAN: number of continuous codes.
   minibatch_kernels: int = 0  # Minibatch discrimination's B (0: off).
   minibatch_kernel_dim: int = 5  # Its C.
-  axis_name: str | None = None  # Minibatch discrimination compares across the whole pmap batch.
 
   @property
   def plain_logit(self) -> bool:
@@ -79,8 +78,7 @@ class DiscriminatorHeads(nn.Module):
     outputs = {'features': features, 'hidden': hidden}
     head_input = features
     if o.minibatch_kernels:
-      head_input = MinibatchDiscrimination(o.minibatch_kernels, o.minibatch_kernel_dim, axis_name=o.axis_name,
-                                           name='minibatch')(features)
+      head_input = MinibatchDiscrimination(o.minibatch_kernels, o.minibatch_kernel_dim, name='minibatch')(features)
     if o.class_head != 'none':
       outputs['class_logits'] = dense(o.num_labels, 'class_logits')(head_input)
     if logits is None:

@@ -15,17 +15,16 @@ class MinibatchDiscrimination(nn.Module):
   """features [n, ...] -> [n, A + num_kernels]: the flattened features with the closeness to the rest of the batch.
 
   The example itself is excluded from its own sum (the authors' Theano code adds a large distance on the diagonal;
-  here the diagonal is masked out, which is exact). With `axis_name` set, the layer must run under `jax.pmap` over
-  that axis: each device gathers M from all devices, so every example is compared with the whole global batch, and
-  the outputs equal what one device computes on the concatenated batch. Without `axis_name`, the comparison covers
-  the batch the layer is given: under pmap that is only the per-device batch, so o(x_i) sums over fewer examples
-  and depends on how the batch is split. Initialise it outside pmap with `axis_name=None` (the parameters are the
-  same).
+  here the diagonal is masked out, which is exact). Under `jit` over a mesh (the training loop) the layer sees the
+  global batch whatever the sharding. Inside a per-device computation (`shard_map` or `pmap` over a named axis),
+  `axis_name` chooses: set, each device gathers M from all devices, so every example is compared with the whole
+  global batch; None, the comparison covers only that device's examples, so o(x_i) sums over fewer examples and
+  depends on how the batch is split. The parameters do not depend on `axis_name`.
 
   Attributes:
     num_kernels: B, the number of closeness features appended.
     kernel_dim: C, the dimension of each kernel's projection.
-    axis_name: the pmap axis to compare across, or None for the local batch.
+    axis_name: the named device axis to compare across (shard_map, pmap), or None for the batch given.
     kernel_init: the initialiser of T (the authors' N(0, 0.05)).
   """
   num_kernels: int = 100

@@ -23,8 +23,8 @@ class VirtualBatchNorm(nn.Module):
   reference statistics, as in the authors' code.
 
   There are no running averages (no `batch_stats` collection): training and evaluation compute the same thing. An
-  example's output does not depend on the other examples in the batch, so under pmap the layer is exact with no
-  communication, provided each device's input starts with the same reference batch.
+  example's output does not depend on the other examples in the batch, so with the batch sharded over devices the
+  layer needs no communication beyond the reference batch every shard sees.
 
   Attributes:
     reference_size: R, the number of leading rows of every input that form the reference batch (at least 1).
