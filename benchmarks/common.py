@@ -19,8 +19,8 @@ import jax
 import ml_collections
 import optax
 
-from gan_jax import data, parallel as parallel_lib, steps, train, unroll
-from gan_jax.state import GANState, create_state
+from gan_jax import data, objectives, parallel as parallel_lib, train
+from gan_jax.state import TrainState, create_state
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 2**20
@@ -43,38 +43,44 @@ def with_unroll(config: ml_collections.ConfigDict, k: int, remat: bool = False) 
   return config
 
 
-def fresh_state(config: ml_collections.ConfigDict) -> tuple[GANState, data.GaussianMixture]:
+def fresh_state(config: ml_collections.ConfigDict) -> tuple[TrainState, data.GaussianMixture]:
   """The state at step 0 (the training function donates its argument, so every run needs its own)."""
   dataset = data.make_dataset(config.data)
   return create_state(config, jax.random.key(config.seed), dataset.shape), dataset
 
 
-def unroll_with_python_loop(d_objective, tx, d_params, d_opt_state, steps: int, remat: bool = False,
-                            axis_name: str | None = None):
-  """`gan_jax.unroll.unroll_discriminator` with a Python for-loop instead of `lax.scan`.
+def unroll_with_python_loop(objective, nets, steps: int, remat: bool = False, unroll_loop: bool = False):
+  """`gan_jax.unroll.unroll` with a Python for-loop instead of `lax.scan`.
 
-  Same arguments and result; the traced graph holds `steps` copies of the update instead of one scan body.
+  Same arguments and result; the traced graph holds `steps` copies of the update instead of one scan body
+  (`unroll_loop` is moot: the loop is always unrolled).
   """
-  def update(params, opt_state):
-    grads = unroll.mean_over_devices(jax.grad(d_objective)(params), axis_name)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
+  del unroll_loop
+
+  def update(params, opt_states):
+    grads = jax.grad(objective)(params)
+    new_params, new_states = {}, {}
+    for name, net in nets.items():
+      updates, new_states[name] = net.tx.update(grads[name], opt_states[name], params[name])
+      new_params[name] = optax.apply_updates(params[name], updates)
+    return new_params, new_states
 
   update = jax.checkpoint(update) if remat else update
-  params, opt_state = d_params, d_opt_state
+  params = {name: net.params for name, net in nets.items()}
+  opt_states = {name: net.opt_state for name, net in nets.items()}
   for _ in range(steps):
-    params, opt_state = update(params, opt_state)
+    params, opt_states = update(params, opt_states)
   return params
 
 
 @contextlib.contextmanager
 def python_loop_unroll() -> Iterator[None]:
   """While active, the training step traces `unroll_with_python_loop` instead of the library's scan."""
-  with mock.patch.object(steps, 'unroll_discriminator', unroll_with_python_loop):
+  with mock.patch.object(objectives, 'unroll', unroll_with_python_loop):
     yield
 
 
-def compile_multi_step(config: ml_collections.ConfigDict, num_steps: int, state: GANState,
+def compile_multi_step(config: ml_collections.ConfigDict, num_steps: int, state: TrainState,
                        dataset) -> tuple[Callable, float, float]:
   """Lowers and compiles train.py's multi-step function (single device) from scratch.
 
@@ -91,8 +97,8 @@ def compile_multi_step(config: ml_collections.ConfigDict, num_steps: int, state:
   return compiled, mid - tic, time.perf_counter() - mid
 
 
-def steps_per_second(compiled: Callable, state: GANState, num_steps: int, calls: int,
-                     warmup: int = 1) -> tuple[float, GANState]:
+def steps_per_second(compiled: Callable, state: TrainState, num_steps: int, calls: int,
+                     warmup: int = 1) -> tuple[float, TrainState]:
   """Median steps/second over `calls` calls of a compiled `num_steps`-step function, after `warmup` calls.
 
   Returns:

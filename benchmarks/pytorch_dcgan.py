@@ -69,7 +69,6 @@ import numpy as np
 
 from gan_jax import config as config_lib, data, parallel as parallel_lib, train
 from gan_jax.noise import sample_latents
-from gan_jax.models import apply_model
 from gan_jax.state import create_state
 
 import common
@@ -193,7 +192,7 @@ class TorchDCGAN:
 
   def load_jax_params(self, state):
     """Copies gan_jax's parameters (Flax NHWC/HWIO layouts) into the PyTorch modules."""
-    g, d = state.g_params, state.d_params
+    g, d = state.nets['g'].params, state.nets['d'].params
     t = lambda a: torch.from_numpy(np.array(a))  # A writable copy.
     g_convs = [g['Dense_0']['kernel'].reshape(self.nz, 4, 4, -1).transpose(0, 3, 1, 2)]  # [nz, C, 4, 4].
     # UpConv2x is a transposed convolution without kernel flip: torch's [in, out, h, w] is its kernel flipped.
@@ -226,16 +225,16 @@ def check(config, dataset: data.InMemoryImages, tolerance: float = 1e-4) -> list
   batch = config.train.batch_size
   z = sample_latents(jax.random.key(1), batch, config.gen.latent_dim, config.gen.latent_dist)
   x = data.in_memory.to_unit_range(dataset.images[:batch])
-  jax_fake, _ = apply_model(state.generator, state.g_params, state.g_batch_stats, z, train=True)
-  jax_out, _ = apply_model(state.discriminator, state.d_params, state.d_batch_stats, x, train=True)
+  jax_fake, _ = state.nets['g'].apply(z, train=True)
+  jax_out, _ = state.nets['d'].apply(x, train=True)
   jax_logits = jax_out['logits']
   with torch.no_grad():
     torch_fake = model.net_g(torch.from_numpy(np.array(z)).view(batch, -1, 1, 1)).permute(0, 2, 3, 1)
     torch_logits = model.net_d(torch.from_numpy(np.array(x)).permute(0, 3, 1, 2)).view(-1)
   numel = lambda net: sum(p.numel() for p in net.parameters())
   rows = [
-      ['G parameters', count(state.g_params), numel(model.net_g)],
-      ['D parameters', count(state.d_params), numel(model.net_d)],
+      ['G parameters', count(state.nets['g'].params), numel(model.net_g)],
+      ['D parameters', count(state.nets['d'].params), numel(model.net_d)],
       ['G output shape (NHWC)', tuple(jax_fake.shape), tuple(torch_fake.shape)],
       ['D output shape', tuple(jax_logits.shape), tuple(torch_logits.shape)],
   ]

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gan_jax import losses as losses_lib, noise, parallel as parallel_lib, steps, train
+from gan_jax import noise, objectives, parallel as parallel_lib, steps, train
 
 import common
 
@@ -163,9 +163,10 @@ class TorchUnrolledGAN:
 
   def load_jax_state(self, state):
     """Copies gan_jax's parameters and Adam states (Flax kernels are [in, out], torch weights [out, in])."""
-    g_adam, d_adam = state.g_opt_state[0], state.d_opt_state[0]  # optax.adam: (ScaleByAdamState, EmptyState).
-    self.g_params = [p.requires_grad_() for p in flax_leaves(state.g_params)]
-    self.d_params = [p.requires_grad_() for p in flax_leaves(state.d_params)]
+    g, d = state.nets['g'], state.nets['d']
+    g_adam, d_adam = g.opt_state[0], d.opt_state[0]  # optax.adam: (ScaleByAdamState, EmptyState).
+    self.g_params = [p.requires_grad_() for p in flax_leaves(g.params)]
+    self.d_params = [p.requires_grad_() for p in flax_leaves(d.params)]
     self.g_state = (flax_leaves(g_adam.mu), flax_leaves(g_adam.nu), int(g_adam.count))
     self.d_state = (flax_leaves(d_adam.mu), flax_leaves(d_adam.nu), int(d_adam.count))
 
@@ -202,7 +203,7 @@ def check(base, k: int = 2, batch: int = 64, tolerance: float = 1e-4) -> list[li
   config = common.with_unroll(base, k)
   config.train.batch_size = batch
   state, dataset = common.fresh_state(config)
-  loss = losses_lib.make_loss(config.loss.name, config.loss.label_smoothing)
+  objective = objectives.objective_from_config(config)
   keys = jax.random.split(jax.random.key(123), 6)
   real = [dataset.draw(keys[i], batch) for i in range(3)]
   latents = [noise.sample_latents(keys[3 + i], batch, config.gen.latent_dim, config.gen.latent_dist)
@@ -219,10 +220,14 @@ def check(base, k: int = 2, batch: int = 64, tolerance: float = 1e-4) -> list[li
   x, z = real[2], latents[2]
   batch_dict = {'x': x, 'z': z}
   capture = capture_gradients()
-  g_state, _ = jax.jit(functools.partial(steps.g_step, loss=loss, unroll_steps=k))(
-      state.replace(g_tx=capture, g_opt_state=capture.init(state.g_params)), batch_dict)
-  d_state, _ = jax.jit(functools.partial(steps.d_step, loss=loss))(
-      state.replace(d_tx=capture, d_opt_state=capture.init(state.d_params)), batch_dict)
+
+  def capturing(name):  # The state with network `name`'s optimizer swapped for `capture`.
+    net = state.nets[name]
+    return state.replace_nets(**{name: net.replace(tx=capture, opt_state=capture.init(net.params))})
+
+  g_state, _ = jax.jit(functools.partial(steps.g_step, objective=objective, unroll_steps=k))(capturing('g'),
+                                                                                          batch_dict)
+  d_state, _ = jax.jit(functools.partial(steps.d_step, objective=objective))(capturing('d'), batch_dict)
   new_state, _ = train_step_on(state, x, z)
 
   model = TorchUnrolledGAN(config, k)
@@ -232,11 +237,11 @@ def check(base, k: int = 2, batch: int = 64, tolerance: float = 1e-4) -> list[li
   old = [p.detach().clone() for p in model.g_params + model.d_params]
   model.train_step(x_t, z_t)
   torch_updates = [p.detach() - o for p, o in zip(model.g_params + model.d_params, old)]
-  jax_updates = [n - o for n, o in zip(flax_leaves(new_state.g_params) + flax_leaves(new_state.d_params),
-                                       flax_leaves(state.g_params) + flax_leaves(state.d_params))]
+  params = lambda s: flax_leaves(s.nets['g'].params) + flax_leaves(s.nets['d'].params)
+  jax_updates = [n - o for n, o in zip(params(new_state), params(state))]
   rows = [
-      [f'G gradient through k={k} Adam steps', relative_error(g_grads, flax_leaves(g_state.g_opt_state))],
-      ['D gradient', relative_error(d_grads, flax_leaves(d_state.d_opt_state))],
+      [f'G gradient through k={k} Adam steps', relative_error(g_grads, flax_leaves(g_state.nets['g'].opt_state))],
+      ['D gradient', relative_error(d_grads, flax_leaves(d_state.nets['d'].opt_state))],
       ['parameter updates of one training step (G and D)', relative_error(torch_updates, jax_updates)],
   ]
   for name, error in rows:
