@@ -11,6 +11,9 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec as P
+import ml_collections
+
+from gan_jax import config as config_lib
 
 AXIS = 'data'
 
@@ -61,6 +64,27 @@ class DataParallel:
     if self.mode == 'pmap':
       return jax.tree.map(lambda x: x[0], tree)
     return tree
+
+
+def initialize_distributed(parallel: ml_collections.ConfigDict) -> None:
+  """Joins this process to the multi-host system when `parallel.distributed`; a no-op otherwise.
+
+  Call it once, before anything asks JAX for its devices. Unset fields (`coordinator_address=''`,
+  `num_processes=0`, `process_id=-1`) are left to JAX's cluster detection (TPU pods, SLURM, Open MPI).
+
+  Args:
+    parallel: the `parallel` section of an experiment config.
+
+  Raises:
+    ConfigError: the fields are inconsistent (checked before any connection is attempted).
+  """
+  config_lib.validate_parallel(parallel)
+  if not parallel.distributed:
+    return
+  jax.distributed.initialize(
+      coordinator_address=parallel.coordinator_address or None,
+      num_processes=parallel.num_processes or None,
+      process_id=parallel.process_id if parallel.process_id >= 0 else None)
 
 
 def make_data_parallel(mode: str) -> DataParallel:

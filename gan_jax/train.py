@@ -161,7 +161,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     NonFiniteLossError: a loss became NaN or Inf; the last good checkpoint is kept.
     PreemptedError: SIGTERM arrived; a checkpoint of the current step was saved.
   """
-  config_lib.validate(config, parallel_lib.device_count(config.parallel.mode))
+  config_lib.validate(config, parallel_lib.device_count(config.parallel.mode), jax.process_count())
   parallel = parallel_lib.make_data_parallel(config.parallel.mode)
   dataset = data.make_dataset(config.data)
   arrays = training_arrays(config, dataset)
