@@ -3,15 +3,22 @@
 All three see the same global batch: each draw (real data and latents) is made for the whole batch from the step's
 key and every device keeps its contiguous share. A run therefore computes the same state whatever the device count,
 up to the order of floating-point sums, and a pod behaves like one big device.
+
+Multi-host (a pod: several processes, each with its own devices, joined by `initialize_distributed`): only `mesh`
+spans processes. The state is then a pytree of global `jax.Array`s replicated over the mesh; every process runs the
+same program on the same values, `put` builds the global arrays from each process's identical host copy, and `get`
+gives a process its own copy back.
 """
 
 import dataclasses
+import functools
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec as P
 import ml_collections
+import numpy as np
 
 from gan_jax import config as config_lib
 
@@ -50,20 +57,57 @@ class DataParallel:
       return jax.jit(fn, donate_argnums=donate_argnums, out_shardings=replicated)
     return jax.jit(fn, donate_argnums=donate_argnums)
 
+  @property
+  def replicated(self) -> NamedSharding | None:
+    """The sharding of the state under a mesh: one full copy on every device of every process (else None)."""
+    return NamedSharding(self.mesh, P()) if self.mode == 'mesh' else None
+
   def put(self, tree: Any) -> Any:
-    """Places a host-side pytree (the state) on the devices: replicated (pmap: a leading device axis)."""
+    """Places a pytree (the state, the dataset's arrays) on the devices: replicated (pmap: a leading device axis).
+
+    Under a mesh, every process must pass the same values (not checked: each process's copy becomes its devices'
+    copy); the leaves may be numpy arrays, host-local `jax.Array`s (typed PRNG keys included) or global arrays
+    already placed, and come back as global replicated arrays.
+    """
     if self.mode == 'pmap':
       n = jax.local_device_count()
       return jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *jnp.shape(x))), tree)
     if self.mode == 'mesh':
-      return jax.device_put(tree, NamedSharding(self.mesh, P()))
+      return jax.tree.map(functools.partial(_replicate, sharding=self.replicated), tree)
     return tree
 
   def get(self, tree: Any) -> Any:
-    """The single copy of a replicated pytree (the state or the metrics) as one device's arrays."""
+    """This process's copy of a replicated pytree (the state or the metrics), as arrays on one local device.
+
+    Every process can evaluate or plot its copy; the values are the same on all of them.
+    """
     if self.mode == 'pmap':
       return jax.tree.map(lambda x: x[0], tree)
+    if self.mode == 'mesh':
+      return jax.tree.map(lambda x: x.addressable_data(0) if isinstance(x, jax.Array) else x, tree)
     return tree
+
+  def checkpointable(self, tree: Any) -> Any:
+    """What Orbax saves of the placed state: the global arrays under a mesh (each process writes its part, Orbax's
+    multi-host path; it refuses host-local arrays there), else the one copy."""
+    return tree if self.mode == 'mesh' else self.get(tree)
+
+
+def _is_key(x: Any) -> bool:
+  return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _replicate(x: Any, sharding: NamedSharding) -> jax.Array:
+  """One leaf as a global array replicated over `sharding`'s mesh, from this process's copy."""
+  if _is_key(x):  # A typed key cannot be put onto a multi-host sharding; its raw uint32 data can.
+    return jax.random.wrap_key_data(_replicate(jax.random.key_data(x), sharding), impl=jax.random.key_impl(x))
+  if isinstance(x, jax.Array) and x.sharding.is_equivalent_to(sharding, x.ndim):  # Already placed (e.g. restored).
+    return x
+  if isinstance(x, jax.Array) and not x.is_fully_addressable:  # Global, sharded otherwise: XLA reshards it.
+    return jax.device_put(x, sharding)
+  # Committed host-local arrays cannot be put onto a multi-host sharding either: go through numpy.
+  host = np.asarray(x)
+  return jax.make_array_from_process_local_data(sharding, host, host.shape)
 
 
 def initialize_distributed(parallel: ml_collections.ConfigDict) -> None:
