@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 import ml_collections
 import numpy as np
@@ -108,6 +109,17 @@ def _replicate(x: Any, sharding: NamedSharding) -> jax.Array:
   # Committed host-local arrays cannot be put onto a multi-host sharding either: go through numpy.
   host = np.asarray(x)
   return jax.make_array_from_process_local_data(sharding, host, host.shape)
+
+
+def any_process(flag: bool) -> bool:
+  """Whether `flag` is True on any process; every process gets the same answer.
+
+  A collective: with several processes, all must call it at the same point of the loop (e.g. SIGTERM reaching one
+  host must stop them all after the same chunk).
+  """
+  if jax.process_count() == 1:
+    return flag
+  return bool(np.any(multihost_utils.process_allgather(np.asarray(flag, np.int32))))
 
 
 def initialize_distributed(parallel: ml_collections.ConfigDict) -> None:

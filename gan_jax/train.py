@@ -210,7 +210,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         timed_steps += chunk
       step += chunk
       _check_finite(summary, last_saved, ckpt_dir)
-      preempted = sigterm.raised
+      # SIGTERM may reach one host only: all stop after the same chunk, or the others would wait in its collectives.
+      preempted = parallel_lib.any_process(sigterm.raised)
       progress(step)
       t = config.train
       done = step == t.num_steps
@@ -230,7 +231,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       if preempted:
         manager.wait_until_finished()
         writer.flush()
-        raise PreemptedError(f'Preempted by SIGTERM at step {step}; checkpoint saved in {ckpt_dir}.')
+        where = '' if sigterm.raised else ' on another process'
+        raise PreemptedError(f'Preempted by SIGTERM{where} at step {step}; checkpoint saved in {ckpt_dir}.')
 
   manager.wait_until_finished()
   if not eval_metrics:  # Resumed at the last step: evaluate the restored state.
