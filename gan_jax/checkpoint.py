@@ -4,6 +4,8 @@ import os
 
 from absl import logging
 import flax.serialization
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from gan_jax.state import TrainState
@@ -21,16 +23,26 @@ def make_manager(directory: str, keep: int) -> ocp.CheckpointManager:
 
 
 def save(manager: ocp.CheckpointManager, state: TrainState) -> None:
-  """Saves `state` (one device's copy) at its step, in the background; `wait` makes it durable."""
-  manager.save(int(state.step), args=ocp.args.StandardSave(flax.serialization.to_state_dict(state)), force=True)
+  """Saves `state` at its step, in the background; `wait_until_finished` makes it durable.
+
+  `state` is one copy of the state, or (multi-host) global arrays placed by `parallel.put`: then every process must
+  call this, and each writes its part.
+  """
+  step = state.step
+  if isinstance(step, jax.Array):  # A global array has no host value; each process holds a copy of it.
+    step = step.addressable_data(0)
+  manager.save(int(np.asarray(step)), args=ocp.args.StandardSave(flax.serialization.to_state_dict(state)), force=True)
 
 
-def restore_latest(manager: ocp.CheckpointManager, template: TrainState) -> TrainState | None:
+def restore_latest(manager: ocp.CheckpointManager, template: TrainState,
+                   sharding: jax.sharding.Sharding | None = None) -> TrainState | None:
   """Restores the newest checkpoint that restores cleanly, reporting each one that does not.
 
   Args:
     manager: the run's checkpoint manager.
     template: a state of the right structure (its values are ignored).
+    sharding: where every restored array goes (e.g. `DataParallel.replicated`: global arrays, one copy per device
+      of every process); None restores onto the template's devices, on one process.
 
   Returns:
     The restored state, or None when the directory holds no checkpoint.
@@ -40,6 +52,8 @@ def restore_latest(manager: ocp.CheckpointManager, template: TrainState) -> Trai
   """
   steps = sorted(manager.all_steps(), reverse=True)
   target = flax.serialization.to_state_dict(template)
+  if sharding is not None:  # Typed keys included: Orbax stores their raw data and wraps it back.
+    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding), target)
   failures = []
   for step in steps:
     try:

@@ -14,6 +14,8 @@ from gan_jax.models import dcgan, heads
 PARALLEL_MODES = ('single', 'mesh')
 UPDATE_ORDERS = ('simultaneous', 'alternating')
 LATENT_DISTRIBUTIONS = ('normal', 'uniform')
+# `config.parallel`'s multi-host fields and their "detect it" values.
+DISTRIBUTED_DEFAULTS = {'coordinator_address': '', 'num_processes': 0, 'process_id': -1}
 
 
 class ConfigError(ValueError):
@@ -164,7 +166,13 @@ def base_config() -> ml_collections.ConfigDict:
 
   config.parallel = ml_collections.ConfigDict()
   config.parallel.mode = 'single'
+  # Multi-host (a TPU pod, a GPU cluster): join the processes with `jax.distributed.initialize` before training.
   config.parallel.distributed = False
+  # Where process 0 listens ('host:port'), how many processes, and this one's index. The defaults ('', 0, -1)
+  # let JAX detect them from the cluster (TPU pods, SLURM, Open MPI); elsewhere give all three.
+  config.parallel.coordinator_address = ''
+  config.parallel.num_processes = 0
+  config.parallel.process_id = -1
   return config
 
 
@@ -214,12 +222,52 @@ def _positive_int(config, field: str, minimum: int = 1):
            f'got {value!r}; must be an integer >= {minimum}')
 
 
-def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
+def validate_parallel(parallel: ml_collections.ConfigDict, num_processes: int = 1) -> None:
+  """Checks `config.parallel`; `main.py` calls it before `jax.distributed.initialize` sees the fields.
+
+  Args:
+    parallel: the `parallel` section of an experiment config.
+    num_processes: the JAX processes of the run (`jax.process_count()` once the distributed system is joined).
+
+  Raises:
+    ConfigError: naming the field, the value and what is accepted.
+  """
+  _require(parallel.mode in PARALLEL_MODES, 'parallel.mode',
+           f'got {parallel.mode!r}; accepted values: {", ".join(PARALLEL_MODES)}')
+  address = parallel.coordinator_address  # ConfigDict keeps the fields' types.
+  _require(not address or (':' in address and address.rpartition(':')[2].isdigit()), 'parallel.coordinator_address',
+           f'got {address!r}; must be host:port, e.g. 10.0.0.1:1234 (or empty to detect it)')
+  for name, unset in (('num_processes', 0), ('process_id', -1)):
+    value = parallel[name]
+    _require(isinstance(value, int) and not isinstance(value, bool) and value >= unset, f'parallel.{name}',
+             f'got {value!r}; must be an integer >= {unset + 1}, or {unset} to detect it')
+  given = [f'{name}={parallel[name]!r}' for name, unset in DISTRIBUTED_DEFAULTS.items() if parallel[name] != unset]
+  _require(parallel.distributed or not given, 'parallel.distributed',
+           f'is False, but {", ".join(given)} only apply to a multi-host run: set parallel.distributed=True')
+  if address:  # A coordinator given by hand means no detected cluster: JAX then needs the count and index too.
+    _require(parallel.num_processes > 0, 'parallel.num_processes',
+             f'got {parallel.num_processes}; give the number of processes with parallel.coordinator_address')
+    _require(parallel.process_id >= 0, 'parallel.process_id',
+             f'got {parallel.process_id}; give this process\'s index with parallel.coordinator_address')
+  if parallel.process_id >= 0:
+    _require(parallel.num_processes > 0, 'parallel.num_processes',
+             f'got {parallel.num_processes}; give the number of processes with parallel.process_id')
+    _require(parallel.process_id < parallel.num_processes, 'parallel.process_id',
+             f'got {parallel.process_id}; must lie in [0, parallel.num_processes={parallel.num_processes})')
+  # Only a mesh spans processes: single would train one model per process, on host-local state that Orbax cannot
+  # save from several processes.
+  _require(parallel.mode == 'mesh' or num_processes == 1, 'parallel.mode',
+           f'got {parallel.mode!r}, which runs in one process, and this run has {num_processes} processes: '
+           'use parallel.mode=mesh')
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: int, num_processes: int = 1) -> None:
   """Checks every field that could fail later, so that the error comes before any compile or write.
 
   Args:
     config: the experiment configuration.
     num_devices: the devices the batch is split over in the configured parallel mode.
+    num_processes: the JAX processes of the run (`jax.process_count()`).
 
   Raises:
     ConfigError: naming the field, the value and the accepted values.
@@ -232,7 +280,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   _choice(config, 'optim.g.name', sorted(optim.OPTIMIZERS))
   _choice(config, 'optim.d.name', sorted(optim.OPTIMIZERS))
   _choice(config, 'train.update_order', UPDATE_ORDERS)
-  _choice(config, 'parallel.mode', PARALLEL_MODES)
+  validate_parallel(config.parallel, num_processes)
   _choice(config, 'gen.norm', dcgan.NORMS)
   _choice(config, 'disc.norm', dcgan.NORMS)
   _choice(config, 'data.resize', ('resize', 'pad'))

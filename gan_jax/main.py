@@ -12,7 +12,7 @@ import tensorflow as tf  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from gan_jax import config as config_lib  # noqa: E402
-from gan_jax import train  # noqa: E402
+from gan_jax import parallel, train  # noqa: E402
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Experiment config file, e.g. experiments/unrolled.py[:smoke].',
@@ -52,8 +52,11 @@ def main(argv: list[str]) -> None:
     sys.exit(USAGE_ERROR)
   config = FLAGS.config
   tf.config.experimental.set_visible_devices([], 'GPU')  # TensorFlow must not take the accelerators' memory.
-  if config.parallel.distributed:  # Before anything asks JAX for its devices.
-    jax.distributed.initialize()
+  try:
+    parallel.initialize_distributed(config.parallel)  # Before anything asks JAX for its devices.
+  except config_lib.ConfigError as error:
+    print(f'error: {error}', file=sys.stderr)
+    sys.exit(USAGE_ERROR)
   workdir = FLAGS.workdir or default_workdir(FLAGS['config'].config_filename)
   logging.info('JAX process %d of %d; local devices: %s', jax.process_index(), jax.process_count(),
                jax.local_devices())

@@ -162,7 +162,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     NonFiniteLossError: a loss became NaN or Inf; the last good checkpoint is kept.
     PreemptedError: SIGTERM arrived; a checkpoint of the current step was saved.
   """
-  config_lib.validate(config, parallel_lib.device_count(config.parallel.mode))
+  config_lib.validate(config, parallel_lib.device_count(config.parallel.mode), jax.process_count())
   parallel = parallel_lib.make_data_parallel(config.parallel.mode)
   dataset = data.make_dataset(config.data)
   arrays = training_arrays(config, dataset)
@@ -173,21 +173,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   writer = metric_writers.create_default_writer(workdir, just_logging=not is_chief)
   ckpt_dir = os.path.join(workdir, 'checkpoints')
   manager = checkpoint.make_manager(ckpt_dir, config.train.keep_checkpoints)
-  restored = checkpoint.restore_latest(manager, state)
+  # Under a mesh the checkpoint comes back as global arrays, on every process.
+  restored = checkpoint.restore_latest(manager, state, parallel.replicated)
+  if restored is not None:
+    state = restored
+  device_state = parallel.put(state)
+  state = parallel.get(device_state)  # This process's copy, for evaluation and plots.
+  step = int(state.step)
   last_saved = None
   if restored is not None:
-    state, last_saved = restored, int(restored.step)
+    last_saved = step
     logging.info('Resuming from step %d in %s.', last_saved, ckpt_dir)
   else:
     writer.write_hparams(_flat_hparams(config))
-  step = int(state.step)
   plot_dir = os.path.join(workdir, 'plots')
-  os.makedirs(plot_dir, exist_ok=True)
+  if is_chief:
+    os.makedirs(plot_dir, exist_ok=True)
 
   compiled = make_multi_step_fn(config, dataset, parallel)
   evaluate = make_evaluator(config, dataset)
   progress = periodic_actions.ReportProgress(num_train_steps=config.train.num_steps, writer=writer)
-  device_state = parallel.put(state)
   data_arrays = parallel.put(arrays)
   timed_steps, train_seconds, first_call_seconds = 0, 0.0, None
   eval_metrics = {}
@@ -206,6 +211,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         timed_steps += chunk
       step += chunk
       _check_finite(summary, last_saved, ckpt_dir)
+      # SIGTERM may reach one host only: all stop after the same chunk, or the others would wait in its collectives.
+      preempted = parallel_lib.any_process(sigterm.raised)
       progress(step)
       t = config.train
       done = step == t.num_steps
@@ -219,13 +226,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         if is_chief:
           for name, image in pictures.items():
             plots.save_png(image, os.path.join(plot_dir, f'{name}_{step:07d}.png'))
-      if step % t.checkpoint_every_steps == 0 or done or sigterm.raised:
-        checkpoint.save(manager, state)
+      if step % t.checkpoint_every_steps == 0 or done or preempted:
+        checkpoint.save(manager, parallel.checkpointable(device_state))  # Every process, for Orbax's multi-host save.
         last_saved = step
-      if sigterm.raised:
+      if preempted:
         manager.wait_until_finished()
         writer.flush()
-        raise PreemptedError(f'Preempted by SIGTERM at step {step}; checkpoint saved in {ckpt_dir}.')
+        where = '' if sigterm.raised else ' on another process'
+        raise PreemptedError(f'Preempted by SIGTERM{where} at step {step}; checkpoint saved in {ckpt_dir}.')
 
   manager.wait_until_finished()
   if not eval_metrics:  # Resumed at the last step: evaluate the restored state.
