@@ -49,13 +49,11 @@ def fresh_state(config: ml_collections.ConfigDict) -> tuple[TrainState, data.Gau
   return create_state(config, jax.random.key(config.seed), dataset.shape), dataset
 
 
-def unroll_with_python_loop(objective, nets, steps: int, remat: bool = False, unroll_loop: bool = False):
+def unroll_with_python_loop(objective, nets, steps: int, remat: bool = False):
   """`gan_jax.unroll.unroll` with a Python for-loop instead of `lax.scan`.
 
-  Same arguments and result; the traced graph holds `steps` copies of the update instead of one scan body
-  (`unroll_loop` is moot: the loop is always unrolled).
+  Same arguments and result; the traced graph holds `steps` copies of the update instead of one scan body.
   """
-  del unroll_loop
 
   def update(params, opt_states):
     grads = jax.grad(objective)(params)

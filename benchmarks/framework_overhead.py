@@ -58,7 +58,7 @@ def bare_hyper(config) -> bare_unrolled.Hyper:
       'train.n_critic': (config.train.n_critic, 1), 'train.update_order': (config.train.update_order, 'simultaneous'),
       'unroll.second_order': (config.unroll.second_order, True),
       'unroll.same_minibatch': (config.unroll.same_minibatch, True),
-      '(unroll.remat, unroll.unroll_loop)': ((config.unroll.remat, config.unroll.unroll_loop), (False, False)),
+      'unroll.remat': (config.unroll.remat, False),
       'disc.init_gain': (config.disc.init_gain, config.gen.init_gain),
       'gen.ema_decay': (config.gen.ema_decay, 0.0), 'cond.enabled': (config.cond.enabled, False),
       'info': ((config.info.categories, config.info.continuous), (0, 0)),

@@ -18,7 +18,6 @@ def get_config(variant: str | None = None):
   config.loss.name = 'minimax'
   config.unroll.steps = 10
   config.train.update_order = 'simultaneous'
-  config.unroll.unroll_loop = True  # Convolutions on CPU: see gan_jax/config.py.
   config.train.num_steps = 3000
   config.eval.num_samples = 25_600  # As many samples as the paper counts modes on.
   return smoke(config) if variant == 'smoke' else config

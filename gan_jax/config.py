@@ -98,9 +98,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.unroll.remat = False
   # The unrolled D steps and the G step see the real batch and noise of the (first) D step.
   config.unroll.same_minibatch = True
-  # Let XLA unroll the k-step loop: compile time grows with k, but XLA's CPU backend runs convolutions inside a
-  # loop about 20x slower (benchmarks/cpu_loops.py), so convolutional models on CPU want True.
-  config.unroll.unroll_loop = False
+  # Whether the k-step loop is unrolled is the backend's choice (gan_jax/platform.py), not a config field.
 
   config.data = ml_collections.ConfigDict()
   config.data.name = 'ring'

@@ -286,7 +286,7 @@ def discriminator_objective(state: TrainState, batch: Batch, fake: jax.Array, ob
 
 
 def generator_objective(state: TrainState, batch: Batch, objective: GANObjective, unroll_steps: int = 0,
-                        second_order: bool = True, remat: bool = False, unroll_loop: bool = False):
+                        second_order: bool = True, remat: bool = False):
   """G's loss against D unrolled `unroll_steps` updates ahead: the weighted sum of `objective.g_terms`.
 
   The unrolled updates use D's own optimizer and objective on `batch` and are thrown away afterwards. With
@@ -302,7 +302,7 @@ def generator_objective(state: TrainState, batch: Batch, objective: GANObjective
   def unrolled_loss(params):
     return discriminator_objective(state.with_params(params), batch, fake_in_unroll, objective)[0]
 
-  d_params = unroll(unrolled_loss, {'d': state.nets['d']}, unroll_steps, remat=remat, unroll_loop=unroll_loop)['d']
+  d_params = unroll(unrolled_loss, {'d': state.nets['d']}, unroll_steps, remat=remat)['d']
   real_out, fake_out, _ = discriminate_both(state, batch, fake, params=d_params)  # D's statistics stay put.
   ctx = Context(state, batch, fake, real_out, fake_out, d_params, objective)
   value, metrics = combine(objective.g_terms, G_TERMS, ctx, 'g')

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from gan_jax import history
+from gan_jax import history, platform
 from gan_jax import objectives as objectives_lib
 from gan_jax.objectives import GANObjective
 from gan_jax.rng import noise_key
@@ -58,10 +58,10 @@ def d_step(state: TrainState, batch: Batch, *, objective: GANObjective = GANObje
 
 
 def g_step(state: TrainState, batch: Batch, *, objective: GANObjective = GANObjective(), unroll_steps: int = 0,
-           second_order: bool = True, remat: bool = False, unroll_loop: bool = False) -> tuple[TrainState, Metrics]:
+           second_order: bool = True, remat: bool = False) -> tuple[TrainState, Metrics]:
   """One update of G on `objectives.generator_objective` (whose options it takes); ends the iteration."""
   g_objective = functools.partial(objectives_lib.generator_objective, objective=objective, unroll_steps=unroll_steps,
-                                  second_order=second_order, remat=remat, unroll_loop=unroll_loop)
+                                  second_order=second_order, remat=remat)
   new_state, metrics = update(state, batch, nets=('g',), objective=g_objective)
   return new_state.replace(step=state.step + 1), metrics
 
@@ -111,11 +111,8 @@ def train_step(state: TrainState, real: Batch, *, d_step_fn, g_step_fn, sample_n
   if simultaneous:
     g_state, g_metrics = run_g_step(state)
   d_input = against_old(state, 'g')
-  if n_critic == 1:  # Even a one-trip loop costs: XLA's CPU backend runs convolutions in loops ~20x slower.
-    d_state, d_metrics = d_step_fn(d_input, jax.tree.map(lambda x: x[0], d_batches))
-  else:  # Unrolled by XLA for the same reason; n_critic is small.
-    d_state, d_metrics = jax.lax.scan(d_step_fn, d_input, d_batches, unroll=True)
-    d_metrics = jax.tree.map(jnp.mean, d_metrics)
+  d_state, d_metrics = platform.scan(d_step_fn, d_input, d_batches)
+  d_metrics = jax.tree.map(jnp.mean, d_metrics)
   d_state = d_state.replace_nets(g=state.nets['g'])
   if simultaneous:
     new_state = d_state.replace_nets(g=g_state.nets['g']).replace(step=g_state.step)
@@ -139,8 +136,7 @@ def make_train_step(config, sample_noise: Callable[[jax.Array], Batch]) -> Calla
   objective = objectives_lib.objective_from_config(config)
   d_fn = functools.partial(d_step, objective=objective, replay_fraction=config.replay.fraction)
   g_fn = functools.partial(g_step, objective=objective, unroll_steps=config.unroll.steps,
-                           second_order=config.unroll.second_order, remat=config.unroll.remat,
-                           unroll_loop=config.unroll.unroll_loop)
+                           second_order=config.unroll.second_order, remat=config.unroll.remat)
   return functools.partial(train_step, d_step_fn=d_fn, g_step_fn=g_fn, sample_noise=sample_noise,
                            n_critic=config.train.n_critic,
                            simultaneous=config.train.update_order == 'simultaneous',
@@ -178,11 +174,8 @@ def make_multi_step(train_step_fn, sample_real: Callable[[TrainState, Any], Batc
       return train_step_fn(state, sample_real(state, data_arrays))
 
     first_step = state.step
-    if num_steps == 1:  # No loop at all: convolutional models on CPU run much faster outside one.
-      state, metrics = one_step(state, None)
-      metrics = jax.tree.map(lambda x: x[None], metrics)
-    else:
-      state, metrics = jax.lax.scan(one_step, state, None, length=num_steps)
+    # Never unrolled: a chunk may be hundreds of steps. Convolutional models on CPU use chunks of one step instead.
+    state, metrics = platform.scan(one_step, state, None, length=num_steps, may_unroll=False)
     return state, summarize(metrics, first_step)
 
   return multi_step

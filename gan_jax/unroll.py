@@ -5,18 +5,21 @@ from typing import Callable, Mapping
 import jax
 import optax
 
+from gan_jax import platform
 from gan_jax.state import Network
 
 PyTree = jax.typing.ArrayLike | dict
 
 
 def unroll(objective: Callable[[dict[str, PyTree]], jax.Array], nets: Mapping[str, Network], steps: int,
-           remat: bool = False, unroll_loop: bool = False) -> dict[str, PyTree]:
+           remat: bool = False) -> dict[str, PyTree]:
   """Applies `steps` updates of each network's own optimizer to its parameters on `objective`, as one `lax.scan`.
 
   The result stays differentiable with respect to everything `objective` closes over (the generator's samples), so
   a generator loss evaluated at the returned parameters carries the second-order term of the paper. The scan keeps
-  compile time flat in `steps`; `remat` recomputes each update in the backward pass, so memory stays flat too.
+  compile time flat in `steps` (except on CPU for convolutional networks, where `platform.scan` unrolls it: XLA's CPU
+  backend runs convolutions in loops much slower); `remat` recomputes each update in the backward pass, so memory
+  stays flat too.
   Several networks (CycleGAN's two discriminators) unroll jointly: each step takes the gradient of `objective`
   with respect to all of them.
 
@@ -26,8 +29,6 @@ def unroll(objective: Callable[[dict[str, PyTree]], jax.Array], nets: Mapping[st
       advanced and discarded).
     steps: k, the number of unrolled updates; 0 returns the current parameters.
     remat: wrap each update in `jax.checkpoint`.
-    unroll_loop: let XLA unroll the scan. Compile time then grows with `steps`, but XLA's CPU backend runs
-      convolutions inside a loop about 20x slower, so convolutional models on CPU want it.
 
   Returns:
     {name: parameters after `steps` updates}.
@@ -48,8 +49,5 @@ def unroll(objective: Callable[[dict[str, PyTree]], jax.Array], nets: Mapping[st
   if remat:
     one_update = jax.checkpoint(one_update)
   carry = (params, {name: net.opt_state for name, net in nets.items()})
-  if unroll_loop and steps == 1:  # XLA keeps a one-trip loop even when asked to unroll it.
-    (params, _), _ = one_update(carry, None)
-  else:
-    (params, _), _ = jax.lax.scan(one_update, carry, None, length=steps, unroll=unroll_loop)
+  (params, _), _ = platform.scan(one_update, carry, None, length=steps)
   return params

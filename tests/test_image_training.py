@@ -78,7 +78,6 @@ def test_unrolled_gan_on_stacked_digits_reports_modes(tmp_path, data_dir):
   config = tiny_dcgan(data_dir, num_steps=20)
   config.data.name = 'stacked_digits'
   config.unroll.steps = 2
-  config.unroll.unroll_loop = True
   config.eval.num_samples = 300
   final = train_and_evaluate(config, str(tmp_path / 'run'))
   assert 1 <= final['modes_covered'] <= 300 and final['num_samples'] == 300

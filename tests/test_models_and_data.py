@@ -151,13 +151,14 @@ def test_mode_metrics_perfect_and_collapsed():
   assert mode_metrics(collapsed, mixture.centers, 0.02, 20)['kl_to_uniform'] == pytest.approx(np.log(8))
 
 
-def test_upconv_equals_flax_transposed_convolution_and_its_gradients():
+@pytest.mark.parametrize('method', ['phases', 'transpose', 'auto'])
+def test_upconv_equals_flax_transposed_convolution_and_its_gradients(method):
   from flax import linen as nn
   from gan_jax.models.layers import UpConv2x
   x = jax.random.normal(jax.random.key(0), (2, 5, 6, 3))
   reference = nn.ConvTranspose(4, (4, 4), strides=(2, 2), padding='SAME', bias_init=nn.initializers.normal(1.0))
   variables = reference.init(jax.random.key(1), x)
-  ours = UpConv2x(4)
+  ours = UpConv2x(4, method=method)
   np.testing.assert_allclose(ours.apply(variables, x), reference.apply(variables, x), atol=1e-5)
   loss = lambda module: lambda v, x: jnp.sum(jnp.sin(module.apply(v, x)))
   got = jax.grad(loss(ours), argnums=(0, 1))(variables, x)

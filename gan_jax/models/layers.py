@@ -4,6 +4,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax import platform
+
+UPCONV_METHODS = ('auto', 'phases', 'transpose')
+
 
 def _phase_taps(kernel: jax.Array, phase: int, axis: int) -> jax.Array:
   """The 3 taps along `axis` of output phase `phase`, from the 4 taps of the transposed convolution."""
@@ -24,24 +28,33 @@ def _phase_kernels(kernel: jax.Array) -> jax.Array:
 
 
 class UpConv2x(nn.Module):
-  """`nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding='SAME')`, computed as one stride-1 convolution.
+  """`nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding='SAME')`, the same parameters and outputs.
 
-  Same parameters and outputs as the transposed convolution (tested against it), but its gradients are ordinary
-  convolutions: XLA's CPU backend runs the dilated convolutions of a transposed convolution's backward pass about
-  ten times slower.
+  On CPU (`method='auto'`, see `platform.py`) it is computed as one stride-1 convolution over the four output
+  phases, whose gradients are ordinary convolutions: XLA's CPU backend runs the dilated convolutions of a transposed
+  convolution's backward pass about ten times slower, which outweighs the phase form's 2.25x multiply-adds.
+  Elsewhere it is the native transposed convolution. Both are tested against Flax's `ConvTranspose`.
   """
   features: int
   use_bias: bool = True
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  method: str = 'auto'  # UPCONV_METHODS: the backend's choice, or one form by name.
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param('kernel', self.kernel_init, (4, 4, x.shape[-1], self.features))
-    y = jax.lax.conv_general_dilated(x, _phase_kernels(kernel).astype(x.dtype), (1, 1), ((1, 1), (1, 1)),
-                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    b, h, w, _ = y.shape
-    # Channels are ordered (row phase, column phase, feature): interleave the phases into a twice-larger grid.
-    y = y.reshape(b, h, w, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w, self.features)
+    if self.method not in UPCONV_METHODS:
+      raise ValueError(f'UpConv2x.method: got {self.method!r}; accepted values: {", ".join(UPCONV_METHODS)}')
+    kernel = self.param('kernel', self.kernel_init, (4, 4, x.shape[-1], self.features)).astype(x.dtype)
+    phases = self.method == 'phases' or (self.method == 'auto' and platform.phase_upconvolution())
+    if phases:
+      y = jax.lax.conv_general_dilated(x, _phase_kernels(kernel), (1, 1), ((1, 1), (1, 1)),
+                                       dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+      b, h, w, _ = y.shape
+      # Channels are ordered (row phase, column phase, feature): interleave the phases into a twice-larger grid.
+      y = y.reshape(b, h, w, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w,
+                                                                                       self.features)
+    else:
+      y = jax.lax.conv_transpose(x, kernel, (2, 2), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros, (self.features,))
     return y

@@ -1,0 +1,57 @@
+"""Backend tuning, in one place: the choices that only XLA's CPU backend needs.
+
+XLA's CPU backend runs convolutions inside a loop (a `while` from `lax.scan`) about 20x slower than outside one, and
+its transposed-convolution gradients (dilated convolutions) about 10x slower than ordinary ones. So on CPU, and only
+there, short loops whose body convolves are unrolled, and `models.layers.UpConv2x` computes its stride-2 transposed
+convolution as one stride-1 convolution over four output phases. Everything else (GPU, TPU, and loops without
+convolutions on CPU, whose compile time must stay flat in their length) keeps `lax.scan` and the native transposed
+convolution. The steps, the unroll and the models call these functions; none of them takes a flag for it.
+"""
+
+from typing import Any, Callable
+
+import jax
+import jax.extend as jex
+
+# Loops longer than this stay loops even on CPU: unrolling them would make compile time grow without bound.
+MAX_UNROLLED_LENGTH = 32
+
+
+def is_cpu() -> bool:
+  """Whether computations are placed on XLA's CPU backend."""
+  return jax.default_backend() == 'cpu'
+
+
+def _convolves(jaxpr) -> bool:
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name in ('conv_general_dilated', 'conv_transpose'):
+      return True
+    for sub in jex.core.jaxprs_in_params(eqn.params):
+      if _convolves(sub):
+        return True
+  return False
+
+
+def unroll_loop(body: Callable, *args) -> bool:
+  """Whether a loop of `body(*args)` should be unrolled on this backend: on CPU when its body convolves."""
+  if not is_cpu():
+    return False
+  return _convolves(jax.make_jaxpr(body)(*args).jaxpr)
+
+
+def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, *, may_unroll: bool = True):
+  """`jax.lax.scan`, tuned for the backend: no loop at all for one trip (XLA keeps a one-trip loop even when asked
+  to unroll it), and, with `may_unroll`, unrolled on CPU when the body convolves and the loop is short."""
+  if length is None:
+    length = jax.tree.leaves(xs)[0].shape[0]
+  first = None if xs is None else jax.tree.map(lambda x: x[0], xs)
+  if length == 1:
+    carry, y = f(init, first)
+    return carry, jax.tree.map(lambda a: a[None], y)
+  unroll = may_unroll and length <= MAX_UNROLLED_LENGTH and unroll_loop(f, init, first)
+  return jax.lax.scan(f, init, xs, length=length, unroll=unroll)
+
+
+def phase_upconvolution() -> bool:
+  """Whether `UpConv2x` uses its four-phase stride-1 form (CPU) rather than the native transposed convolution."""
+  return is_cpu()
