@@ -1,6 +1,7 @@
 """Orbax checkpoints of the whole training state, with a fall-back past checkpoints that fail to restore."""
 
 import os
+from typing import Any
 
 from absl import logging
 import flax.serialization
@@ -35,14 +36,15 @@ def save(manager: ocp.CheckpointManager, state: TrainState) -> None:
 
 
 def restore_latest(manager: ocp.CheckpointManager, template: TrainState,
-                   sharding: jax.sharding.Sharding | None = None) -> TrainState | None:
+                   sharding: Any = None) -> TrainState | None:
   """Restores the newest checkpoint that restores cleanly, reporting each one that does not.
 
   Args:
     manager: the run's checkpoint manager.
     template: a state of the right structure (its values are ignored).
-    sharding: where every restored array goes (e.g. `DataParallel.replicated`: global arrays, one copy per device
-      of every process); None restores onto the template's devices, on one process.
+    sharding: where the restored arrays go: one sharding for all (e.g. `DataParallel.replicated`: global arrays,
+      one copy per device of every process) or a pytree of them matching `template` (`DataParallel.state_sharding`);
+      None restores onto the template's devices, on one process.
 
   Returns:
     The restored state, or None when the directory holds no checkpoint.
@@ -53,7 +55,11 @@ def restore_latest(manager: ocp.CheckpointManager, template: TrainState,
   steps = sorted(manager.all_steps(), reverse=True)
   target = flax.serialization.to_state_dict(template)
   if sharding is not None:  # Typed keys included: Orbax stores their raw data and wraps it back.
-    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding), target)
+    if isinstance(sharding, jax.sharding.Sharding):
+      sharding = jax.tree.map(lambda _: sharding, target)
+    else:
+      sharding = flax.serialization.to_state_dict(sharding)
+    target = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=s), target, sharding)
   failures = []
   for step in steps:
     try:

@@ -164,6 +164,9 @@ def base_config() -> ml_collections.ConfigDict:
 
   config.parallel = ml_collections.ConfigDict()
   config.parallel.mode = 'single'
+  # mesh: shard the state (parameters, optimizer states, EMA) over this many devices of a second mesh axis 'model'
+  # (FSDP-style), the batch over all devices; 1 replicates the state on every device.
+  config.parallel.model_shards = 1
   # Multi-host (a TPU pod, a GPU cluster): join the processes with `jax.distributed.initialize` before training.
   config.parallel.distributed = False
   # Where process 0 listens ('host:port'), how many processes, and this one's index. The defaults ('', 0, -1)

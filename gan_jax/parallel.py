@@ -10,6 +10,10 @@ Multi-host (a pod: several processes, each with its own devices, joined by `init
 spans every process's devices. The state is then a pytree of global `jax.Array`s replicated over the mesh; every
 process runs the same program on the same values, `put` builds the global arrays from each process's identical
 host copy, and `get` gives a process its own copy back.
+
+For networks too large to replicate, `parallel.model_shards` > 1 splits the mesh into ('data', 'model') and shards
+every array of the state over 'model' along its largest dimension that divides evenly (as FSDP / ZeRO-3 do), the
+batch over both axes; XLA gathers the parameters where a layer needs them. The arithmetic is unchanged.
 """
 
 import dataclasses
@@ -25,6 +29,7 @@ import numpy as np
 from gan_jax import config as config_lib
 
 AXIS = 'data'
+MODEL_AXIS = 'model'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,20 +38,41 @@ class DataParallel:
   mode: str  # 'single' or 'mesh'.
   num_devices: int
   mesh: jax.sharding.Mesh | None = None
+  model_shards: int = 1  # Devices of the 'model' axis the state is sharded over (1: replicated).
 
   def local_share(self, x: jax.Array, axis: int = 0) -> jax.Array:
-    """Inside a compiled step: a global batch `x`, sharded over the devices along `axis` under a mesh."""
+    """Inside a compiled step: a global batch `x`, sharded over all devices along `axis` under a mesh."""
     if self.mode == 'mesh':
-      spec = P(*([None] * axis), AXIS)
+      batch_axes = AXIS if self.model_shards == 1 else (AXIS, MODEL_AXIS)
+      spec = P(*([None] * axis), batch_axes)
       return jax.lax.with_sharding_constraint(x, NamedSharding(self.mesh, spec))
     return x
 
-  def compile(self, fn: Callable, donate: bool = True) -> Callable:
-    """Compiles `fn(state, ...)`; the state argument is donated so the update happens in place."""
+  def state_sharding(self, tree: Any) -> Any:
+    """Where each array of the state lives under a mesh: replicated, or (model_shards > 1) split over 'model'
+    along its largest dimension divisible by model_shards (arrays without one stay replicated). None for 'single'."""
+    if self.mode != 'mesh':
+      return None
+
+    def leaf(x):
+      shape = np.shape(x)
+      dims = [i for i, size in enumerate(shape) if size % self.model_shards == 0] if self.model_shards > 1 else []
+      if not dims or _is_key(x):
+        return self.replicated
+      split = max(dims, key=lambda i: shape[i])
+      return NamedSharding(self.mesh, P(*(MODEL_AXIS if i == split else None for i in range(len(shape)))))
+
+    return jax.tree.map(leaf, tree)
+
+  def compile(self, fn: Callable, donate: bool = True, state_sharding: Any = None) -> Callable:
+    """Compiles `fn(state, ...) -> (state, metrics)`; the state argument is donated so the update happens in place.
+
+    `state_sharding` (from `state_sharding`) keeps the returned state where it came from; default replicated.
+    """
     donate_argnums = (0,) if donate else ()
     if self.mode == 'mesh':
-      replicated = NamedSharding(self.mesh, P())
-      return jax.jit(fn, donate_argnums=donate_argnums, out_shardings=replicated)
+      out_shardings = (state_sharding or self.replicated, self.replicated)
+      return jax.jit(fn, donate_argnums=donate_argnums, out_shardings=out_shardings)
     return jax.jit(fn, donate_argnums=donate_argnums)
 
   @property
@@ -54,15 +80,18 @@ class DataParallel:
     """The sharding of the state under a mesh: one full copy on every device of every process (else None)."""
     return NamedSharding(self.mesh, P()) if self.mode == 'mesh' else None
 
-  def put(self, tree: Any) -> Any:
-    """Places a pytree (the state, the dataset's arrays) on the devices, replicated.
+  def put(self, tree: Any, sharding: Any = None) -> Any:
+    """Places a pytree (the state, the dataset's arrays) on the devices: replicated, or as `sharding` (a pytree of
+    shardings matching `tree`, from `state_sharding`) says.
 
     Under a mesh, every process must pass the same values (not checked: each process's copy becomes its devices'
     copy); the leaves may be numpy arrays, host-local `jax.Array`s (typed PRNG keys included) or global arrays
     already placed, and come back as global replicated arrays.
     """
     if self.mode == 'mesh':
-      return jax.tree.map(functools.partial(_replicate, sharding=self.replicated), tree)
+      if sharding is None:
+        return jax.tree.map(functools.partial(_place, sharding=self.replicated), tree)
+      return jax.tree.map(_place, tree, sharding)
     return tree
 
   def get(self, tree: Any) -> Any:
@@ -71,8 +100,15 @@ class DataParallel:
     Every process can evaluate or plot its copy; the values are the same on all of them.
     """
     if self.mode == 'mesh':
-      return jax.tree.map(lambda x: x.addressable_data(0) if isinstance(x, jax.Array) else x, tree)
+      return jax.tree.map(self._local_copy, tree)
     return tree
+
+  def _local_copy(self, x: Any) -> Any:
+    if not isinstance(x, jax.Array):
+      return x
+    if not x.sharding.is_fully_replicated:  # A shard of the 'model' axis: gather it first (a collective).
+      x = jax.jit(lambda a: a, out_shardings=self.replicated)(x)
+    return x.addressable_data(0)
 
   def checkpointable(self, tree: Any) -> Any:
     """What Orbax saves of the placed state: the global arrays under a mesh (each process writes its part, Orbax's
@@ -84,10 +120,10 @@ def _is_key(x: Any) -> bool:
   return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
-def _replicate(x: Any, sharding: NamedSharding) -> jax.Array:
-  """One leaf as a global array replicated over `sharding`'s mesh, from this process's copy."""
+def _place(x: Any, sharding: NamedSharding) -> jax.Array:
+  """One leaf as a global array placed as `sharding` says, from this process's full copy."""
   if _is_key(x):  # A typed key cannot be put onto a multi-host sharding; its raw uint32 data can.
-    return jax.random.wrap_key_data(_replicate(jax.random.key_data(x), sharding), impl=jax.random.key_impl(x))
+    return jax.random.wrap_key_data(_place(jax.random.key_data(x), sharding), impl=jax.random.key_impl(x))
   if isinstance(x, jax.Array) and x.sharding.is_equivalent_to(sharding, x.ndim):  # Already placed (e.g. restored).
     return x
   if isinstance(x, jax.Array) and not x.is_fully_addressable:  # Global, sharded otherwise: XLA reshards it.
@@ -129,13 +165,31 @@ def initialize_distributed(parallel: ml_collections.ConfigDict) -> None:
       process_id=parallel.process_id if parallel.process_id >= 0 else None)
 
 
-def make_data_parallel(mode: str) -> DataParallel:
-  """Uses every device (all hosts') for 'mesh', and the first one for 'single'."""
+def make_data_parallel(mode: str, model_shards: int = 1) -> DataParallel:
+  """Uses every device (all hosts') for 'mesh', and the first one for 'single'.
+
+  Args:
+    mode: 'single' or 'mesh'.
+    model_shards: under a mesh, the size of the 'model' axis the state is sharded over (1: replicated state).
+
+  Raises:
+    ConfigError: `model_shards` does not divide the devices, or is set for 'single'.
+  """
   if mode == 'single':
+    if model_shards != 1:
+      raise config_lib.ConfigError(f'config.parallel.model_shards: got {model_shards}; sharding the state needs '
+                                   'parallel.mode=mesh')
     return DataParallel('single', 1)
   num_devices = jax.device_count()
-  mesh = jax.make_mesh((num_devices,), (AXIS,), axis_types=(jax.sharding.AxisType.Auto,))
-  return DataParallel('mesh', num_devices, mesh)
+  if model_shards < 1 or num_devices % model_shards:
+    raise config_lib.ConfigError(f'config.parallel.model_shards: got {model_shards}; must divide the {num_devices} '
+                                 'devices')
+  if model_shards == 1:
+    mesh = jax.make_mesh((num_devices,), (AXIS,), axis_types=(jax.sharding.AxisType.Auto,))
+  else:
+    mesh = jax.make_mesh((num_devices // model_shards, model_shards), (AXIS, MODEL_AXIS),
+                         axis_types=(jax.sharding.AxisType.Auto,) * 2)
+  return DataParallel('mesh', num_devices, mesh, model_shards)
 
 
 def device_count(mode: str) -> int:

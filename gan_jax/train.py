@@ -79,10 +79,12 @@ def reference_batch(config: ml_collections.ConfigDict, dataset) -> dict[str, jax
   return dataset.sample(arrays, key, jnp.zeros((), jnp.int32), config.train.reference_batch_size)
 
 
-def make_multi_step_fn(config, dataset, parallel: parallel_lib.DataParallel) -> Callable[[int], Callable]:
+def make_multi_step_fn(config, dataset, parallel: parallel_lib.DataParallel,
+                       state_sharding: Any = None) -> Callable[[int], Callable]:
   """Returns `compiled(num_steps)`: the compiled multi-step function for a chunk length, built once per length.
 
-  The compiled function is called as `fn(state, data_arrays)` with the dataset's arrays placed by `parallel.put`.
+  The compiled function is called as `fn(state, data_arrays)` with the dataset's arrays placed by `parallel.put`;
+  the state comes back with `state_sharding` (`parallel.state_sharding`; default replicated).
   """
   spec = make_noise_spec(config, dataset.num_classes)
   sample_noise, sample_real = make_samplers(config, dataset, parallel, spec)
@@ -91,7 +93,8 @@ def make_multi_step_fn(config, dataset, parallel: parallel_lib.DataParallel) -> 
 
   def compiled(num_steps: int):
     if num_steps not in cache:
-      cache[num_steps] = parallel.compile(steps.make_multi_step(train_step, sample_real, num_steps))
+      cache[num_steps] = parallel.compile(steps.make_multi_step(train_step, sample_real, num_steps),
+                                          state_sharding=state_sharding)
     return cache[num_steps]
 
   return compiled
@@ -163,7 +166,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     PreemptedError: SIGTERM arrived; a checkpoint of the current step was saved.
   """
   config_lib.validate(config, parallel_lib.device_count(config.parallel.mode), jax.process_count())
-  parallel = parallel_lib.make_data_parallel(config.parallel.mode)
+  parallel = parallel_lib.make_data_parallel(config.parallel.mode, config.parallel.model_shards)
   dataset = data.make_dataset(config.data)
   arrays = training_arrays(config, dataset)
   state = create_state(config, jax.random.key(config.seed), dataset.shape, num_classes=dataset.num_classes,
@@ -174,10 +177,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   ckpt_dir = os.path.join(workdir, 'checkpoints')
   manager = checkpoint.make_manager(ckpt_dir, config.train.keep_checkpoints)
   # Under a mesh the checkpoint comes back as global arrays, on every process.
-  restored = checkpoint.restore_latest(manager, state, parallel.replicated)
+  state_sharding = parallel.state_sharding(state)
+  restored = checkpoint.restore_latest(manager, state, state_sharding)
   if restored is not None:
     state = restored
-  device_state = parallel.put(state)
+  device_state = parallel.put(state, state_sharding)
   state = parallel.get(device_state)  # This process's copy, for evaluation and plots.
   step = int(state.step)
   last_saved = None
@@ -190,7 +194,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   if is_chief:
     os.makedirs(plot_dir, exist_ok=True)
 
-  compiled = make_multi_step_fn(config, dataset, parallel)
+  compiled = make_multi_step_fn(config, dataset, parallel, state_sharding)
   evaluate = make_evaluator(config, dataset)
   progress = periodic_actions.ReportProgress(num_train_steps=config.train.num_steps, writer=writer)
   data_arrays = parallel.put(arrays)
