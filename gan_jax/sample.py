@@ -20,8 +20,7 @@ import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gan_jax import checkpoint, data, latent_space  # noqa: E402
-from gan_jax import config as config_lib  # noqa: E402
+from gan_jax import checkpoint, data, latent_space, validation  # noqa: E402
 from gan_jax.evaluation import evaluator, plots  # noqa: E402
 from gan_jax.main import USAGE_ERROR, parse_flags  # noqa: E402  (defines --config and --workdir)
 from gan_jax.state import TrainState, create_state  # noqa: E402
@@ -111,7 +110,7 @@ def main(argv: list[str]) -> None:
     print('error: --workdir is required: the run to sample from', file=sys.stderr)
     sys.exit(USAGE_ERROR)
   try:
-    config_lib.validate(config, num_devices=1)
+    validation.validate(config, num_devices=1)
     state, _ = restore_run(config, workdir)
     if FLAGS.mode == 'grid':
       image = draw_grid(state, config, FLAGS.rows, FLAGS.labels)
