@@ -1,21 +1,16 @@
-"""The configuration schema: defaults every experiment inherits, and their validation.
+"""The configuration schema: the defaults every experiment inherits, and the helpers that check a field.
 
-Experiments under `experiments/` start from `base_config()` and override fields. `validate` is called before
-anything is compiled or written, so a bad value is reported by its field name and the accepted values.
+Experiments under `experiments/` start from `base_config()` (or `dcgan_config()`) and override fields. This module
+imports only ml_collections, so a config file loads without JAX or the implementation. Each registry checks its own
+section with the helpers below (`models.validate`, `data.validate`, `optim.validate`, `losses.validate`,
+`parallel.validate_parallel`, ...), and `gan_jax.validation.validate` runs them all and then the rules that join
+sections, before anything is compiled or written, so a bad value is reported by its field name and the accepted
+values.
 """
 
-import os
+from typing import Any, Iterable
 
 import ml_collections
-
-from gan_jax import data, losses, models, objectives, optim
-from gan_jax.models import dcgan, heads
-
-PARALLEL_MODES = ('single', 'mesh')
-UPDATE_ORDERS = ('simultaneous', 'alternating')
-LATENT_DISTRIBUTIONS = ('normal', 'uniform')
-# `config.parallel`'s multi-host fields and their "detect it" values.
-DISTRIBUTED_DEFAULTS = {'coordinator_address': '', 'num_processes': 0, 'process_id': -1}
 
 
 class ConfigError(ValueError):
@@ -203,178 +198,28 @@ def dcgan_config() -> ml_collections.ConfigDict:
   return config
 
 
-def _require(ok: bool, field: str, message: str):
+def require(ok: bool, field: str, message: str) -> None:
+  """Raises `ConfigError('config.<field>: <message>')` unless `ok`.
+
+  Args:
+    ok: whether the value is acceptable.
+    field: the field's dotted path below `config`, e.g. 'train.batch_size'.
+    message: what was given and what is accepted.
+  """
   if not ok:
     raise ConfigError(f'config.{field}: {message}')
 
 
-def _choice(config, field: str, accepted):
-  value = config
-  for part in field.split('.'):
-    value = value[part]
-  _require(value in accepted, field, f'got {value!r}; accepted values: {", ".join(map(str, accepted))}')
+def choice(value: Any, field: str, accepted: Iterable[Any]) -> None:
+  """Requires `value` (of `config.<field>`) to be one of `accepted`, listed in the error in their given order."""
+  accepted = tuple(accepted)
+  require(value in accepted, field, f'got {value!r}; accepted values: {", ".join(map(str, accepted))}')
 
 
-def _positive_int(config, field: str, minimum: int = 1):
-  value = config
-  for part in field.split('.'):
-    value = value[part]
-  _require(isinstance(value, int) and not isinstance(value, bool) and value >= minimum, field,
-           f'got {value!r}; must be an integer >= {minimum}')
-
-
-def validate_parallel(parallel: ml_collections.ConfigDict, num_processes: int = 1) -> None:
-  """Checks `config.parallel`; `main.py` calls it before `jax.distributed.initialize` sees the fields.
-
-  Args:
-    parallel: the `parallel` section of an experiment config.
-    num_processes: the JAX processes of the run (`jax.process_count()` once the distributed system is joined).
-
-  Raises:
-    ConfigError: naming the field, the value and what is accepted.
-  """
-  _require(parallel.mode in PARALLEL_MODES, 'parallel.mode',
-           f'got {parallel.mode!r}; accepted values: {", ".join(PARALLEL_MODES)}')
-  address = parallel.coordinator_address  # ConfigDict keeps the fields' types.
-  _require(not address or (':' in address and address.rpartition(':')[2].isdigit()), 'parallel.coordinator_address',
-           f'got {address!r}; must be host:port, e.g. 10.0.0.1:1234 (or empty to detect it)')
-  for name, unset in (('num_processes', 0), ('process_id', -1)):
-    value = parallel[name]
-    _require(isinstance(value, int) and not isinstance(value, bool) and value >= unset, f'parallel.{name}',
-             f'got {value!r}; must be an integer >= {unset + 1}, or {unset} to detect it')
-  given = [f'{name}={parallel[name]!r}' for name, unset in DISTRIBUTED_DEFAULTS.items() if parallel[name] != unset]
-  _require(parallel.distributed or not given, 'parallel.distributed',
-           f'is False, but {", ".join(given)} only apply to a multi-host run: set parallel.distributed=True')
-  if address:  # A coordinator given by hand means no detected cluster: JAX then needs the count and index too.
-    _require(parallel.num_processes > 0, 'parallel.num_processes',
-             f'got {parallel.num_processes}; give the number of processes with parallel.coordinator_address')
-    _require(parallel.process_id >= 0, 'parallel.process_id',
-             f'got {parallel.process_id}; give this process\'s index with parallel.coordinator_address')
-  if parallel.process_id >= 0:
-    _require(parallel.num_processes > 0, 'parallel.num_processes',
-             f'got {parallel.num_processes}; give the number of processes with parallel.process_id')
-    _require(parallel.process_id < parallel.num_processes, 'parallel.process_id',
-             f'got {parallel.process_id}; must lie in [0, parallel.num_processes={parallel.num_processes})')
-  # Only a mesh spans processes: single would train one model per process, on host-local state that Orbax cannot
-  # save from several processes.
-  _require(parallel.mode == 'mesh' or num_processes == 1, 'parallel.mode',
-           f'got {parallel.mode!r}, which runs in one process, and this run has {num_processes} processes: '
-           'use parallel.mode=mesh')
-
-
-def validate(config: ml_collections.ConfigDict, num_devices: int, num_processes: int = 1) -> None:
-  """Checks every field that could fail later, so that the error comes before any compile or write.
-
-  Args:
-    config: the experiment configuration.
-    num_devices: the devices the batch is split over in the configured parallel mode.
-    num_processes: the JAX processes of the run (`jax.process_count()`).
-
-  Raises:
-    ConfigError: naming the field, the value and the accepted values.
-  """
-  _choice(config, 'gen.name', sorted(models.GENERATORS))
-  _choice(config, 'disc.name', sorted(models.DISCRIMINATORS))
-  _choice(config, 'gen.latent_dist', LATENT_DISTRIBUTIONS)
-  _choice(config, 'loss.name', sorted(losses.LOSSES))
-  _choice(config, 'data.name', sorted(data.DATASETS))
-  _choice(config, 'optim.g.name', sorted(optim.OPTIMIZERS))
-  _choice(config, 'optim.d.name', sorted(optim.OPTIMIZERS))
-  _choice(config, 'train.update_order', UPDATE_ORDERS)
-  validate_parallel(config.parallel, num_processes)
-  _choice(config, 'gen.norm', dcgan.NORMS)
-  _choice(config, 'disc.norm', dcgan.NORMS)
-  _choice(config, 'data.resize', ('resize', 'pad'))
-  _choice(config, 'cond.disc', ('none',) + heads.CONDITIONINGS)
-  try:
-    objectives.check_terms(config.loss)
-  except ValueError as error:
-    raise ConfigError(str(error)) from error
-  for field in ('info.categories', 'info.continuous', 'semi.labels_per_class', 'disc.minibatch_kernels'):
-    _positive_int(config, field, minimum=0)
-  _positive_int(config, 'disc.minibatch_kernel_dim')
-  terms = {f'{player}.{name}': weight for player in ('d', 'g') for name, weight in config.loss[player].items()}
-  for field, needs, message in (
-      ('aux_classifier', config.cond.enabled,
-       'AC-GAN draws each sample for a class: set cond.enabled=True (and cond.disc=none for the original AC-GAN)'),
-      ('info_categorical', config.info.categories, 'needs a categorical code: set info.categories > 0'),
-      ('info_continuous', config.info.continuous, 'needs continuous codes: set info.continuous > 0'),
-      ('supervised', config.semi.labels_per_class, 'needs labelled examples: set semi.labels_per_class > 0')):
-    for player in ('d', 'g'):
-      _require(not terms.get(f'{player}.{field}') or needs, f'loss.{player}.{field}', message)
-  for field in ('gradient_penalty', 'r1', 'r2'):
-    _require(not (config.loss.d[field] and config.disc.name != 'mlp' and config.disc.norm == 'batch'),
-             f'loss.d.{field}', 'needs per-example critic values: set disc.norm to layer or none, not batch')
-  _require(config.loss.d.adversarial or config.loss.d.supervised, 'loss.d.adversarial',
-           'D has no objective: give loss.d.adversarial (or loss.d.supervised) a weight > 0')
-  _require(0.0 <= config.replay.fraction <= 1.0, 'replay.fraction', f'got {config.replay.fraction}; must lie in [0, 1]')
-  _positive_int(config, 'replay.capacity')
-  _positive_int(config, 'replay.swap_every', minimum=0)
-  _positive_int(config, 'replay.swap_steps', minimum=0)
-  _require(config.replay.swap_steps < config.replay.swap_every or not config.replay.swap_every, 'replay.swap_steps',
-           f'got {config.replay.swap_steps}; must be < replay.swap_every ({config.replay.swap_every})')
-  _positive_int(config, 'train.reference_batch_size')
-  _require(not (config.disc.norm == 'virtual_batch' and config.disc.minibatch_kernels), 'disc.minibatch_kernels',
-           'minibatch discrimination would compare examples with the reference batch of disc.norm=virtual_batch')
-  _require(not (config.semi.labels_per_class and (config.loss.d.aux_classifier or config.loss.g.aux_classifier)),
-           'semi.labels_per_class',
-           'the semi-supervised discriminator and AC-GAN both use the class head: choose one')
-  _require(not (config.semi.labels_per_class and config.cond.enabled), 'semi.labels_per_class',
-           'the semi-supervised GAN infers labels: set cond.enabled=False')
-  _require(not config.semi.labels_per_class or config.data.name in data.IMAGE_DATASETS, 'semi.labels_per_class',
-           f'needs a labelled image dataset ({", ".join(data.IMAGE_DATASETS)}), not {config.data.name!r}')
-  for player in ('gen', 'disc'):
-    _require(config[player].norm in ('batch', 'layer', 'none') or config[player].name == 'dcgan', f'{player}.norm',
-             f'{config[player].norm!r} applies to convolutional networks (dcgan), not {config[player].name!r}')
-  if config.disc.name == 'mlp' and config.disc.hidden:
-    _require(-len(config.disc.hidden) <= config.loss.feature_layer < len(config.disc.hidden), 'loss.feature_layer',
-             f'got {config.loss.feature_layer}; D has {len(config.disc.hidden)} hidden layers (index from 0 or -1)')
-  _choice(config, 'data.channels', (1, 3))
-  _positive_int(config, 'gen.latent_dim')
-  _positive_int(config, 'unroll.steps', minimum=0)
-  _positive_int(config, 'train.batch_size')
-  _positive_int(config, 'train.num_steps', minimum=0)
-  _positive_int(config, 'train.n_critic')
-  for field in ('steps_per_call', 'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
-                'keep_checkpoints'):
-    _positive_int(config, f'train.{field}')
-  _positive_int(config, 'eval.num_samples')
-  _positive_int(config, 'eval.min_samples_per_mode', minimum=0)
-  _require(0.0 <= config.loss.label_smoothing < 1.0, 'loss.label_smoothing',
-           f'got {config.loss.label_smoothing}; must lie in [0, 1)')
-  smoothable = [name for name, (_, _, s) in losses.LOSSES.items() if s]
-  _require(config.loss.label_smoothing == 0 or config.loss.name in smoothable, 'loss.label_smoothing',
-           f'applies to the losses with labels ({", ".join(smoothable)}), not {config.loss.name!r}')
-  _require(not config.eval.inception_weights or os.path.isfile(config.eval.inception_weights),
-           'eval.inception_weights', f'no file {config.eval.inception_weights!r}: download '
-           'weights-inception-2015-12-05-6726825d.pth (released with torch-fidelity and pytorch-fid) and pass its path')
-  _require(0.0 <= config.gen.ema_decay < 1.0, 'gen.ema_decay', f'got {config.gen.ema_decay}; must lie in [0, 1)')
-  for player in ('g', 'd'):
-    _require(config.optim[player].learning_rate > 0, f'optim.{player}.learning_rate',
-             f'got {config.optim[player].learning_rate}; must be > 0')
-  if config.unroll.steps > 0 and config.unroll.second_order and config.optim.d.name == 'adam':
-    _require(config.optim.d.eps_root > 0, 'optim.d.eps_root',
-             'must be > 0 when unroll.second_order differentiates through Adam (sqrt has no derivative at 0)')
-  _require(config.train.batch_size % num_devices == 0, 'train.batch_size',
-           f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
-           f'parallel.mode={config.parallel.mode!r}')
-  _require(config.data.std > 0, 'data.std', f'got {config.data.std}; must be > 0')
-  if config.data.name == 'ring':
-    _positive_int(config, 'data.num_modes')
-  if config.data.name == 'grid':
-    _positive_int(config, 'data.grid_size')
-  if config.data.name in data.IMAGE_DATASETS:
-    _require(config.gen.name != 'mlp' and config.disc.name != 'mlp', 'gen.name',
-             f'data.name={config.data.name!r} is images: use an image network (dcgan), not mlp')
-    resolution = config.data.resolution
-    _require(isinstance(resolution, int) and resolution >= 8 and resolution & (resolution - 1) == 0,
-             'data.resolution', f'got {resolution!r}; accepted values: 8, 16, 32, 64, 128 (powers of two >= 8)')
-    try:
-      data.check_available(config.data)
-    except ValueError as error:
-      raise ConfigError(f'config.data.name: {error}') from error
-  else:
-    _require(config.gen.name == 'mlp', 'gen.name', f'data.name={config.data.name!r} is vectors: use mlp')
+def int_at_least(value: Any, field: str, minimum: int = 1) -> None:
+  """Requires `value` (of `config.<field>`) to be an integer (not a bool) >= `minimum`."""
+  require(isinstance(value, int) and not isinstance(value, bool) and value >= minimum, field,
+          f'got {value!r}; must be an integer >= {minimum}')
 
 
 def smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

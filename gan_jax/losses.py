@@ -14,7 +14,10 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
+
+from gan_jax.config import choice, require
 
 Array = jax.Array
 
@@ -171,3 +174,19 @@ def adversarial_pair(name: str, label_smoothing: float = 0.0) -> tuple[Callable[
   if label_smoothing:
     raise ValueError(f'loss {name!r} has no labels to smooth; label smoothing applies to minimax, non_saturating')
   return d_loss, g_loss
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks the adversarial pair of the `config.loss` section: its name and label smoothing.
+
+  The terms' weights (`config.loss.d`, `config.loss.g`) are the objectives' (`objectives.check_terms`).
+
+  Raises:
+    ConfigError: naming the field, the value and the accepted values.
+  """
+  choice(config.name, 'loss.name', sorted(LOSSES))
+  require(0.0 <= config.label_smoothing < 1.0, 'loss.label_smoothing',
+          f'got {config.label_smoothing}; must lie in [0, 1)')
+  smoothable = [name for name, (_, _, s) in LOSSES.items() if s]
+  require(config.label_smoothing == 0 or config.name in smoothable, 'loss.label_smoothing',
+          f'applies to the losses with labels ({", ".join(smoothable)}), not {config.name!r}')

@@ -9,17 +9,12 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow (used by clu an
 from absl import app, flags, logging  # noqa: E402
 import jax  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
 from gan_jax import config as config_lib  # noqa: E402
 from gan_jax import parallel, train  # noqa: E402
+from gan_jax.cli import USAGE_ERROR, parse_flags  # noqa: E402  (defines --config and --workdir)
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', None, 'Experiment config file, e.g. experiments/unrolled.py[:smoke].',
-                                lock_config=True)
-flags.DEFINE_string('workdir', None, 'Run directory (default: ./workdirs/<config name>).')
-
-USAGE_ERROR = 2  # What argparse and shells use for bad arguments.
 
 
 def default_workdir(config_arg: str) -> str:
@@ -27,23 +22,6 @@ def default_workdir(config_arg: str) -> str:
   path, _, variant = config_arg.partition(':')
   name = os.path.splitext(os.path.basename(path))[0]
   return os.path.join('workdirs', f'{name}_{variant}' if variant else name)
-
-
-def parse_flags(argv: list[str]) -> list[str]:
-  """Parses flags; a bad flag, config file or override exits with status 2 before anything else happens."""
-  try:
-    remaining = FLAGS(argv)
-  except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as error:
-    cause = error.args[0] if error.args and isinstance(error.args[0], KeyError) else error
-    if isinstance(cause, KeyError):  # An override of a field the config does not have.
-      print(f'error: unknown config field {cause.args[0]}', file=sys.stderr)
-    else:
-      print(f'error: {error}', file=sys.stderr)
-    sys.exit(USAGE_ERROR)
-  if FLAGS.config is None:
-    print('error: --config is required, e.g. --config experiments/unrolled.py', file=sys.stderr)
-    sys.exit(USAGE_ERROR)
-  return remaining
 
 
 def main(argv: list[str]) -> None:

@@ -9,6 +9,9 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import ml_collections
+
+from gan_jax.config import choice, int_at_least
 
 LATENT_DISTRIBUTIONS = ('normal', 'uniform')
 
@@ -25,6 +28,16 @@ class NoiseSpec:
   @property
   def input_dim(self) -> int:
     return self.latent_dim + self.num_classes + self.info_categories + self.info_continuous
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks the latent fields of the `config.gen` section: `latent_dist` and `latent_dim`.
+
+  Raises:
+    ConfigError: naming the field, the value and the accepted values.
+  """
+  choice(config.latent_dist, 'gen.latent_dist', LATENT_DISTRIBUTIONS)
+  int_at_least(config.latent_dim, 'gen.latent_dim')
 
 
 def sample_latents(key: jax.Array, num: int, dim: int, distribution: str) -> jax.Array:

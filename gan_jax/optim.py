@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from gan_jax.config import choice, require
+
 
 def _adam(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
   return optax.adam(c.learning_rate, b1=c.b1, b2=c.b2, eps=c.eps, eps_root=c.eps_root)
@@ -26,6 +28,19 @@ OPTIMIZERS: dict[str, Callable[[ml_collections.ConfigDict], optax.GradientTransf
     'rmsprop': _rmsprop,
     'sgd': _sgd,
 }
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks the `config.optim` section: each player's optimizer name and learning rate.
+
+  Raises:
+    ConfigError: naming the field, the value and the accepted values.
+  """
+  for player in ('g', 'd'):
+    choice(config[player].name, f'optim.{player}.name', sorted(OPTIMIZERS))
+  for player in ('g', 'd'):
+    require(config[player].learning_rate > 0, f'optim.{player}.learning_rate',
+            f'got {config[player].learning_rate}; must be > 0')
 
 
 def clip_params(limit: float) -> optax.GradientTransformation:

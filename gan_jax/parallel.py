@@ -26,10 +26,13 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 import ml_collections
 import numpy as np
 
-from gan_jax import config as config_lib
+from gan_jax.config import ConfigError, choice, require
 
 AXIS = 'data'
 MODEL_AXIS = 'model'
+MODES = ('single', 'mesh')
+# `config.parallel`'s multi-host fields and their "detect it" values.
+DISTRIBUTED_DEFAULTS = {'coordinator_address': '', 'num_processes': 0, 'process_id': -1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,6 +147,49 @@ def any_process(flag: bool) -> bool:
   return bool(np.any(multihost_utils.process_allgather(np.asarray(flag, np.int32))))
 
 
+def validate_parallel(parallel: ml_collections.ConfigDict, num_processes: int = 1) -> None:
+  """Checks `config.parallel`; `initialize_distributed` calls it before `jax.distributed.initialize` sees the fields.
+
+  Args:
+    parallel: the `parallel` section of an experiment config.
+    num_processes: the JAX processes of the run (`jax.process_count()` once the distributed system is joined).
+
+  Raises:
+    ConfigError: naming the field, the value and what is accepted.
+  """
+  choice(parallel.mode, 'parallel.mode', MODES)
+  address = parallel.coordinator_address  # ConfigDict keeps the fields' types.
+  require(not address or (':' in address and address.rpartition(':')[2].isdigit()), 'parallel.coordinator_address',
+          f'got {address!r}; must be host:port, e.g. 10.0.0.1:1234 (or empty to detect it)')
+  for name, unset in (('num_processes', 0), ('process_id', -1)):
+    value = parallel[name]
+    require(isinstance(value, int) and not isinstance(value, bool) and value >= unset, f'parallel.{name}',
+            f'got {value!r}; must be an integer >= {unset + 1}, or {unset} to detect it')
+  given = [f'{name}={parallel[name]!r}' for name, unset in DISTRIBUTED_DEFAULTS.items() if parallel[name] != unset]
+  require(parallel.distributed or not given, 'parallel.distributed',
+          f'is False, but {", ".join(given)} only apply to a multi-host run: set parallel.distributed=True')
+  if address:  # A coordinator given by hand means no detected cluster: JAX then needs the count and index too.
+    require(parallel.num_processes > 0, 'parallel.num_processes',
+            f'got {parallel.num_processes}; give the number of processes with parallel.coordinator_address')
+    require(parallel.process_id >= 0, 'parallel.process_id',
+            f'got {parallel.process_id}; give this process\'s index with parallel.coordinator_address')
+  if parallel.process_id >= 0:
+    require(parallel.num_processes > 0, 'parallel.num_processes',
+            f'got {parallel.num_processes}; give the number of processes with parallel.process_id')
+    require(parallel.process_id < parallel.num_processes, 'parallel.process_id',
+            f'got {parallel.process_id}; must lie in [0, parallel.num_processes={parallel.num_processes})')
+  shards = parallel.model_shards
+  require(isinstance(shards, int) and not isinstance(shards, bool) and shards >= 1, 'parallel.model_shards',
+          f'got {shards!r}; must be an integer >= 1')
+  require(shards == 1 or parallel.mode == 'mesh', 'parallel.model_shards',
+          f'got {shards}; sharding the state needs parallel.mode=mesh')
+  # Only a mesh spans processes: single would train one model per process, on host-local state that Orbax cannot
+  # save from several processes.
+  require(parallel.mode == 'mesh' or num_processes == 1, 'parallel.mode',
+          f'got {parallel.mode!r}, which runs in one process, and this run has {num_processes} processes: '
+          'use parallel.mode=mesh')
+
+
 def initialize_distributed(parallel: ml_collections.ConfigDict) -> None:
   """Joins this process to the multi-host system when `parallel.distributed`; a no-op otherwise.
 
@@ -156,7 +202,7 @@ def initialize_distributed(parallel: ml_collections.ConfigDict) -> None:
   Raises:
     ConfigError: the fields are inconsistent (checked before any connection is attempted).
   """
-  config_lib.validate_parallel(parallel)
+  validate_parallel(parallel)
   if not parallel.distributed:
     return
   jax.distributed.initialize(
@@ -177,12 +223,12 @@ def make_data_parallel(mode: str, model_shards: int = 1) -> DataParallel:
   """
   if mode == 'single':
     if model_shards != 1:
-      raise config_lib.ConfigError(f'config.parallel.model_shards: got {model_shards}; sharding the state needs '
+      raise ConfigError(f'config.parallel.model_shards: got {model_shards}; sharding the state needs '
                                    'parallel.mode=mesh')
     return DataParallel('single', 1)
   num_devices = jax.device_count()
   if model_shards < 1 or num_devices % model_shards:
-    raise config_lib.ConfigError(f'config.parallel.model_shards: got {model_shards}; must divide the {num_devices} '
+    raise ConfigError(f'config.parallel.model_shards: got {model_shards}; must divide the {num_devices} '
                                  'devices')
   if model_shards == 1:
     mesh = jax.make_mesh((num_devices,), (AXIS,), axis_types=(jax.sharding.AxisType.Auto,))

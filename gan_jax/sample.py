@@ -10,7 +10,6 @@ The config must be the one the run was trained with (the same file and overrides
 """
 
 import os
-import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -20,10 +19,9 @@ import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gan_jax import checkpoint, data, latent_space  # noqa: E402
-from gan_jax import config as config_lib  # noqa: E402
+from gan_jax import checkpoint, data, latent_space, validation  # noqa: E402
+from gan_jax.cli import parse_flags, usage_error  # noqa: E402  (defines --config and --workdir)
 from gan_jax.evaluation import evaluator, plots  # noqa: E402
-from gan_jax.main import USAGE_ERROR, parse_flags  # noqa: E402  (defines --config and --workdir)
 from gan_jax.state import TrainState, create_state  # noqa: E402
 from gan_jax.train import reference_batch  # noqa: E402
 
@@ -99,19 +97,15 @@ def draw_arithmetic(state: TrainState, config, rows: int, a: list[str], b: list[
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    print(f'error: unexpected arguments {argv[1:]}', file=sys.stderr)
-    sys.exit(USAGE_ERROR)
+    usage_error(f'unexpected arguments {argv[1:]}')
   config = FLAGS.config
   if config.data.name not in data.IMAGE_DATASETS:
-    print(f'error: config.data.name: sampling pictures needs an image dataset, not {config.data.name!r}',
-          file=sys.stderr)
-    sys.exit(USAGE_ERROR)
+    usage_error(f'config.data.name: sampling pictures needs an image dataset, not {config.data.name!r}')
   workdir = FLAGS.workdir
   if not workdir:
-    print('error: --workdir is required: the run to sample from', file=sys.stderr)
-    sys.exit(USAGE_ERROR)
+    usage_error('--workdir is required: the run to sample from')
   try:
-    config_lib.validate(config, num_devices=1)
+    validation.validate(config, num_devices=1)
     state, _ = restore_run(config, workdir)
     if FLAGS.mode == 'grid':
       image = draw_grid(state, config, FLAGS.rows, FLAGS.labels)
@@ -120,8 +114,7 @@ def main(argv: list[str]) -> None:
     else:
       image = draw_arithmetic(state, config, FLAGS.rows, FLAGS.a, FLAGS.b, FLAGS.c)
   except (ValueError, FileNotFoundError) as error:
-    print(f'error: {error}', file=sys.stderr)
-    sys.exit(USAGE_ERROR)
+    usage_error(str(error))
   out = FLAGS.out or os.path.join(workdir, 'plots', f'{FLAGS.mode}.png')
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   plots.save_png(image, out)

@@ -17,6 +17,7 @@ import numpy as np
 
 from gan_jax import checkpoint, data, noise as noise_lib, parallel as parallel_lib, steps
 from gan_jax import config as config_lib
+from gan_jax import validation
 from gan_jax.data import in_memory
 from gan_jax.evaluation import plots
 from gan_jax.evaluation.evaluator import make_evaluator
@@ -165,7 +166,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     NonFiniteLossError: a loss became NaN or Inf; the last good checkpoint is kept.
     PreemptedError: SIGTERM arrived; a checkpoint of the current step was saved.
   """
-  config_lib.validate(config, parallel_lib.device_count(config.parallel.mode), jax.process_count())
+  validation.validate(config, parallel_lib.device_count(config.parallel.mode), jax.process_count())
   parallel = parallel_lib.make_data_parallel(config.parallel.mode, config.parallel.model_shards)
   dataset = data.make_dataset(config.data)
   arrays = training_arrays(config, dataset)

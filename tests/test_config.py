@@ -7,8 +7,9 @@ import sys
 import pytest
 
 from gan_jax import config as config_lib
-from gan_jax.config import ConfigError, base_config, validate
+from gan_jax.config import ConfigError, base_config
 from gan_jax.train import train_and_evaluate
+from gan_jax.validation import validate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from gan_jax.config import ConfigError, validate
+from gan_jax.config import ConfigError
+from gan_jax.validation import validate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENTS = sorted(glob.glob(os.path.join(ROOT, 'experiments', '*.py')))

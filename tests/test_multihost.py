@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from gan_jax import checkpoint, parallel as parallel_lib
-from gan_jax.config import ConfigError, base_config, validate, validate_parallel
+from gan_jax.config import ConfigError, base_config
+from gan_jax.validation import validate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, 'tests', 'multihost_worker.py')
@@ -56,9 +57,9 @@ def test_distributed_fields_are_checked_before_connecting(fields, message):
 def test_detected_and_explicit_clusters_are_accepted():
   parallel = base_config().parallel
   parallel.distributed = True
-  validate_parallel(parallel)  # TPU pod, SLURM: everything detected.
+  parallel_lib.validate_parallel(parallel)  # TPU pod, SLURM: everything detected.
   parallel.update(coordinator_address='10.0.0.1:1234', num_processes=4, process_id=3)
-  validate_parallel(parallel)
+  parallel_lib.validate_parallel(parallel)
 
 
 def test_main_rejects_incomplete_coordinates_before_connecting(tmp_path):

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import ml_collections
 
+from gan_jax.config import ConfigError, choice, int_at_least, require
 from gan_jax.data.in_memory import InMemoryImages, StackedImages
 from gan_jax.data.mixtures import GaussianMixture, gaussian_1d_from_config, grid_from_config, ring_from_config
 
@@ -28,6 +29,8 @@ IMAGE_DATASETS: dict[str, tuple[str, bool]] = {
     'cifar10': ('cifar10', False),
     'celeb_a': ('celeb_a', False),
 }
+RESIZE_METHODS = ('resize', 'pad')  # How an image reaches data.resolution (see images.load_images).
+CHANNELS = (1, 3)
 
 
 def _images_from_config(name: str) -> Callable[[ml_collections.ConfigDict], Any]:
@@ -55,12 +58,41 @@ def make_dataset(config: ml_collections.ConfigDict):
   return DATASETS[config.name](config)
 
 
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks the `config.data` section's values, without reading the disk (see `check_available` for that).
+
+  Raises:
+    ConfigError: naming the field, the value and the accepted values.
+  """
+  choice(config.name, 'data.name', sorted(DATASETS))
+  choice(config.resize, 'data.resize', RESIZE_METHODS)
+  choice(config.channels, 'data.channels', CHANNELS)
+  require(config.std > 0, 'data.std', f'got {config.std}; must be > 0')
+  if config.name == 'ring':
+    int_at_least(config.num_modes, 'data.num_modes')
+  if config.name == 'grid':
+    int_at_least(config.grid_size, 'data.grid_size')
+  if config.name in IMAGE_DATASETS:
+    resolution = config.resolution  # The convolutional networks double the resolution from 4x4.
+    require(isinstance(resolution, int) and resolution >= 8 and resolution & (resolution - 1) == 0,
+            'data.resolution', f'got {resolution!r}; accepted values: 8, 16, 32, 64, 128 (powers of two >= 8)')
+
+
 def check_available(config: ml_collections.ConfigDict) -> None:
-  """Raises a clear error, before anything is compiled or written, when an image dataset is not in data_dir."""
+  """Raises a clear error, before anything is compiled or written, when an image dataset is not in data_dir.
+
+  Reads the disk (and loads TensorFlow for image datasets), so validation runs it after every other check.
+
+  Raises:
+    ConfigError: naming the dataset, the directory searched and the command that prepares it.
+  """
   if config.name in IMAGE_DATASETS:
     from gan_jax.data import images
-    images.check_available(IMAGE_DATASETS[config.name][0], config.data_dir or None)
+    try:
+      images.check_available(IMAGE_DATASETS[config.name][0], config.data_dir or None)
+    except ValueError as error:
+      raise ConfigError(f'config.data.name: {error}') from error
 
 
 __all__ = ['DATASETS', 'IMAGE_DATASETS', 'GaussianMixture', 'InMemoryImages', 'StackedImages', 'make_dataset',
-           'check_available']
+           'validate', 'check_available']

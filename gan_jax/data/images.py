@@ -22,14 +22,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from gan_jax.data import CHANNELS, RESIZE_METHODS  # Shared with data.validate, which must not load TensorFlow.
 from gan_jax.data import digits_builder  # noqa: F401  (registers `sklearn_digits` with TFDS)
 
 # Known to work; any other TFDS name prepared in data_dir is accepted too.
 DATASETS_ON_TFDS = ('mnist', 'fashion_mnist', 'cifar10', 'celeb_a', 'sklearn_digits')
 # Prepared on first use from data installed with the package.
 OFFLINE_DATASETS = ('sklearn_digits',)
-RESIZE_METHODS = ('resize', 'pad')
-CHANNELS = (1, 3)
 # Images read and resized per step: bounds the float copy (celeb_a: 256 * 218 * 178 * 3 * 4 bytes = 120 MB).
 READ_BATCH_SIZE = 256
 UNLABELED = -1  # The label of every image of a dataset without supervised keys (celeb_a).

@@ -11,8 +11,9 @@ from typing import Callable
 import flax.linen as nn
 import ml_collections
 
-from gan_jax.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from gan_jax.models.heads import HeadOptions
+from gan_jax.config import choice, int_at_least, require
+from gan_jax.models.dcgan import NORMS, DCGANDiscriminator, DCGANGenerator
+from gan_jax.models.heads import CONDITIONINGS, HeadOptions
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 
 Shape = tuple[int, ...]
@@ -90,3 +91,29 @@ def make_discriminator(config: ml_collections.ConfigDict, data_shape: Shape, hea
                        reference_size: int = 0) -> nn.Module:
   """The discriminator `config.name` (the `disc` section) for data of `data_shape`, with the heads `heads`."""
   return DISCRIMINATORS[config.name](config, data_shape, heads, reference_size)
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks what the networks are built from: the `gen` and `disc` sections and the heads' options.
+
+  The heads' options are `cond.disc`, `info` and `semi`. G's latent fields are the noise's (`noise.validate`); the
+  rules that join the networks to the data or the objective are `gan_jax.validation`'s.
+
+  Raises:
+    ConfigError: naming the field, the value and the accepted values.
+  """
+  choice(config.gen.name, 'gen.name', sorted(GENERATORS))
+  choice(config.disc.name, 'disc.name', sorted(DISCRIMINATORS))
+  choice(config.gen.norm, 'gen.norm', NORMS)
+  choice(config.disc.norm, 'disc.norm', NORMS)
+  choice(config.cond.disc, 'cond.disc', ('none',) + CONDITIONINGS)
+  for field in ('info.categories', 'info.continuous', 'semi.labels_per_class', 'disc.minibatch_kernels'):
+    section, key = field.split('.')
+    int_at_least(config[section][key], field, minimum=0)
+  int_at_least(config.disc.minibatch_kernel_dim, 'disc.minibatch_kernel_dim')
+  require(not (config.disc.norm == 'virtual_batch' and config.disc.minibatch_kernels), 'disc.minibatch_kernels',
+          'minibatch discrimination would compare examples with the reference batch of disc.norm=virtual_batch')
+  for player in ('gen', 'disc'):
+    require(config[player].norm in ('batch', 'layer', 'none') or config[player].name == 'dcgan', f'{player}.norm',
+            f'{config[player].norm!r} applies to convolutional networks (dcgan), not {config[player].name!r}')
+  require(0.0 <= config.gen.ema_decay < 1.0, 'gen.ema_decay', f'got {config.gen.ema_decay}; must lie in [0, 1)')

@@ -1,0 +1,123 @@
+"""A whole experiment config checked before anything is compiled or written: each section, then their combinations.
+
+Each registry checks its own section next to its names: `models.validate` (the networks and their heads),
+`noise.validate` (G's latents), `losses.validate` (the adversarial pair), `objectives.check_terms` (the terms'
+weights), `data.validate`, `optim.validate` and `parallel.validate_parallel`. `validate` runs them all, then the
+sections of the training loop that no registry owns (`train`, `unroll`, `replay`, `eval`), then the rules that join
+sections, which no single registry can see. It is what `train.train_and_evaluate`, `sample.py` and the tests call.
+"""
+
+import os
+
+import ml_collections
+
+from gan_jax import data, losses, models, noise, objectives, optim, parallel
+from gan_jax.config import ConfigError, choice, int_at_least, require
+
+UPDATE_ORDERS = ('simultaneous', 'alternating')
+# Objective terms that read something only another section provides: term -> (what it needs, the hint if absent).
+_TERM_NEEDS = {
+    'aux_classifier': (lambda c: c.cond.enabled,
+                       'AC-GAN draws each sample for a class: set cond.enabled=True (and cond.disc=none for the '
+                       'original AC-GAN)'),
+    'info_categorical': (lambda c: c.info.categories, 'needs a categorical code: set info.categories > 0'),
+    'info_continuous': (lambda c: c.info.continuous, 'needs continuous codes: set info.continuous > 0'),
+    'supervised': (lambda c: c.semi.labels_per_class, 'needs labelled examples: set semi.labels_per_class > 0'),
+}
+_GRADIENT_PENALTIES = ('gradient_penalty', 'r1', 'r2')
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: int, num_processes: int = 1) -> None:
+  """Checks every field that could fail later, so that the error comes before any compile or write.
+
+  Args:
+    config: the experiment configuration.
+    num_devices: the devices the batch is split over in the configured parallel mode.
+    num_processes: the JAX processes of the run (`jax.process_count()`).
+
+  Raises:
+    ConfigError: naming the field, the value and the accepted values.
+  """
+  models.validate(config)
+  noise.validate(config.gen)
+  losses.validate(config.loss)
+  validate_objective(config.loss)
+  data.validate(config.data)
+  optim.validate(config.optim)
+  parallel.validate_parallel(config.parallel, num_processes)
+  validate_loop(config)
+  validate_combinations(config, num_devices)
+  data.check_available(config.data)  # Last: the one check that reads the disk (and loads TensorFlow for images).
+
+
+def validate_objective(loss: ml_collections.ConfigDict) -> None:
+  """Checks the terms of `config.loss.d` and `config.loss.g`: registered names, weights >= 0, and a D objective."""
+  try:
+    objectives.check_terms(loss)
+  except ValueError as error:
+    raise ConfigError(str(error)) from error
+  require(loss.d.adversarial or loss.d.supervised, 'loss.d.adversarial',
+          'D has no objective: give loss.d.adversarial (or loss.d.supervised) a weight > 0')
+
+
+def validate_loop(config: ml_collections.ConfigDict) -> None:
+  """Checks the training loop's sections, which no registry owns: `train`, `unroll`, `replay` and `eval`."""
+  choice(config.train.update_order, 'train.update_order', UPDATE_ORDERS)
+  replay = config.replay
+  require(0.0 <= replay.fraction <= 1.0, 'replay.fraction', f'got {replay.fraction}; must lie in [0, 1]')
+  int_at_least(replay.capacity, 'replay.capacity')
+  int_at_least(replay.swap_every, 'replay.swap_every', minimum=0)
+  int_at_least(replay.swap_steps, 'replay.swap_steps', minimum=0)
+  require(replay.swap_steps < replay.swap_every or not replay.swap_every, 'replay.swap_steps',
+          f'got {replay.swap_steps}; must be < replay.swap_every ({replay.swap_every})')
+  int_at_least(config.train.reference_batch_size, 'train.reference_batch_size')
+  int_at_least(config.unroll.steps, 'unroll.steps', minimum=0)
+  int_at_least(config.train.batch_size, 'train.batch_size')
+  int_at_least(config.train.num_steps, 'train.num_steps', minimum=0)
+  int_at_least(config.train.n_critic, 'train.n_critic')
+  for field in ('steps_per_call', 'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
+                'keep_checkpoints'):
+    int_at_least(config.train[field], f'train.{field}')
+  int_at_least(config.eval.num_samples, 'eval.num_samples')
+  int_at_least(config.eval.min_samples_per_mode, 'eval.min_samples_per_mode', minimum=0)
+  weights = config.eval.inception_weights
+  require(not weights or os.path.isfile(weights), 'eval.inception_weights', f'no file {weights!r}: download '
+          'weights-inception-2015-12-05-6726825d.pth (released with torch-fidelity and pytorch-fid) and pass its path')
+
+
+def validate_combinations(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """Checks the rules that join sections: what a term needs elsewhere, the class head's users, the networks against
+  the data, the unroll against D's optimizer, and the batch against the devices.
+
+  Args:
+    config: the experiment configuration, each section already valid on its own.
+    num_devices: the devices the batch is split over in the configured parallel mode.
+  """
+  for term, (needs, message) in _TERM_NEEDS.items():
+    for player in ('d', 'g'):
+      require(not config.loss[player].get(term) or needs(config), f'loss.{player}.{term}', message)
+  for term in _GRADIENT_PENALTIES:  # A batch-normalised D's value for one example depends on the others.
+    require(not (config.loss.d[term] and config.disc.name != 'mlp' and config.disc.norm == 'batch'),
+            f'loss.d.{term}', 'needs per-example critic values: set disc.norm to layer or none, not batch')
+  semi = config.semi.labels_per_class
+  require(not (semi and (config.loss.d.aux_classifier or config.loss.g.aux_classifier)), 'semi.labels_per_class',
+          'the semi-supervised discriminator and AC-GAN both use the class head: choose one')
+  require(not (semi and config.cond.enabled), 'semi.labels_per_class',
+          'the semi-supervised GAN infers labels: set cond.enabled=False')
+  require(not semi or config.data.name in data.IMAGE_DATASETS, 'semi.labels_per_class',
+          f'needs a labelled image dataset ({", ".join(data.IMAGE_DATASETS)}), not {config.data.name!r}')
+  hidden = config.disc.hidden
+  if config.disc.name == 'mlp' and hidden:
+    require(-len(hidden) <= config.loss.feature_layer < len(hidden), 'loss.feature_layer',
+            f'got {config.loss.feature_layer}; D has {len(hidden)} hidden layers (index from 0 or -1)')
+  if config.unroll.steps > 0 and config.unroll.second_order and config.optim.d.name == 'adam':
+    require(config.optim.d.eps_root > 0, 'optim.d.eps_root',
+            'must be > 0 when unroll.second_order differentiates through Adam (sqrt has no derivative at 0)')
+  require(config.train.batch_size % num_devices == 0, 'train.batch_size',
+          f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
+          f'parallel.mode={config.parallel.mode!r}')
+  if config.data.name in data.IMAGE_DATASETS:
+    require(config.gen.name != 'mlp' and config.disc.name != 'mlp', 'gen.name',
+            f'data.name={config.data.name!r} is images: use an image network (dcgan), not mlp')
+  else:
+    require(config.gen.name == 'mlp', 'gen.name', f'data.name={config.data.name!r} is vectors: use mlp')
