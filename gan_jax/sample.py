@@ -15,6 +15,11 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import app, flags  # noqa: E402
+
+from gan_jax import console  # noqa: E402
+
+with console.native_info_to_log():
+  import tensorflow  # noqa: E402, F401  (first imported here, so that its start-up lines go to the log file)
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
@@ -98,6 +103,7 @@ def draw_arithmetic(state: TrainState, config, rows: int, a: list[str], b: list[
 
 
 def main(argv: list[str]) -> None:
+  console.hold_log_records()
   if len(argv) > 1:
     print(f'error: unexpected arguments {argv[1:]}', file=sys.stderr)
     sys.exit(USAGE_ERROR)
@@ -110,6 +116,7 @@ def main(argv: list[str]) -> None:
   if not workdir:
     print('error: --workdir is required: the run to sample from', file=sys.stderr)
     sys.exit(USAGE_ERROR)
+  console.log_to_workdir(workdir, jax.process_index())  # Appends to the training run's log.
   try:
     config_lib.validate(config, num_devices=1)
     state, _ = restore_run(config, workdir)
