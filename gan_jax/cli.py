@@ -17,6 +17,9 @@ config_flags.DEFINE_config_file('config', None, 'Experiment config file, e.g. ex
 flags.DEFINE_string('workdir', None, 'Run directory (training: default ./workdirs/<config name>; sampling: the run '
                     'to draw from, required).')
 
+# absl's default (fatal) would hide warnings and errors from the console once the records go to the log file.
+FLAGS.set_default('stderrthreshold', 'warning')
+
 USAGE_ERROR = 2  # What argparse and shells use for bad arguments.
 
 

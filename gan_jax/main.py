@@ -1,4 +1,9 @@
-"""Entry point: `python -m gan_jax.main --config experiments/unrolled.py --workdir DIR [--config.key=value ...]`."""
+"""Entry point: `python -m gan_jax.main --config experiments/unrolled.py --workdir DIR [--config.key=value ...]`.
+
+The console shows where the outputs are, a progress line per log interval, the evaluations and the final metrics,
+and warnings and errors; DIR/log.process<i>.txt keeps every log record (`--alsologtostderr` shows them here too).
+See `gan_jax/console.py`.
+"""
 
 import os
 import signal
@@ -8,7 +13,11 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow (used by clu an
 
 from absl import app, flags, logging  # noqa: E402
 import jax  # noqa: E402
-import tensorflow as tf  # noqa: E402
+
+from gan_jax import console  # noqa: E402
+
+with console.native_info_to_log():  # TensorFlow's start-up lines go to the log file.
+  import tensorflow as tf  # noqa: E402
 
 from gan_jax import config as config_lib  # noqa: E402
 from gan_jax import parallel, train  # noqa: E402
@@ -28,6 +37,7 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     print(f'error: unexpected arguments {argv[1:]}', file=sys.stderr)
     sys.exit(USAGE_ERROR)
+  console.hold_log_records()  # JAX logs at INFO as it starts.
   config = FLAGS.config
   tf.config.experimental.set_visible_devices([], 'GPU')  # TensorFlow must not take the accelerators' memory.
   try:
@@ -36,9 +46,9 @@ def main(argv: list[str]) -> None:
     print(f'error: {error}', file=sys.stderr)
     sys.exit(USAGE_ERROR)
   workdir = FLAGS.workdir or default_workdir(FLAGS['config'].config_filename)
+  console.log_to_workdir(workdir, jax.process_index())
   logging.info('JAX process %d of %d; local devices: %s', jax.process_index(), jax.process_count(),
                jax.local_devices())
-  logging.info('Workdir: %s', workdir)
   try:
     final = train.train_and_evaluate(config, workdir)
   except config_lib.ConfigError as error:  # Raised before anything is compiled or written.
@@ -48,9 +58,10 @@ def main(argv: list[str]) -> None:
     logging.warning('%s', error)
     sys.exit(128 + signal.SIGTERM)
   except train.NonFiniteLossError as error:
+    logging.info('Stopping: %s', error)  # For the log file; the console gets the one line below.
     print(f'error: {error}', file=sys.stderr)
     sys.exit(1)
-  logging.info('Final metrics: %s', final)
+  console.report(f'Final metrics ({os.path.join(workdir, "metrics.json")}): {console.metrics_line(final)}')
 
 
 def run() -> None:

@@ -14,6 +14,11 @@ import os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import app, flags  # noqa: E402
+
+from gan_jax import console  # noqa: E402
+
+with console.native_info_to_log():
+  import tensorflow  # noqa: E402, F401  (first imported here, so that its start-up lines go to the log file)
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
@@ -96,6 +101,7 @@ def draw_arithmetic(state: TrainState, config, rows: int, a: list[str], b: list[
 
 
 def main(argv: list[str]) -> None:
+  console.hold_log_records()
   if len(argv) > 1:
     usage_error(f'unexpected arguments {argv[1:]}')
   config = FLAGS.config
@@ -104,6 +110,7 @@ def main(argv: list[str]) -> None:
   workdir = FLAGS.workdir
   if not workdir:
     usage_error('--workdir is required: the run to sample from')
+  console.log_to_workdir(workdir, jax.process_index())  # Appends to the training run's log.
   try:
     validation.validate(config, num_devices=1)
     state, _ = restore_run(config, workdir)

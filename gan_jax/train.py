@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpoint, data, noise as noise_lib, parallel as parallel_lib, steps
+from gan_jax import checkpoint, console, data, noise as noise_lib, parallel as parallel_lib, steps
 from gan_jax import config as config_lib
 from gan_jax import validation
 from gan_jax.data import in_memory
@@ -175,6 +175,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   is_chief = jax.process_index() == 0
 
   writer = metric_writers.create_default_writer(workdir, just_logging=not is_chief)
+  log = f', {os.path.basename(console.log_path())} (the full log)' if console.log_path() else ''
+  console.report(f'Outputs in {workdir}: TensorBoard summaries, plots/, checkpoints/, metrics.json at the end{log}')
   ckpt_dir = os.path.join(workdir, 'checkpoints')
   manager = checkpoint.make_manager(ckpt_dir, config.train.keep_checkpoints)
   # Under a mesh the checkpoint comes back as global arrays, on every process.
@@ -188,7 +190,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   last_saved = None
   if restored is not None:
     last_saved = step
-    logging.info('Resuming from step %d in %s.', last_saved, ckpt_dir)
+    console.report(f'Resuming from step {last_saved} in {ckpt_dir}.')
   else:
     writer.write_hparams(_flat_hparams(config))
   plot_dir = os.path.join(workdir, 'plots')
@@ -200,6 +202,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   progress = periodic_actions.ReportProgress(num_train_steps=config.train.num_steps, writer=writer)
   data_arrays = parallel.put(arrays)
   timed_steps, train_seconds, first_call_seconds = 0, 0.0, None
+  progress_line = console.ProgressLine(config.train.num_steps)
   eval_metrics = {}
 
   with _SigtermFlag() as sigterm:
@@ -215,6 +218,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         train_seconds += elapsed
         timed_steps += chunk
       step += chunk
+      progress_line.add_call(step, chunk, elapsed)
       _check_finite(summary, last_saved, ckpt_dir)
       # SIGTERM may reach one host only: all stop after the same chunk, or the others would wait in its collectives.
       preempted = parallel_lib.any_process(sigterm.raised)
@@ -223,10 +227,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       done = step == t.num_steps
       if step % t.log_every_steps == 0 or done:
         writer.write_scalars(step, {k: v for k, v in summary.items() if not k.endswith('_nonfinite_step')})
+        console.report(progress_line.line(step, summary))
       state = parallel.get(device_state)
       if step % t.eval_every_steps == 0 or done:
         eval_metrics, pictures = evaluate(state)
         writer.write_scalars(step, {f'eval/{k}': v for k, v in eval_metrics.items()})
+        console.report(f'eval at step {step} | {console.metrics_line(eval_metrics)}')
         writer.write_images(step, {name: image[None] for name, image in pictures.items()})
         if is_chief:
           for name, image in pictures.items():
