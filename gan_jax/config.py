@@ -42,6 +42,9 @@ def base_config() -> ml_collections.ConfigDict:
   # Minibatch discrimination (Salimans et al. 2016) on D's features: its B kernels (0: off) of dimension C.
   config.disc.minibatch_kernels = 0
   config.disc.minibatch_kernel_dim = 5
+  # Which examples each is compared with: 'global' (the whole batch, on any number of devices) or 'device' (its
+  # device's share only, as per-GPU minibatches; under parallel.mode=mesh).
+  config.disc.minibatch_scope = 'global'
 
   # Conditional GAN (Mirza & Osindero 2014): G and D see the class label of each example.
   config.cond = ml_collections.ConfigDict()

@@ -191,6 +191,7 @@ def g_aux_classifier(ctx: Context) -> jax.Array:
 
 @g_term('historical_averaging')
 def g_historical_averaging(ctx: Context) -> jax.Array:
+  """||theta_G - mean of past theta_G||^2."""
   return history.averaging_penalty(ctx.state.nets['g'].params, _average(ctx.state, 'g'))
 
 

@@ -74,8 +74,8 @@ class DataParallel:
     """
     donate_argnums = (0,) if donate else ()
     if self.mode == 'mesh':
-      out_shardings = (state_sharding or self.replicated, self.replicated)
-      return jax.jit(fn, donate_argnums=donate_argnums, out_shardings=out_shardings)
+      out_shardings = self.replicated if state_sharding is None else (state_sharding, self.replicated)
+      return _UnderMesh(jax.jit(fn, donate_argnums=donate_argnums, out_shardings=out_shardings), self.mesh)
     return jax.jit(fn, donate_argnums=donate_argnums)
 
   @property
@@ -117,6 +117,22 @@ class DataParallel:
     """What Orbax saves of the placed state: the global arrays under a mesh (each process writes its part, Orbax's
     multi-host path; it refuses host-local arrays there), else the one copy."""
     return tree if self.mode == 'mesh' else self.get(tree)
+
+
+class _UnderMesh:
+  """A jitted function traced and called with `jax.set_mesh(mesh)`, so that code inside it that runs per device
+  (`shard_map` over the mesh's axes, e.g. per-device minibatch discrimination) finds the mesh."""
+
+  def __init__(self, jitted: Callable, mesh: jax.sharding.Mesh):
+    self._jitted, self._mesh = jitted, mesh
+
+  def __call__(self, *args):
+    with jax.set_mesh(self._mesh):
+      return self._jitted(*args)
+
+  def lower(self, *args):
+    with jax.set_mesh(self._mesh):
+      return self._jitted.lower(*args)
 
 
 def _is_key(x: Any) -> bool:

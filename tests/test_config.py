@@ -31,6 +31,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ('gen.name', 'dcgan', 'config.gen.name'),
     ('optim.d.name', 'lion', 'accepted values: adam, rmsprop, sgd'),
     ('parallel.mode', 'pmap', 'accepted values: single, mesh'),
+    ('disc.minibatch_scope', 'host', "config.disc.minibatch_scope: got 'host'; accepted values: global, device"),
+    ('parallel.model_shards', 2, 'config.parallel.model_shards: got 2; sharding the state needs parallel.mode=mesh'),
     ('train.update_order', 'random', 'accepted values: simultaneous, alternating'),
     ('train.n_critic', 0, 'config.train.n_critic'),
     ('loss.label_smoothing', 1.0, 'config.loss.label_smoothing'),

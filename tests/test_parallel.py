@@ -72,6 +72,22 @@ def test_state_sharded_over_a_model_axis_matches_one_device_and_checkpoints(sing
   jax.tree.map(np.testing.assert_array_equal, raw(kept['parallel'].get(restored)), raw(state))
 
 
+def test_per_device_minibatch_discrimination_reaches_the_training_step():
+  # The training loop sets the mesh, so scope 'device' compares within each device's 4 of the 32 examples: the run
+  # differs from the global comparison on the mesh, while on one device both scopes are the same computation.
+  def config(scope):
+    c = tiny_config(steps=0)
+    c.disc.minibatch_kernels, c.disc.minibatch_kernel_dim, c.disc.minibatch_scope = 2, 3, scope
+    return c
+
+  kernel = lambda result: result[0].nets['d'].params['heads']['logit']['kernel']
+  on_mesh = {scope: kernel(run(config(scope), 'mesh', num_calls=1)) for scope in ('global', 'device')}
+  assert np.abs(on_mesh['device'] - on_mesh['global']).max() > 1e-6
+  single = {scope: kernel(run(config(scope), 'single', num_calls=1)) for scope in ('global', 'device')}
+  np.testing.assert_array_equal(single['device'], single['global'])
+  np.testing.assert_allclose(on_mesh['global'], single['global'], rtol=2e-4, atol=2e-6)
+
+
 def test_model_shards_must_divide_the_devices():
   from gan_jax.config import ConfigError
   with pytest.raises(ConfigError, match='config.parallel.model_shards: got 3; must divide the 8 devices'):

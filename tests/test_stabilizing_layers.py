@@ -86,6 +86,14 @@ def test_minibatch_under_pmap_compares_with_the_global_batch():
 
   # Under jit over the mesh, the layer without axis_name compares with the global batch.
   np.testing.assert_allclose(_on_mesh(local.apply, variables, features), expected, rtol=1e-5, atol=1e-5)
+  # With per_device, the training loop's mesh (set by `parallel.compile`) makes each device compare within its own
+  # two examples: the double loop over each shard, and different from the global comparison.
+  per_device_layer = MinibatchDiscrimination(num_kernels=4, kernel_dim=3, per_device=True)
+  on_mesh = _on_mesh(per_device_layer.apply, variables, features)
+  by_shard = np.concatenate([_minibatch_numpy(shard, variables['params']['kernel']) for shard in shards])
+  np.testing.assert_allclose(on_mesh, by_shard, rtol=1e-5, atol=1e-5)
+  # Without a mesh (one device), per_device compares within the whole batch.
+  np.testing.assert_allclose(per_device_layer.apply(variables, features), expected, rtol=1e-5, atol=1e-5)
 
 
 def _vbn_numpy(x, reference_size, scale, bias):

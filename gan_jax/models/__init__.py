@@ -17,6 +17,7 @@ from gan_jax.models.heads import CONDITIONINGS, HeadOptions
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
 
 Shape = tuple[int, ...]
+MINIBATCH_SCOPES = ('global', 'device')
 Builder = Callable[..., nn.Module]
 
 
@@ -36,7 +37,8 @@ def head_options(config: ml_collections.ConfigDict, num_labels: int) -> HeadOpti
       info_categories=config.info.categories,
       info_continuous=config.info.continuous,
       minibatch_kernels=config.disc.minibatch_kernels,
-      minibatch_kernel_dim=config.disc.minibatch_kernel_dim)
+      minibatch_kernel_dim=config.disc.minibatch_kernel_dim,
+      minibatch_per_device=config.disc.minibatch_scope == 'device')
 
 
 def _mlp_generator(config: ml_collections.ConfigDict, data_shape: Shape, reference_size: int) -> nn.Module:
@@ -111,6 +113,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     section, key = field.split('.')
     int_at_least(config[section][key], field, minimum=0)
   int_at_least(config.disc.minibatch_kernel_dim, 'disc.minibatch_kernel_dim')
+  choice(config.disc.minibatch_scope, 'disc.minibatch_scope', MINIBATCH_SCOPES)
   require(not (config.disc.norm == 'virtual_batch' and config.disc.minibatch_kernels), 'disc.minibatch_kernels',
           'minibatch discrimination would compare examples with the reference batch of disc.norm=virtual_batch')
   for player in ('gen', 'disc'):

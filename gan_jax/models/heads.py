@@ -39,6 +39,7 @@ class HeadOptions:
   info_continuous: int = 0  # InfoGAN: number of continuous codes.
   minibatch_kernels: int = 0  # Minibatch discrimination's B (0: off).
   minibatch_kernel_dim: int = 5  # Its C.
+  minibatch_per_device: bool = False  # Compare within each device's share of the batch (else the global batch).
 
   @property
   def plain_logit(self) -> bool:
@@ -78,7 +79,8 @@ class DiscriminatorHeads(nn.Module):
     outputs = {'features': features, 'hidden': hidden}
     head_input = features
     if o.minibatch_kernels:
-      head_input = MinibatchDiscrimination(o.minibatch_kernels, o.minibatch_kernel_dim, name='minibatch')(features)
+      head_input = MinibatchDiscrimination(o.minibatch_kernels, o.minibatch_kernel_dim,
+                                           per_device=o.minibatch_per_device, name='minibatch')(features)
     if o.class_head != 'none':
       outputs['class_logits'] = dense(o.num_labels, 'class_logits')(head_input)
     if logits is None:
