@@ -4,7 +4,7 @@ but predicts it with an auxiliary head, and both players add the class loss (wei
 python -m gan_jax.main --config experiments/acgan_digits.py
 """
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -14,4 +14,4 @@ def get_config(variant: str | None = None):
   config.cond.disc = 'none'  # D predicts the class instead of being told it.
   config.loss.d.aux_classifier = config.loss.g.aux_classifier = 1.0
   config.eval.grid_rows = 10
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

@@ -7,7 +7,7 @@ python -m gan_jax.main --config experiments/cgan_digits.py
 python -m gan_jax.sample --config experiments/cgan_digits.py --workdir workdirs/cgan_digits --labels 0,1,2,3,4,5,6,7,8,9
 """
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -16,4 +16,4 @@ def get_config(variant: str | None = None):
   config.cond.enabled = True
   config.cond.disc = 'concat'
   config.eval.grid_rows = 10  # One row per digit.
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

@@ -3,7 +3,7 @@
 python -m gan_jax.main --config experiments/dcgan_celeb_a.py --config.data.data_dir=DIR
 """
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -16,4 +16,4 @@ def get_config(variant: str | None = None):
   config.train.num_steps = 50_000
   config.train.eval_every_steps = 5000
   config.train.checkpoint_every_steps = 5000
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

@@ -3,7 +3,7 @@
 python -m gan_jax.main --config experiments/dcgan_cifar10.py --config.data.data_dir=DIR
 """
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -17,4 +17,4 @@ def get_config(variant: str | None = None):
   config.train.eval_every_steps = 5000
   config.train.checkpoint_every_steps = 5000
   config.gen.ema_decay = 0.999
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

@@ -4,7 +4,7 @@ python -m gan_jax.main --config experiments/dcgan_digits.py
 python -m gan_jax.main --config experiments/dcgan_digits.py:smoke
 """
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -12,4 +12,4 @@ def get_config(variant: str | None = None):
   # Half the reference width: the digits are simple and the run should take minutes on a CPU.
   config.gen.base_channels = 32
   config.disc.base_channels = 32
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

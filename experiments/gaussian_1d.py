@@ -1,6 +1,6 @@
 """The 1-D toy of the introductory GAN lectures: a GAN learning N(4, 0.5^2), non-saturating loss, k = 0."""
 
-from gan_jax.config import base_config, smoke
+from gan_jax.config import base_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -18,4 +18,4 @@ def get_config(variant: str | None = None):
   config.optim.d.learning_rate = 1e-3
   config.train.batch_size = 256
   config.train.num_steps = 5000
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

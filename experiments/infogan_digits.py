@@ -7,7 +7,7 @@ the digits the classifier reads in the samples (best one-to-one mapping of codes
 python -m gan_jax.main --config experiments/infogan_digits.py
 """
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -19,4 +19,4 @@ def get_config(variant: str | None = None):
   config.loss.d.info_categorical = config.loss.g.info_categorical = 1.0
   config.loss.d.info_continuous = config.loss.g.info_continuous = 0.1
   config.eval.grid_rows = 10
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

@@ -5,7 +5,7 @@ the baseline without R1 is the same file with --config.loss.d.r1=0.
 python -m gan_jax.main --config experiments/r1_digits.py
 """
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -13,4 +13,4 @@ def get_config(variant: str | None = None):
   config.gen.base_channels = config.disc.base_channels = 32
   config.disc.norm = 'layer'
   config.loss.d.r1 = 10.0
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

@@ -5,11 +5,11 @@ moves the real logits too.
 python -m gan_jax.main --config experiments/ragan_digits.py
 """
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
   config = dcgan_config()
   config.gen.base_channels = config.disc.base_channels = 32
   config.loss.name = 'relativistic_average'
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

@@ -7,7 +7,7 @@ python -m gan_jax.main --config experiments/ssgan_digits.py --workdir workdirs/s
 python -m gan_jax.main --config experiments/ssgan_digits.py --config.loss.d.adversarial=0 --workdir workdirs/ssgan_baseline
 """
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -17,4 +17,4 @@ def get_config(variant: str | None = None):
   config.loss.name = 'minimax'  # With the semi-supervised head, D's BCE is the paper's unsupervised loss.
   config.loss.d.supervised = 1.0
   config.loss.g.adversarial, config.loss.g.feature_matching = 0.0, 1.0
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

@@ -4,10 +4,10 @@ python -m gan_jax.main --config experiments/unrolled.py            # the paper's
 python -m gan_jax.main --config experiments/unrolled.py:smoke      # a few steps, for CI
 """
 
-from gan_jax.config import base_config, smoke
+from gan_jax.config import base_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
   config = base_config()  # The defaults are the paper's ring experiment: see gan_jax/config.py.
   config.unroll.steps = 10
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

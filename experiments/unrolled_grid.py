@@ -1,6 +1,6 @@
 """Unrolled GAN (k = 10) on the 5x5 grid of Gaussians (spacing 2, std 0.05), otherwise the ring's settings."""
 
-from gan_jax.config import base_config, smoke
+from gan_jax.config import base_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -8,4 +8,4 @@ def get_config(variant: str | None = None):
   config.data.name = 'grid'
   config.data.std = 0.05
   config.unroll.steps = 10
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

@@ -7,7 +7,7 @@ networks are small. k is an override: for k in 0 1 5 10:
 With mnist prepared in TFDS, --config.data.name=stacked_mnist uses real MNIST.
 """
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -20,4 +20,4 @@ def get_config(variant: str | None = None):
   config.train.update_order = 'simultaneous'
   config.train.num_steps = 3000
   config.eval.num_samples = 25_600  # As many samples as the paper counts modes on.
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

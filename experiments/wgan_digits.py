@@ -1,6 +1,6 @@
 """WGAN with weight clipping (Arjovsky et al. 2017) on the offline digits: c = 0.01, n_critic 5, RMSProp 5e-5."""
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -12,4 +12,4 @@ def get_config(variant: str | None = None):
   for player in ('g', 'd'):
     config.optim[player].name = 'rmsprop'
     config.optim[player].learning_rate = 5e-5
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

@@ -1,6 +1,6 @@
 """WGAN-GP (Gulrajani et al. 2017) on the offline digits: lambda 10, n_critic 5, Adam 1e-4 with betas (0.5, 0.9)."""
 
-from gan_jax.config import dcgan_config, smoke
+from gan_jax.config import dcgan_config, select_variant, smoke
 
 
 def get_config(variant: str | None = None):
@@ -14,4 +14,4 @@ def get_config(variant: str | None = None):
     config.optim[player].learning_rate = 1e-4
     config.optim[player].b1 = 0.5
     config.optim[player].b2 = 0.9
-  return smoke(config) if variant == 'smoke' else config
+  return select_variant(config, variant, {'smoke': smoke})

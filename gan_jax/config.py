@@ -8,7 +8,7 @@ sections, before anything is compiled or written, so a bad value is reported by 
 values.
 """
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import ml_collections
 
@@ -236,3 +236,32 @@ def smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   config.eval.num_samples = 500
   config.eval.min_samples_per_mode = 4
   return config
+
+
+Variant = Callable[[ml_collections.ConfigDict], ml_collections.ConfigDict]
+
+
+def select_variant(config: ml_collections.ConfigDict, variant: str | None,
+                   variants: dict[str, Variant]) -> ml_collections.ConfigDict:
+  """The variant `variant` (the `:name` of `--config file.py:name`) of an experiment's full `config`.
+
+  Every experiment's `get_config` ends with this, so that a mistyped variant (`:smokee`) stops the program instead of
+  silently starting the full run.
+
+  Args:
+    config: the full experiment.
+    variant: the name after the colon; None or '' for the full experiment.
+    variants: the experiment's variants by name, each a function of the full config, e.g. `{'smoke': smoke}`.
+
+  Returns:
+    `config` itself, or `variants[variant](config)`.
+
+  Raises:
+    ConfigError: for a name not in `variants`, listing those that are.
+  """
+  if not variant:
+    return config
+  if variant not in variants:
+    raise ConfigError(f'unknown variant {variant!r}; this experiment has: {", ".join(variants)} '
+                      '(or none, for the full run)')
+  return variants[variant](config)

@@ -1,0 +1,69 @@
+"""Bad inputs that used to crash late or pass silently: each exits with status 2, names the flag or field, and
+writes nothing (the README's table under "Faults" has one row per test here).
+
+The command-line cases run `python -m gan_jax.main` once each and stop while parsing flags, before JAX compiles;
+the field-level cases call `validation.validate` in-process.
+"""
+
+import glob
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gan_jax.config import ConfigError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXPERIMENTS = sorted(glob.glob(os.path.join(ROOT, 'experiments', '*.py')))
+SMOKE = os.path.join(ROOT, 'experiments', 'gan_ring.py:smoke')
+
+
+def run_main(*args, cwd):
+  env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2', 'JAX_PLATFORMS': 'cpu',
+         'PYTHONPATH': os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep)}
+  return subprocess.run([sys.executable, '-m', 'gan_jax.main', *args], cwd=cwd, env=env, capture_output=True,
+                        text=True, timeout=300)
+
+
+def write(path, text):
+  path.write_text(text)
+  return str(path)
+
+
+# Each case: the --config argument (given tmp_path), the message.
+CONFIG_FILES = {
+    'missing': (lambda d: 'experiments/nonexistent.py', '--config experiments/nonexistent.py: no such file'),
+    'syntax_error': (lambda d: write(d / 'broken.py', 'def get_config(variant=None)\n  pass\n'),
+                     'broken.py, line 1: expected'),
+    'directory': (lambda d: str(d), 'is a directory; give an experiment file'),
+    'returns_dict': (lambda d: write(d / 'plain.py', 'def get_config(variant=None):\n  return {"seed": 0}\n'),
+                     "plain.py: get_config() returned a dict; it must return an ml_collections.ConfigDict"),
+    'unknown_variant': (lambda d: os.path.join(ROOT, 'experiments', 'gan_ring.py:smokee'),
+                        "gan_ring.py:smokee: unknown variant 'smokee'; this experiment has: smoke"),
+}
+
+
+@pytest.mark.parametrize('case', sorted(CONFIG_FILES))
+def test_bad_config_file_exits_2_and_writes_nothing(case, tmp_path):
+  make_arg, message = CONFIG_FILES[case]
+  workdir = tmp_path / 'run'
+  result = run_main('--config', make_arg(tmp_path), '--workdir', str(workdir), cwd=tmp_path)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert message in result.stderr
+  assert 'Traceback' not in result.stderr
+  assert not workdir.exists()
+
+
+def load(path):
+  spec = importlib.util.spec_from_file_location('experiment', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@pytest.mark.parametrize('path', EXPERIMENTS, ids=lambda p: os.path.basename(p)[:-3])
+def test_every_experiment_refuses_unknown_variants(path):
+  with pytest.raises(ConfigError, match="unknown variant 'smokee'; this experiment has: smoke"):
+    load(path).get_config('smokee')
