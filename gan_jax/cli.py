@@ -55,6 +55,26 @@ def parse_flags(argv: list[str]) -> list[str]:
   return remaining
 
 
+def check_workdir(workdir: str) -> None:
+  """Exits with status 2 unless the run can write in `workdir`; creates nothing.
+
+  `workdir` may not exist yet: then its nearest existing ancestor must be a directory this process may write in.
+  Checked before training, since TensorFlow's file writer otherwise fails later with a traceback that does not name
+  the path.
+  """
+  path = os.path.abspath(workdir)
+  if os.path.exists(path) and not os.path.isdir(path):
+    usage_error(f'--workdir {workdir}: is a file, not a directory')
+  existing = path
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    usage_error(f'--workdir {workdir}: {existing} is a file, so the run directory cannot be created below it')
+  if not os.access(existing, os.W_OK | os.X_OK):  # Also False on a read-only filesystem (EROFS).
+    what = 'the run directory' if existing == path else f'{existing}, where it would be created,'
+    usage_error(f'--workdir {workdir}: {what} is not writable (read-only filesystem or no permission)')
+
+
 def _config_argument(argv: list[str]) -> str | None:
   """The value of `--config` in `argv` (the last one given), without parsing the other flags."""
   value = None

@@ -21,7 +21,7 @@ with console.native_info_to_log():  # TensorFlow's start-up lines go to the log 
 
 from gan_jax import config as config_lib  # noqa: E402
 from gan_jax import parallel, train  # noqa: E402
-from gan_jax.cli import USAGE_ERROR, parse_flags  # noqa: E402  (defines --config and --workdir)
+from gan_jax.cli import USAGE_ERROR, check_workdir, parse_flags  # noqa: E402  (defines --config and --workdir)
 
 FLAGS = flags.FLAGS
 
@@ -46,6 +46,7 @@ def main(argv: list[str]) -> None:
     print(f'error: {error}', file=sys.stderr)
     sys.exit(USAGE_ERROR)
   workdir = FLAGS.workdir or default_workdir(FLAGS['config'].config_filename)
+  check_workdir(workdir)  # Before anything is compiled; creates nothing.
   console.log_to_workdir(workdir, jax.process_index())
   logging.info('JAX process %d of %d; local devices: %s', jax.process_index(), jax.process_count(),
                jax.local_devices())

@@ -67,3 +67,31 @@ def load(path):
 def test_every_experiment_refuses_unknown_variants(path):
   with pytest.raises(ConfigError, match="unknown variant 'smokee'; this experiment has: smoke"):
     load(path).get_config('smokee')
+
+
+def test_workdir_that_is_a_file_exits_2(tmp_path):
+  workdir = tmp_path / 'run'
+  workdir.write_text('not a directory')
+  result = run_main('--config', SMOKE, '--workdir', str(workdir), cwd=tmp_path)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert f'--workdir {workdir}: is a file, not a directory' in result.stderr
+  assert workdir.read_text() == 'not a directory'
+
+
+def test_workdir_below_a_file_or_read_only_is_refused_without_creating_it(tmp_path, monkeypatch, capsys):
+  from gan_jax import cli
+  (tmp_path / 'file').write_text('')
+  with pytest.raises(SystemExit) as exit_:
+    cli.check_workdir(str(tmp_path / 'file' / 'run'))
+  assert exit_.value.code == 2 and 'is a file, so the run directory cannot be created' in capsys.readouterr().err
+  # A read-only filesystem: access(2) answers EROFS (as root, a permission bit alone would not stop the write).
+  monkeypatch.setattr(cli.os, 'access', lambda path, mode: False)
+  workdir = tmp_path / 'new' / 'run'
+  with pytest.raises(SystemExit) as exit_:
+    cli.check_workdir(str(workdir))
+  assert exit_.value.code == 2
+  assert f'{tmp_path}, where it would be created, is not writable' in capsys.readouterr().err
+  assert not (tmp_path / 'new').exists()
+  monkeypatch.undo()
+  cli.check_workdir(str(workdir))  # Writable: passes, and still creates nothing.
+  assert not (tmp_path / 'new').exists()
