@@ -30,8 +30,19 @@ OPTIMIZERS: dict[str, Callable[[ml_collections.ConfigDict], optax.GradientTransf
 }
 
 
+# The fields each optimizer reads, besides learning_rate and clip_params: field -> (test, the accepted range).
+_UNIT = (lambda v: 0.0 <= v < 1.0, 'must lie in [0, 1)')
+_FIELDS = {
+    'adam': {'b1': _UNIT, 'b2': _UNIT, 'eps': (lambda v: v > 0, 'must be > 0'),
+             'eps_root': (lambda v: v >= 0, 'must be >= 0')},
+    'rmsprop': {'decay': _UNIT, 'eps': (lambda v: v > 0, 'must be > 0'), 'momentum': _UNIT},
+    'sgd': {'momentum': _UNIT},
+}
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
-  """Checks the `config.optim` section: each player's optimizer name and learning rate.
+  """Checks the `config.optim` section: each player's optimizer name, learning rate, and the hyperparameters that
+  optimizer reads (Adam's b1, b2 in [0, 1), eps > 0, eps_root >= 0; RMSProp's decay; momentum in [0, 1)).
 
   Raises:
     ConfigError: naming the field, the value and the accepted values.
@@ -39,8 +50,18 @@ def validate(config: ml_collections.ConfigDict) -> None:
   for player in ('g', 'd'):
     choice(config[player].name, f'optim.{player}.name', sorted(OPTIMIZERS))
   for player in ('g', 'd'):
-    require(config[player].learning_rate > 0, f'optim.{player}.learning_rate',
-            f'got {config[player].learning_rate}; must be > 0')
+    section = config[player]
+    require(section.learning_rate > 0, f'optim.{player}.learning_rate',
+            f'got {section.learning_rate}; must be > 0')
+    for field, (ok, accepted) in _FIELDS[section.name].items():
+      value = section[field]
+      require(_is_number(value) and ok(value), f'optim.{player}.{field}', f'got {value!r}; {accepted}')
+    require(_is_number(section.clip_params) and section.clip_params >= 0, f'optim.{player}.clip_params',
+            f'got {section.clip_params!r}; must be >= 0 (0: off)')
+
+
+def _is_number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def clip_params(limit: float) -> optax.GradientTransformation:

@@ -15,6 +15,7 @@ from gan_jax import data, losses, models, noise, objectives, optim, parallel
 from gan_jax.config import ConfigError, choice, int_at_least, require
 
 UPDATE_ORDERS = ('simultaneous', 'alternating')
+SEED_LIMIT = 2**32  # jax.random.key's seeds without jax_enable_x64.
 # Objective terms that read something only another section provides: term -> (what it needs, the hint if absent).
 _TERM_NEEDS = {
     'aux_classifier': (lambda c: c.cond.enabled,
@@ -61,7 +62,11 @@ def validate_objective(loss: ml_collections.ConfigDict) -> None:
 
 
 def validate_loop(config: ml_collections.ConfigDict) -> None:
-  """Checks the training loop's sections, which no registry owns: `train`, `unroll`, `replay` and `eval`."""
+  """Checks the training loop's sections, which no registry owns: `seed`, `train`, `unroll`, `replay`, `eval`."""
+  seed = config.seed
+  require(isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < SEED_LIMIT, 'seed',
+          f'got {seed!r}; must be an integer in [0, 2**32): jax.random.key keeps 32 bits (a larger seed repeats a '
+          'smaller one) and overflows past 2**63')
   choice(config.train.update_order, 'train.update_order', UPDATE_ORDERS)
   replay = config.replay
   require(0.0 <= replay.fraction <= 1.0, 'replay.fraction', f'got {replay.fraction}; must lie in [0, 1]')

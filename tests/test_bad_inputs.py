@@ -8,6 +8,7 @@ the field-level cases call `validation.validate` in-process.
 import glob
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -95,3 +96,46 @@ def test_workdir_below_a_file_or_read_only_is_refused_without_creating_it(tmp_pa
   monkeypatch.undo()
   cli.check_workdir(str(workdir))  # Writable: passes, and still creates nothing.
   assert not (tmp_path / 'new').exists()
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('gen.hidden', (128, -5), 'config.gen.hidden: got (128, -5); must be a tuple of layer widths, each an integer >= 1'),
+    ('disc.hidden', (0,), 'config.disc.hidden: got (0,)'),
+    ('gen.base_channels', 0, 'config.gen.base_channels: got 0; must be an integer >= 1'),
+    ('seed', 99999999999999999999, 'config.seed: got 99999999999999999999; must be an integer in [0, 2**32)'),
+    ('seed', -1, 'config.seed: got -1'),
+    ('optim.g.b1', 1.5, 'config.optim.g.b1: got 1.5; must lie in [0, 1)'),
+    ('optim.d.b2', 1.0, 'config.optim.d.b2: got 1.0; must lie in [0, 1)'),
+    ('optim.g.eps', 0.0, 'config.optim.g.eps: got 0.0; must be > 0'),
+    ('optim.d.eps_root', -1e-8, 'config.optim.d.eps_root: got -1e-08; must be >= 0'),
+    ('optim.d.clip_params', -0.01, 'config.optim.d.clip_params: got -0.01; must be >= 0'),
+])
+def test_field_out_of_range_is_named(field, value, message):
+  from gan_jax.config import base_config
+  from gan_jax.validation import validate
+  config = base_config()
+  section, _, key = field.rpartition('.')
+  node = config
+  for part in filter(None, section.split('.')):
+    node = node[part]
+  node[key] = value
+  with pytest.raises(ConfigError) as error:
+    validate(config, num_devices=1)
+  assert message in str(error.value)
+
+
+@pytest.mark.parametrize('name, field, value, message', [
+    ('rmsprop', 'decay', 1.0, 'config.optim.d.decay: got 1.0; must lie in [0, 1)'),
+    ('rmsprop', 'momentum', -0.5, 'config.optim.d.momentum: got -0.5; must lie in [0, 1)'),
+    ('sgd', 'momentum', 1.0, 'config.optim.d.momentum: got 1.0; must lie in [0, 1)'),
+])
+def test_each_optimizer_checks_what_it_reads(name, field, value, message):
+  from gan_jax import optim
+  from gan_jax.config import base_config
+  config = base_config()
+  config.optim.d.name = name
+  config.optim.d.b1 = 7.0  # Not read by rmsprop or sgd: not checked.
+  optim.validate(config.optim)
+  config.optim.d[field] = value
+  with pytest.raises(ConfigError, match=re.escape(message)):
+    optim.validate(config.optim)

@@ -120,3 +120,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(config[player].norm in ('batch', 'layer', 'none') or config[player].name == 'dcgan', f'{player}.norm',
             f'{config[player].norm!r} applies to convolutional networks (dcgan), not {config[player].name!r}')
   require(0.0 <= config.gen.ema_decay < 1.0, 'gen.ema_decay', f'got {config.gen.ema_decay}; must lie in [0, 1)')
+  for player in ('gen', 'disc'):
+    hidden = config[player].hidden
+    require(isinstance(hidden, (tuple, list)) and all(_is_width(width) for width in hidden), f'{player}.hidden',
+            f'got {hidden!r}; must be a tuple of layer widths, each an integer >= 1')
+    int_at_least(config[player].base_channels, f'{player}.base_channels')
+
+
+def _is_width(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool) and value >= 1
