@@ -7,8 +7,10 @@ sections of the training loop that no registry owns (`train`, `unroll`, `replay`
 sections, which no single registry can see. It is what `train.train_and_evaluate`, `sample.py` and the tests call.
 """
 
+import math
 import os
 
+import jax
 import ml_collections
 
 from gan_jax import data, losses, models, noise, objectives, optim, parallel
@@ -48,6 +50,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int, num_processes:
   parallel.validate_parallel(config.parallel, num_processes)
   validate_loop(config)
   validate_combinations(config, num_devices)
+  check_batch_fits(config, num_devices, num_processes)
   data.check_available(config.data)  # Last: the one check that reads the disk (and loads TensorFlow for images).
 
 
@@ -126,3 +129,78 @@ def validate_combinations(config: ml_collections.ConfigDict, num_devices: int) -
             f'data.name={config.data.name!r} is images: use an image network (dcgan), not mlp')
   else:
     require(config.gen.name == 'mlp', 'gen.name', f'data.name={config.data.name!r} is vectors: use mlp')
+
+
+def example_shape(config: ml_collections.ConfigDict) -> tuple[int, ...]:
+  """One example's shape for the `config.data` section, without building the dataset."""
+  if config.name in data.IMAGE_DATASETS:
+    stacked = data.IMAGE_DATASETS[config.name][1]
+    return (config.resolution, config.resolution, 3 if stacked else config.channels)
+  return (1,) if config.name == 'gaussian_1d' else (2,)
+
+
+def batch_bytes(config: ml_collections.ConfigDict) -> int:
+  """A lower bound on the memory one training step's batch takes, in bytes (float32), over all devices.
+
+  It counts the real examples of the n_critic D steps (drawn together), and for one step G's inputs (latent and
+  codes), its samples, and one layer of activations per network, which backpropagation keeps: for MLPs every
+  hidden layer of G and D's hidden layers on the real and the fake batch; for DCGAN, G's last hidden map and D's
+  first one (on real and fake), both (resolution / 2)^2 x base_channels. Parameters, optimizer states, the other
+  activations and XLA's temporaries come on top.
+  """
+  batch, shape = config.train.batch_size, example_shape(config.data)
+  example = math.prod(shape)
+  latent = config.gen.latent_dim + config.info.categories + config.info.continuous
+  if config.gen.name == 'mlp':
+    activations = sum(config.gen.hidden) + 2 * sum(config.disc.hidden)
+  else:
+    pixels = (shape[0] // 2) ** 2
+    activations = pixels * (config.gen.base_channels + 2 * config.disc.base_channels)
+  return 4 * batch * (config.train.n_critic * example + latent + example + activations)
+
+
+def available_memory() -> tuple[int | None, bool]:
+  """The memory of one local device in bytes, and whether it is the host's (CPU, where JAX reports none).
+
+  Returns (None, True) where neither the device nor the host says.
+  """
+  stats = jax.local_devices()[0].memory_stats()
+  if stats and stats.get('bytes_limit'):
+    return stats['bytes_limit'] - stats.get('bytes_in_use', 0), False
+  try:
+    with open('/proc/meminfo') as meminfo:
+      for line in meminfo:
+        if line.startswith('MemAvailable:'):
+          return int(line.split()[1]) * 1024, True
+  except OSError:
+    pass
+  try:
+    return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE'), True
+  except (ValueError, OSError, AttributeError):
+    return None, True
+
+
+def check_batch_fits(config: ml_collections.ConfigDict, num_devices: int, num_processes: int = 1,
+                     available: tuple[int | None, bool] | None = None) -> None:
+  """Refuses a batch whose lower bound `batch_bytes` exceeds the memory it would live in, before the compile.
+
+  Args:
+    config: the experiment configuration, each section already valid.
+    num_devices: the devices the batch is split over.
+    num_processes: the JAX processes (on CPU the devices of a process share its host's memory).
+    available: (bytes, whether they are the host's), for tests; default `available_memory()`.
+  """
+  free, on_host = available or available_memory()
+  if free is None:
+    return
+  total = batch_bytes(config)
+  needed = total // num_processes if on_host else total // num_devices
+  where = 'the host has available' if on_host else 'one device has free'
+  require(needed <= free, 'train.batch_size',
+          f'got {config.train.batch_size}; its batch needs at least {_gib(needed)} ({needed:,} bytes: the real '
+          f'examples of train.n_critic={config.train.n_critic} D steps, G\'s inputs and samples, one layer of '
+          f'activations per network{"" if on_host else ", per device"}), but {where} {_gib(free)} ({free:,} bytes)')
+
+
+def _gib(num_bytes: int) -> str:
+  return f'{num_bytes / 2**30:.1f} GiB'

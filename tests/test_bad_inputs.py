@@ -139,3 +139,30 @@ def test_each_optimizer_checks_what_it_reads(name, field, value, message):
   config.optim.d[field] = value
   with pytest.raises(ConfigError, match=re.escape(message)):
     optim.validate(config.optim)
+
+
+def test_batch_that_cannot_fit_names_both_numbers():
+  from gan_jax.config import base_config
+  from gan_jax.validation import validate
+  config = base_config()
+  config.train.batch_size = 1_000_000_000
+  with pytest.raises(ConfigError) as error:
+    validate(config, num_devices=1)
+  message = str(error.value)
+  assert message.startswith('config.train.batch_size: got 1000000000; its batch needs at least ')
+  assert 'but the host has available' in message or 'but one device has free' in message
+
+
+def test_batch_bytes_counts_the_documented_lower_bound():
+  from gan_jax.config import base_config, dcgan_config
+  from gan_jax.validation import batch_bytes, check_batch_fits
+  config = base_config()  # Ring: 2-D examples, latent 256, G hidden (128, 128), D hidden (128,).
+  assert batch_bytes(config) == 4 * 512 * (1 * 2 + 256 + 2 + 256 + 2 * 128)
+  config = dcgan_config()  # 16x16x1 digits, latent 100, base_channels 64: 8x8 maps.
+  config.train.n_critic = 5
+  assert batch_bytes(config) == 4 * 64 * (5 * 256 + 100 + 256 + 64 * (64 + 2 * 64))
+  needed = batch_bytes(config)
+  check_batch_fits(config, num_devices=2, available=(needed // 2, False))  # Split over 2 devices: fits.
+  with pytest.raises(ConfigError, match=r'per device\), but one device has free 0\.0 GiB \(1,000 bytes\)'):
+    check_batch_fits(config, num_devices=2, available=(1000, False))
+  check_batch_fits(config, num_devices=8, available=(None, True))  # Unknown memory: not checked.
