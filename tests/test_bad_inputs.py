@@ -99,7 +99,8 @@ def test_workdir_below_a_file_or_read_only_is_refused_without_creating_it(tmp_pa
 
 
 @pytest.mark.parametrize('field, value, message', [
-    ('gen.hidden', (128, -5), 'config.gen.hidden: got (128, -5); must be a tuple of layer widths, each an integer >= 1'),
+    ('gen.hidden', (128, -5),
+     'config.gen.hidden: got (128, -5); must be a tuple of layer widths, each an integer >= 1'),
     ('disc.hidden', (0,), 'config.disc.hidden: got (0,)'),
     ('gen.base_channels', 0, 'config.gen.base_channels: got 0; must be an integer >= 1'),
     ('seed', 99999999999999999999, 'config.seed: got 99999999999999999999; must be an integer in [0, 2**32)'),
