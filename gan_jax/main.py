@@ -20,8 +20,8 @@ with console.native_info_to_log():  # TensorFlow's start-up lines go to the log 
   import tensorflow as tf  # noqa: E402
 
 from gan_jax import config as config_lib  # noqa: E402
-from gan_jax import parallel, train  # noqa: E402
 from gan_jax import workdir as workdir_lib  # noqa: E402
+from gan_jax import parallel, train  # noqa: E402
 from gan_jax.cli import USAGE_ERROR, parse_flags  # noqa: E402  (defines --config and --workdir)
 
 FLAGS = flags.FLAGS
