@@ -20,10 +20,13 @@ with console.native_info_to_log():  # TensorFlow's start-up lines go to the log 
   import tensorflow as tf  # noqa: E402
 
 from gan_jax import config as config_lib  # noqa: E402
+from gan_jax import workdir as workdir_lib  # noqa: E402
 from gan_jax import parallel, train  # noqa: E402
 from gan_jax.cli import USAGE_ERROR, check_workdir, parse_flags  # noqa: E402  (defines --config and --workdir)
 
 FLAGS = flags.FLAGS
+flags.DEFINE_bool('allow_config_change', False, 'Resume with training hyperparameters (learning rates, batch size, '
+                  '...) that differ from the checkpoints\' config; the change is logged and shown in TensorBoard.')
 
 
 def default_workdir(config_arg: str) -> str:
@@ -51,13 +54,17 @@ def main(argv: list[str]) -> None:
   logging.info('JAX process %d of %d; local devices: %s', jax.process_index(), jax.process_count(),
                jax.local_devices())
   try:
-    final = train.train_and_evaluate(config, workdir)
-  except config_lib.ConfigError as error:  # Raised before anything is compiled or written.
+    final = train.train_and_evaluate(config, workdir, allow_config_change=FLAGS.allow_config_change)
+  except (config_lib.ConfigError, workdir_lib.WorkdirError) as error:  # Raised before anything is compiled.
     print(f'error: {error}', file=sys.stderr)
     sys.exit(USAGE_ERROR)
   except train.PreemptedError as error:
     logging.warning('%s', error)
-    sys.exit(128 + signal.SIGTERM)
+    sys.exit(128 + error.signum)
+  except KeyboardInterrupt:  # Ctrl-C before the training loop, or a second one: nothing saved since the last one.
+    logging.info('Stopping: interrupted by SIGINT.')
+    print('error: interrupted (SIGINT); no checkpoint saved by this interruption.', file=sys.stderr)
+    sys.exit(128 + signal.SIGINT)
   except train.NonFiniteLossError as error:
     logging.info('Stopping: %s', error)  # For the log file; the console gets the one line below.
     print(f'error: {error}', file=sys.stderr)

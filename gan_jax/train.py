@@ -14,10 +14,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from tensorboard.compat.proto import event_pb2
+from tensorflow.python.ops import summary_ops_v2  # import_event: TF2's only way to write a SessionLog event.
 
 from gan_jax import checkpoint, console, data, noise as noise_lib, parallel as parallel_lib, steps
 from gan_jax import config as config_lib
-from gan_jax import validation
+from gan_jax import validation, workdir as workdir_lib
 from gan_jax.data import in_memory
 from gan_jax.evaluation import plots
 from gan_jax.evaluation.evaluator import make_evaluator
@@ -30,7 +32,15 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class PreemptedError(RuntimeError):
-  """SIGTERM arrived; a checkpoint of the current step was saved before this was raised."""
+  """SIGTERM or SIGINT arrived; a checkpoint of the current step was saved before this was raised.
+
+  Attributes:
+    signum: the signal that stopped the run (SIGTERM when it reached another process only).
+  """
+
+  def __init__(self, message: str, signum: int = signal.SIGTERM):
+    super().__init__(message)
+    self.signum = signum
 
 
 def make_samplers(config: ml_collections.ConfigDict, dataset, parallel: parallel_lib.DataParallel,
@@ -119,25 +129,34 @@ def _flat_hparams(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
 
 class _SigtermFlag:
-  """Turns SIGTERM (how TPU pods preempt) into a flag the loop checks between compiled chunks."""
+  """Turns SIGTERM (how TPU pods preempt) and SIGINT (Ctrl-C) into a flag the loop checks between compiled chunks.
+
+  `raised` is the signal's number (0: none). A second SIGINT stops at once (KeyboardInterrupt), without a checkpoint.
+  """
+
+  SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
   def __init__(self):
-    self.raised = False
-    self._previous = None
+    self.raised = 0
+    self._previous = {}
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
-      self._previous = signal.signal(signal.SIGTERM, self._handle)
+      self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
     return self
 
   def _handle(self, signum, frame):
-    del signum, frame
-    logging.warning('SIGTERM received: saving a checkpoint after the current chunk.')
-    self.raised = True
+    del frame
+    if signum == signal.SIGINT and self.raised == signal.SIGINT:
+      raise KeyboardInterrupt
+    if not self.raised:
+      logging.warning('%s received: saving a checkpoint after the current chunk%s.', signal.Signals(signum).name,
+                      ' (Ctrl-C again stops without one)' if signum == signal.SIGINT else '')
+      self.raised = signum
 
   def __exit__(self, *exc):
-    if self._previous is not None:
-      signal.signal(signal.SIGTERM, self._previous)
+    for signum, previous in self._previous.items():
+      signal.signal(signum, previous)
 
 
 def _check_finite(summary: dict[str, Any], last_saved: int | None, directory: str) -> None:
@@ -148,25 +167,67 @@ def _check_finite(summary: dict[str, Any], last_saved: int | None, directory: st
       raise NonFiniteLossError(f'{name} is NaN or Inf at step {bad_step}; stopping. Last good checkpoint: {kept}.')
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+def _create_writer(workdir: str, is_chief: bool):
+  """clu's default writer, and on process 0 its TensorBoard part (for `_start_summaries`; None elsewhere)."""
+  if not is_chief:
+    return metric_writers.create_default_writer(workdir, just_logging=True), None
+  summaries = metric_writers.SummaryWriter(workdir)
+  return metric_writers.AsyncMultiWriter([metric_writers.LoggingWriter(), summaries]), summaries
+
+
+def _start_summaries(summaries: metric_writers.SummaryWriter | None, step: int) -> None:
+  """Marks where this run's summaries start, so that TensorBoard drops an earlier run's points after `step`.
+
+  A run killed after its last checkpoint (SIGKILL, a crash) logged steps that the resumed run logs again. A
+  `SessionLog.START` event at step s makes TensorBoard discard the points of earlier event files at steps >= s (the
+  first one in a directory marks the start and discards nothing), as `tf.train.Supervisor` and PyTorch's
+  `purge_step` do; clu's writer does not expose it, so it is written through TF's `import_event`.
+  """
+  if summaries is None:
+    return
+  event = event_pb2.Event(wall_time=time.time(), step=step + 1,
+                          session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START))
+  with summaries._summary_writer.as_default():  # pylint: disable=protected-access
+    summary_ops_v2.import_event(event.SerializeToString())
+  summaries.flush()
+
+
+def _record_config_changes(writer: metric_writers.MetricWriter, step: int, changes: list[str]) -> None:
+  """Logs the config fields this resume changed, and shows them in TensorBoard's text tab at the resumed step."""
+  logging.warning('Resuming at step %d with a changed config (--allow_config_change):\n  %s', step,
+                  '\n  '.join(changes))
+  writer.write_texts(step, {'config_change': '\n'.join(f'- `{line}`' for line in changes)})
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       allow_config_change: bool = False) -> dict[str, float]:
   """Trains a GAN as `config` says, resuming from `workdir` when it holds a checkpoint.
 
-  Writes TensorBoard summaries, sample plots (`plots/`), checkpoints (`checkpoints/`) and, at the end,
-  `metrics.json` into `workdir`.
+  Writes TensorBoard summaries, sample plots (`plots/`), checkpoints (`checkpoints/`), the config
+  (`config.json`) and, at the end, `metrics.json` into `workdir`, which it holds for the run (`workdir.WorkdirLock`).
 
   Args:
     config: an experiment config (see `gan_jax.config.base_config`).
     workdir: the run's directory.
+    allow_config_change: resume under a config whose training hyperparameters (learning rates, ...) differ from
+      the saved one's (see `gan_jax.workdir`); fields that change the state's shape or meaning are always refused.
 
   Returns:
     The final metrics written to `metrics.json`.
 
   Raises:
     ConfigError: before anything is compiled or written.
+    WorkdirError: another run holds `workdir`, or the config differs from its checkpoints' in a refused way.
     NonFiniteLossError: a loss became NaN or Inf; the last good checkpoint is kept.
-    PreemptedError: SIGTERM arrived; a checkpoint of the current step was saved.
+    PreemptedError: SIGTERM or SIGINT arrived; a checkpoint of the current step was saved.
   """
   validation.validate(config, parallel_lib.device_count(config.parallel.mode), jax.process_count())
+  with workdir_lib.claim(workdir, config, allow_config_change, jax.process_index(),
+                         parallel_lib.any_process) as config_changes:
+    return _train_and_evaluate(config, workdir, config_changes)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, config_changes: list[str]):
   parallel = parallel_lib.make_data_parallel(config.parallel.mode, config.parallel.model_shards)
   dataset = data.make_dataset(config.data)
   arrays = training_arrays(config, dataset)
@@ -174,7 +235,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                        reference_batch=reference_batch(config, dataset))
   is_chief = jax.process_index() == 0
 
-  writer = metric_writers.create_default_writer(workdir, just_logging=not is_chief)
+  writer, summaries = _create_writer(workdir, is_chief)
   log = f', {os.path.basename(console.log_path())} (the full log)' if console.log_path() else ''
   console.report(f'Outputs in {workdir}: TensorBoard summaries, plots/, checkpoints/, metrics.json at the end{log}')
   ckpt_dir = os.path.join(workdir, 'checkpoints')
@@ -193,6 +254,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     console.report(f'Resuming from step {last_saved} in {ckpt_dir}.')
   else:
     writer.write_hparams(_flat_hparams(config))
+  _start_summaries(summaries, step)
+  if config_changes:
+    _record_config_changes(writer, step, config_changes)
   plot_dir = os.path.join(workdir, 'plots')
   if is_chief:
     os.makedirs(plot_dir, exist_ok=True)
@@ -243,8 +307,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       if preempted:
         manager.wait_until_finished()
         writer.flush()
+        signum = sigterm.raised or signal.SIGTERM
+        how = 'Interrupted by SIGINT' if signum == signal.SIGINT else 'Preempted by SIGTERM'
         where = '' if sigterm.raised else ' on another process'
-        raise PreemptedError(f'Preempted by SIGTERM{where} at step {step}; checkpoint saved in {ckpt_dir}.')
+        raise PreemptedError(f'{how}{where} at step {step}; checkpoint saved in {ckpt_dir}.', signum)
 
   manager.wait_until_finished()
   if not eval_metrics:  # Resumed at the last step: evaluate the restored state.

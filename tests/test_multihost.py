@@ -235,16 +235,16 @@ def test_pod_preempted_on_one_host_resumes_and_matches_one_process(tmp_path, lau
   for name in final:
     np.testing.assert_allclose(final[name], reference[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
-  # Only process 0 wrote outside the checkpoints and its log: one metrics.json, one plot set (Orbax writes checkpoints
-  # from all); each process appends to its own log.
+  # Only process 0 wrote outside the checkpoints and its log: one config.json, one metrics.json, one plot set (Orbax
+  # writes checkpoints from all); each process appends to its own log. The lock (run.lock) is gone.
   writes = {name: {os.path.relpath(p.strip(), workdir) for p in (dumps / f'{name}_writes.txt').read_text().split()
                    if p.startswith(str(workdir) + os.sep)} if (dumps / f'{name}_writes.txt').exists() else set()
             for name in ('p0', 'p1')}
   plots = {f'plots/samples_{s:07d}.png' for s in (10, 20, 30)}
-  assert writes == {'p0': plots | {'metrics.json', 'log.process0.txt'}, 'p1': {'log.process1.txt'}}
+  assert writes == {'p0': plots | {'config.json', 'metrics.json', 'log.process0.txt'}, 'p1': {'log.process1.txt'}}
   events = [os.path.basename(f) for f in event_files(workdir)]
-  assert sorted(os.listdir(workdir)) == sorted(['checkpoints', 'metrics.json', 'plots', 'log.process0.txt',
-                                                'log.process1.txt', *events])
+  assert sorted(os.listdir(workdir)) == sorted(['checkpoints', 'config.json', 'metrics.json', 'plots',
+                                                'log.process0.txt', 'log.process1.txt', *events])
   # Only process 0 shows the progress on its console; each log holds both runs of its process.
   assert f'step {NUM_STEPS}/{NUM_STEPS} |' in launcher.output(resumed[0])
   assert f'step {NUM_STEPS}/' not in launcher.output(resumed[1]) and 'eval at step' not in launcher.output(resumed[1])
