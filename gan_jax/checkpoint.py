@@ -8,8 +8,10 @@ match their sums, is damaged: the next older one is tried, and once one restores
 with a warning.
 """
 
+import contextlib
 import datetime
 import hashlib
+import logging as std_logging
 import os
 import shutil
 from typing import Any
@@ -132,7 +134,7 @@ def _size(path: str) -> int:
 
 
 def _mib(n: int) -> str:
-  return f'{n / 2**20:.1f} MiB'
+  return f'{n / 2**20:.1f} MiB' if n >= 2**20 else f'{n / 2**10:.0f} KiB'
 
 
 def save(manager: ocp.CheckpointManager, state: TrainState) -> None:
@@ -153,8 +155,9 @@ def save(manager: ocp.CheckpointManager, state: TrainState) -> None:
   step = int(np.asarray(step))
   path = _step_path(manager, step)
   try:
-    manager.save(step, args=ocp.args.StandardSave(flax.serialization.to_state_dict(state)), force=True)
-    manager.wait_until_finished()
+    with _orbax_errors_to_log():
+      manager.save(step, args=ocp.args.StandardSave(flax.serialization.to_state_dict(state)), force=True)
+      manager.wait_until_finished()
   except Exception as error:  # Orbax wraps OS errors (ENOSPC comes as ValueError: RESOURCE_EXHAUSTED).
     raise _save_error(manager, state, step, path, error) from error
   if jax.process_index() == 0:
@@ -162,6 +165,25 @@ def save(manager: ocp.CheckpointManager, state: TrainState) -> None:
       write_checksums(path)
     except OSError as error:
       raise _save_error(manager, state, step, path, error) from error
+
+
+class _DemoteOrbaxErrors(std_logging.Filter):
+  """Orbax's threads log each failed write as an error with a traceback; the save's own error says it in one line."""
+
+  def filter(self, record):
+    if record.levelno >= std_logging.ERROR and f'{os.sep}orbax{os.sep}' in record.pathname:
+      record.levelno, record.levelname = std_logging.INFO, 'INFO'  # Kept in the log file, off the console.
+    return True
+
+
+@contextlib.contextmanager
+def _orbax_errors_to_log():
+  logger, demote = std_logging.getLogger('absl'), _DemoteOrbaxErrors()
+  logger.addFilter(demote)
+  try:
+    yield
+  finally:
+    logger.removeFilter(demote)
 
 
 def _save_error(manager, state, step: int, path: str, error: Exception) -> CheckpointSaveError:
@@ -240,7 +262,7 @@ def restore_latest(manager: ocp.CheckpointManager, template: TrainState,
     problem = verify_checksums(path)
     if problem is None:
       attempt = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
-          read_only=True, step_name_format=_CommittedSteps()))
+          step_name_format=_CommittedSteps()))
       try:
         restored = attempt.restore(step, args=ocp.args.StandardRestore(target))
       except Exception as error:  # Orbax raises many types for a damaged checkpoint; all mean "try an older one".
