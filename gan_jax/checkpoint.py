@@ -10,10 +10,12 @@ with a warning.
 
 import contextlib
 import datetime
+import gc
 import hashlib
 import logging as std_logging
 import os
 import shutil
+import sys
 from typing import Any
 
 from absl import logging
@@ -176,12 +178,53 @@ class _DemoteOrbaxErrors(std_logging.Filter):
     return True
 
 
+def _is_orbax_leftover(unraisable) -> bool:
+  code = getattr(unraisable.object, 'cr_code', None)
+  if code is not None and f'{os.sep}orbax{os.sep}' in code.co_filename:
+    return True
+  # Tensorstore's callbacks into Orbax's event loop, closed once the operation failed.
+  return unraisable.object is None and str(unraisable.exc_value) == 'Event loop is closed'
+
+
+def _quiet_orbax_leftovers() -> None:
+  """From now on, exceptions of coroutines that a failed Orbax operation abandoned go to the log file.
+
+  Python reports them whenever the coroutines are collected, possibly at exit, long after the failure was handled;
+  any other unraisable exception still goes to the previous hook.
+  """
+  previous = sys.unraisablehook
+  if getattr(previous, 'gan_jax_orbax', False):
+    return
+
+  def hook(unraisable):
+    if _is_orbax_leftover(unraisable):
+      logging.info('After a failed checkpoint operation: %s: %s', unraisable.exc_type.__name__, unraisable.exc_value)
+    else:
+      previous(unraisable)
+  hook.gan_jax_orbax = True
+  sys.unraisablehook = hook
+  std_logging.getLogger('asyncio').addFilter(_DropNeverRetrieved())
+
+
+class _DropNeverRetrieved(std_logging.Filter):
+  """asyncio's "Task exception was never retrieved" for the failed operation's tasks, logged at exit when even the
+  log file is closed: the save's own error has said it."""
+
+  def filter(self, record):
+    return 'exception was never retrieved' not in str(record.msg)
+
+
 @contextlib.contextmanager
 def _orbax_errors_to_log():
+  """Orbax's error records, and the exceptions of the coroutines it abandons, go to the log file, not the console."""
   logger, demote = std_logging.getLogger('absl'), _DemoteOrbaxErrors()
   logger.addFilter(demote)
   try:
     yield
+  except Exception:
+    _quiet_orbax_leftovers()
+    gc.collect()
+    raise
   finally:
     logger.removeFilter(demote)
 
@@ -264,7 +307,8 @@ def restore_latest(manager: ocp.CheckpointManager, template: TrainState,
       attempt = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
           step_name_format=_CommittedSteps()))
       try:
-        restored = attempt.restore(step, args=ocp.args.StandardRestore(target))
+        with _orbax_errors_to_log():
+          restored = attempt.restore(step, args=ocp.args.StandardRestore(target))
       except Exception as error:  # Orbax raises many types for a damaged checkpoint; all mean "try an older one".
         problem = f'{type(error).__name__}: {error}'.splitlines()[0]
       finally:
