@@ -21,7 +21,7 @@ with console.native_info_to_log():  # TensorFlow's start-up lines go to the log 
 
 from gan_jax import config as config_lib  # noqa: E402
 from gan_jax import workdir as workdir_lib  # noqa: E402
-from gan_jax import parallel, train  # noqa: E402
+from gan_jax import checkpoint, parallel, train  # noqa: E402
 from gan_jax.cli import USAGE_ERROR, check_workdir, parse_flags  # noqa: E402  (defines --config and --workdir)
 
 FLAGS = flags.FLAGS
@@ -69,6 +69,10 @@ def main(argv: list[str]) -> None:
     logging.info('Stopping: %s', error)  # For the log file; the console gets the one line below.
     print(f'error: {error}', file=sys.stderr)
     sys.exit(1)
+  except checkpoint.CheckpointError as error:  # A failed save, or no checkpoint restores: one line, what to do.
+    logging.info('Stopping: %s', error)
+    print(f'error: {error}', file=sys.stderr)
+    sys.exit(checkpoint.EXIT_STATUS)
   console.report(f'Final metrics ({os.path.join(workdir, "metrics.json")}): {console.metrics_line(final)}')
 
 
