@@ -222,15 +222,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     PreemptedError: SIGTERM or SIGINT arrived; a checkpoint of the current step was saved.
   """
   validation.validate(config, parallel_lib.device_count(config.parallel.mode), jax.process_count())
-  with workdir_lib.claim(workdir, config, allow_config_change, jax.process_index(),
-                         parallel_lib.any_process) as config_changes:
-    return _train_and_evaluate(config, workdir, config_changes)
-
-
-def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, config_changes: list[str]):
+  # The checks that need the devices or the data, still before anything is written.
   parallel = parallel_lib.make_data_parallel(config.parallel.mode, config.parallel.model_shards)
   dataset = data.make_dataset(config.data)
   arrays = training_arrays(config, dataset)
+  with workdir_lib.claim(workdir, config, allow_config_change, jax.process_index(),
+                         parallel_lib.any_process) as config_changes:
+    return _train_and_evaluate(config, workdir, config_changes, parallel, dataset, arrays)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, config_changes: list[str],
+                        parallel: parallel_lib.DataParallel, dataset, arrays: dict[str, np.ndarray]):
   state = create_state(config, jax.random.key(config.seed), dataset.shape, num_classes=dataset.num_classes,
                        reference_batch=reference_batch(config, dataset))
   is_chief = jax.process_index() == 0
