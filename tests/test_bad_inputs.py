@@ -5,8 +5,6 @@ The command-line cases run `python -m gan_jax.main` once each and stop while par
 the field-level cases call `validation.validate` in-process.
 """
 
-import glob
-import importlib.util
 import os
 import re
 import subprocess
@@ -15,9 +13,9 @@ import sys
 import pytest
 
 from gan_jax.config import ConfigError
+from tests.test_experiments import EXPERIMENTS, load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXPERIMENTS = sorted(glob.glob(os.path.join(ROOT, 'experiments', '*.py')))
 SMOKE = os.path.join(ROOT, 'experiments', 'gan_ring.py:smoke')
 
 
@@ -55,13 +53,6 @@ def test_bad_config_file_exits_2_and_writes_nothing(case, tmp_path):
   assert message in result.stderr
   assert 'Traceback' not in result.stderr
   assert not workdir.exists()
-
-
-def load(path):
-  spec = importlib.util.spec_from_file_location('experiment', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 @pytest.mark.parametrize('path', EXPERIMENTS, ids=lambda p: os.path.basename(p)[:-3])
