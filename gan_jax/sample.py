@@ -46,13 +46,16 @@ flags.DEFINE_string('out', None, 'Output PNG (default: WORKDIR/plots/<mode>.png)
 
 def restore_run(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, object]:
   """The latest checkpoint of the run in `workdir` and its dataset."""
+  directory = os.path.join(workdir, 'checkpoints')
+  if not os.path.isdir(directory):  # Checked first: the checkpoint manager would create it.
+    raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
   dataset = data.make_dataset(config.data)
   template = create_state(config, jax.random.key(config.seed), dataset.shape, num_classes=dataset.num_classes,
                           reference_batch=reference_batch(config, dataset))
-  manager = checkpoint.make_manager(os.path.join(workdir, 'checkpoints'), config.train.keep_checkpoints)
+  manager = checkpoint.make_manager(directory, config.train.keep_checkpoints)
   state = checkpoint.restore_latest(manager, template)
   if state is None:
-    raise FileNotFoundError(f'--workdir: no checkpoint in {os.path.join(workdir, "checkpoints")}')
+    raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
   return state, dataset
 
 

@@ -41,6 +41,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int, num_processes:
   Raises:
     ConfigError: naming the field, the value and the accepted values.
   """
+  check_no_missing_values(config)
   models.validate(config)
   noise.validate(config.gen)
   losses.validate(config.loss)
@@ -52,6 +53,16 @@ def validate(config: ml_collections.ConfigDict, num_devices: int, num_processes:
   validate_combinations(config, num_devices)
   check_batch_fits(config, num_devices, num_processes)
   data.check_available(config.data)  # Last: the one check that reads the disk (and loads TensorFlow for images).
+
+
+def check_no_missing_values(config: ml_collections.ConfigDict, prefix: str = '') -> None:
+  """Every field has a value: None (e.g. `--config.gen.ema_decay=None`) would fail later in a comparison."""
+  for name, value in config.items():
+    field = f'{prefix}{name}'
+    if value is None:
+      raise ConfigError(f'config.{field}: got None; give it a value (the default is in gan_jax/config.py)')
+    if isinstance(value, ml_collections.ConfigDict):
+      check_no_missing_values(value, f'{field}.')
 
 
 def validate_objective(loss: ml_collections.ConfigDict) -> None:

@@ -19,11 +19,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = os.path.join(ROOT, 'experiments', 'gan_ring.py:smoke')
 
 
-def run_main(*args, cwd):
+def run_main(*args, cwd, module='gan_jax.main'):
   env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2', 'JAX_PLATFORMS': 'cpu',
          'PYTHONPATH': os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep)}
-  return subprocess.run([sys.executable, '-m', 'gan_jax.main', *args], cwd=cwd, env=env, capture_output=True,
+  return subprocess.run([sys.executable, '-m', module, *args], cwd=cwd, env=env, capture_output=True,
                         text=True, timeout=300)
+
+
+def test_sampling_from_a_workdir_without_checkpoints_creates_nothing(tmp_path):
+  workdir = tmp_path / 'never_trained'
+  result = run_main('--config', os.path.join(ROOT, 'experiments', 'dcgan_digits.py:smoke'), '--workdir', str(workdir),
+                    cwd=tmp_path, module='gan_jax.sample')
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert f'--workdir: no checkpoint in {workdir / "checkpoints"}' in result.stderr
+  assert not workdir.exists()
 
 
 def write(path, text):

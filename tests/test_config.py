@@ -38,6 +38,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ('loss.label_smoothing', 1.0, 'config.loss.label_smoothing'),
     ('data.std', 0.0, 'config.data.std'),
     ('optim.d.eps_root', 0.0, 'config.optim.d.eps_root'),
+    ('gen.ema_decay', None, 'config.gen.ema_decay: got None; give it a value'),
+    ('optim.g.learning_rate', None, 'config.optim.g.learning_rate: got None; give it a value'),
 ])
 def test_validate_names_the_field(field, value, message):
   config = base_config()
