@@ -26,7 +26,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 import ml_collections
 import numpy as np
 
-from gan_jax.config import ConfigError, choice, require
+from gan_jax.config import ConfigError, choice, int_at_least, require
 
 AXIS = 'data'
 MODEL_AXIS = 'model'
@@ -195,8 +195,7 @@ def validate_parallel(parallel: ml_collections.ConfigDict, num_processes: int = 
     require(parallel.process_id < parallel.num_processes, 'parallel.process_id',
             f'got {parallel.process_id}; must lie in [0, parallel.num_processes={parallel.num_processes})')
   shards = parallel.model_shards
-  require(isinstance(shards, int) and not isinstance(shards, bool) and shards >= 1, 'parallel.model_shards',
-          f'got {shards!r}; must be an integer >= 1')
+  int_at_least(shards, 'parallel.model_shards')
   require(shards == 1 or parallel.mode == 'mesh', 'parallel.model_shards',
           f'got {shards}; sharding the state needs parallel.mode=mesh')
   # Only a mesh spans processes: single would train one model per process, on host-local state that Orbax cannot

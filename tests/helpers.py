@@ -29,6 +29,11 @@ def tiny_state_and_batch(config, seed=0):
   return state, batch
 
 
+def comparable(state):
+  """The state with its typed key as raw uint32 data, so that numpy can compare every leaf."""
+  return state.replace(rng=jax.random.key_data(state.rng))
+
+
 def d_loss(d_params, state, batch, fake, objective):
   """D's objective as a function of its parameters (the value `d_step` differentiates)."""
   return objectives.discriminator_objective(state.with_params({'d': d_params}), batch, fake, objective)[0]
