@@ -1,23 +1,52 @@
-"""Unrolled GAN on stacked digits (Metz et al. 2017, section 3.3 / Table 2), built from the offline digits.
+"""Unrolled GAN on Stacked MNIST at 28x28 (Metz et al. 2017, sec. 3.3.1, Table 2), with the networks of that
+setting as PacGAN re-implemented them (Lin et al. 2018).
 
-Three digits stacked as the channels of one 16x16 image: 1,000 modes. The paper uses MNIST at 28x28 and a DCGAN
-whose discriminator is shrunk to make mode collapse likely; here the digits are scikit-learn's 1,797 and the
-networks are small. k is an override: for k in 0 1 5 10:
-  python -m gan_jax.main --config experiments/unrolled_stacked.py --config.unroll.steps=$k --workdir workdirs/stacked_k$k
-With mnist prepared in TFDS, --config.data.name=stacked_mnist uses real MNIST.
+Three MNIST digits stacked as the channels of one 28x28 image: 1,000 modes, counted on 25,600 samples by the
+shipped MNIST classifier. G: z ~ N(0, I_256) -> dense 4x4x64 -> transposed convolutions to 7x7x32, 14x14x16,
+28x28x8 -> a 3x3 convolution to 3 channels -> tanh. D is small on purpose (the paper's hardest settings): 1/4 of G
+(2 -> 4 -> 8 channels, the default) or, with the `:half` variant, 1/2 (4 -> 8 -> 16). Adam, D 2e-4, G 1e-4,
+betas (0.5, 0.99), batch 128. k is an override:
+  python -m gan_jax.main --config experiments/unrolled_stacked.py --config.unroll.steps=5 --workdir workdirs/sm_k5
+`benchmarks/stacked_mnist_sweep.py` runs the paper's grid of k, D sizes and seeds. Needs the offline MNIST:
+  python -m gan_jax.data.prepare mnist   (after `bash gan_jax/data/install_sources.sh` once)
 """
 
 from gan_jax.config import dcgan_config, select_variant, smoke
 
 
+def half(config):
+  """D at 1/2 of G's widths (the paper's easier setting)."""
+  config.disc.widths = (4, 8, 16)
+  return config
+
+
+def smoke_stacked(config):
+  config = smoke(config)
+  config.eval.num_samples = 1000
+  return config
+
+
 def get_config(variant: str | None = None):
   config = dcgan_config()
-  config.data.name = 'stacked_digits'
-  config.gen.base_channels = 32
-  config.disc.base_channels = 8  # A weak discriminator, as in the paper's hardest setting, makes collapse likely.
-  config.loss.name = 'minimax'
+  config.data.name = 'stacked_mnist'
+  config.data.resolution = 28
+  config.gen.name = config.disc.name = 'conv'
+  config.gen.widths = (64, 32, 16, 8)
+  config.disc.widths = (2, 4, 8)  # D = 1/4 of G.
+  config.gen.latent_dim = 256
+  config.gen.latent_dist = 'normal'
+  config.optim.d.learning_rate = 2e-4
+  config.optim.g.learning_rate = 1e-4
+  for player in ('g', 'd'):
+    config.optim[player].b1 = 0.5
+    config.optim[player].b2 = 0.99
+  config.train.batch_size = 128
   config.unroll.steps = 10
-  config.train.update_order = 'simultaneous'
-  config.train.num_steps = 3000
+  config.train.update_order = 'simultaneous'  # As the unrolled GAN paper trains.
+  config.train.num_steps = 10_000
+  config.train.log_every_steps = 250
+  config.train.eval_every_steps = 2500
+  config.train.checkpoint_every_steps = 2500
   config.eval.num_samples = 25_600  # As many samples as the paper counts modes on.
-  return select_variant(config, variant, {'smoke': smoke})
+  return select_variant(config, variant, {'smoke': smoke_stacked, 'half': half,
+                                          'half_smoke': lambda c: smoke_stacked(half(c))})

@@ -30,6 +30,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.gen.init_gain = 0.8  # Orthogonal initialisation scale of the paper.
   config.gen.base_channels = 64  # Convolutional generators.
   config.gen.norm = 'batch'
+  # 'conv' networks: one width per layer, the dense layer's first (the Stacked MNIST G of Metz et al. 2017).
+  config.gen.widths = (64, 32, 16, 8)
+  config.gen.kernel_size = 3
   config.gen.ema_decay = 0.0  # > 0 keeps a moving average of G's weights for sampling and evaluation.
 
   config.disc = ml_collections.ConfigDict()
@@ -39,6 +42,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.disc.init_gain = 0.8
   config.disc.base_channels = 64
   config.disc.norm = 'batch'
+  config.disc.widths = (2, 4, 8)  # 'conv': one stride-2 convolution per width (D = 1/4 of G's widths).
+  config.disc.kernel_size = 3
+  config.disc.leaky_slope = 0.3  # 'conv' only; DCGAN keeps its 0.2.
   # Minibatch discrimination (Salimans et al. 2016) on D's features: its B kernels (0: off) of dimension C.
   config.disc.minibatch_kernels = 0
   config.disc.minibatch_kernel_dim = 5

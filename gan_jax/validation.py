@@ -15,6 +15,7 @@ import ml_collections
 
 from gan_jax import data, losses, models, noise, objectives, optim, parallel
 from gan_jax.config import ConfigError, choice, int_at_least, require
+from gan_jax.models.dcgan import start_and_blocks
 
 UPDATE_ORDERS = ('simultaneous', 'alternating')
 SEED_LIMIT = 2**32  # jax.random.key's seeds without jax_enable_x64.
@@ -137,7 +138,12 @@ def validate_combinations(config: ml_collections.ConfigDict, num_devices: int) -
           f'parallel.mode={config.parallel.mode!r}')
   if config.data.name in data.IMAGE_DATASETS:
     require(config.gen.name != 'mlp' and config.disc.name != 'mlp', 'gen.name',
-            f'data.name={config.data.name!r} is images: use an image network (dcgan), not mlp')
+            f'data.name={config.data.name!r} is images: use an image network (dcgan, conv), not mlp')
+    if 'dcgan' in (config.gen.name, config.disc.name):
+      try:
+        start_and_blocks(config.data.resolution)
+      except ValueError as error:
+        raise ConfigError(str(error)) from error
   else:
     require(config.gen.name == 'mlp', 'gen.name', f'data.name={config.data.name!r} is vectors: use mlp')
 

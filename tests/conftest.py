@@ -22,3 +22,23 @@ def smoke_config():
   """The unrolled ring experiment in its CI size."""
   from gan_jax.config import base_config, smoke
   return smoke(base_config())
+
+
+@pytest.fixture(scope='session')
+def offline_data_dir(tmp_path_factory):
+  """A TFDS data_dir holding the offline `mnist` and `fashion_mnist`, prepared once for all xdist workers.
+
+  Skips (with the reason, which `-ra` prints) when their sources are not installed: `.ci/run` installs them.
+  """
+  import hashlib
+  import inspect
+  from gan_jax.data import mnist_builders, prepare, sources
+  # Shared by the xdist workers and kept between runs, under a name that changes with the builders' code.
+  code = hashlib.sha256(inspect.getsource(mnist_builders).encode()).hexdigest()[:12]
+  data_dir = tmp_path_factory.getbasetemp().parent / f'offline_tfds_{code}'
+  try:
+    for name in ('mnist', 'fashion_mnist'):
+      prepare.prepare(name, str(data_dir))
+  except sources.SourceError as error:
+    pytest.skip(f'offline sources not installed: {error}')
+  return str(data_dir)

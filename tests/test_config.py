@@ -108,9 +108,9 @@ def test_missing_tfds_dataset_names_it_and_says_how_to_get_it(tmp_path):
   assert not (tmp_path / 'tfds').exists()
 
 
-@pytest.mark.parametrize('resolution', [24, 4])
-def test_image_resolution_the_model_cannot_produce(resolution):
-  with pytest.raises(ConfigError, match=rf'config.data.resolution: got {resolution}; accepted values: 8, 16, 32'):
+@pytest.mark.parametrize('resolution, message', [(18, r'DCGAN needs s \* 2\^b'), (4, 'must be an integer >= 8')])
+def test_image_resolution_the_model_cannot_produce(resolution, message):
+  with pytest.raises(ConfigError, match=rf'config.data.resolution: .*{message}'):
     validate(image_config(name='digits', resolution=resolution), num_devices=1)
 
 

@@ -12,6 +12,7 @@ from gan_jax.validation import validate
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENTS = sorted(glob.glob(os.path.join(ROOT, 'experiments', '*.py')))
 NEEDS_DOWNLOAD = {'dcgan_cifar10': 'cifar10', 'dcgan_celeb_a': 'celeb_a'}
+NEEDS_PREPARE = {'unrolled_stacked': 'mnist'}  # Offline datasets: python -m gan_jax.data.prepare NAME.
 
 
 def load(path):
@@ -23,13 +24,18 @@ def load(path):
 
 @pytest.mark.parametrize('path', EXPERIMENTS, ids=lambda p: os.path.basename(p)[:-3])
 @pytest.mark.parametrize('variant', [None, 'smoke'])
-def test_experiment_validates(path, variant, tmp_path):
+def test_experiment_validates(path, variant, tmp_path, request):
   config = load(path).get_config(variant)
   name = os.path.basename(path)[:-3]
   config.data.data_dir = str(tmp_path)  # Empty: only the offline datasets are there to be found.
   if name in NEEDS_DOWNLOAD:
     with pytest.raises(ConfigError, match=f'tfds build {NEEDS_DOWNLOAD[name]}'):
       validate(config, num_devices=1)
+  elif name in NEEDS_PREPARE:
+    with pytest.raises(ConfigError, match=f'python -m gan_jax.data.prepare {NEEDS_PREPARE[name]}'):
+      validate(config, num_devices=1)
+    config.data.data_dir = request.getfixturevalue('offline_data_dir')
+    validate(config, num_devices=1)
   else:
     validate(config, num_devices=1)
   if variant == 'smoke':

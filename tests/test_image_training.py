@@ -82,3 +82,38 @@ def test_unrolled_gan_on_stacked_digits_reports_modes(tmp_path, data_dir):
   final = train_and_evaluate(config, str(tmp_path / 'run'))
   assert 1 <= final['modes_covered'] <= 300 and final['num_samples'] == 300
   assert 0 <= final['kl_to_uniform'] <= np.log(1000) + 1e-9
+
+
+def test_stacked_mnist_experiment_trains_and_counts_modes_at_28(tmp_path, offline_data_dir):
+  from tests.test_experiments import load
+  config = load(os.path.join(ROOT, 'experiments', 'unrolled_stacked.py')).get_config('smoke')
+  config.data.data_dir = offline_data_dir
+  config.unroll.steps = 2
+  config.train.batch_size = 32
+  config.train.num_steps = config.train.eval_every_steps = config.train.checkpoint_every_steps = 10
+  config.eval.num_samples = 500
+  config.eval.grid_rows = 4
+  final = train_and_evaluate(config, str(tmp_path / 'run'))
+  assert final['step'] == 10 and final['num_samples'] == 500
+  assert 1 <= final['modes_covered'] <= 500 and 0 <= final['kl_to_uniform'] <= np.log(1000) + 1e-9
+  grid = __import__('matplotlib.pyplot').pyplot.imread(str(tmp_path / 'run' / 'plots' / 'samples_0000010.png'))
+  assert grid.shape[:2] == (4 * 29 + 1, 4 * 29 + 1)  # 4 x 4 stacked digits of 28 x 28 with 1-pixel gaps.
+
+
+@pytest.mark.parametrize('name, classifier_accuracy', [('mnist', 0.98), ('fashion_mnist', 0.90)])
+def test_offline_28x28_datasets_train_and_their_classifiers_score_real_images(tmp_path, offline_data_dir, name,
+                                                                              classifier_accuracy):
+  from gan_jax.data import images
+  from gan_jax.evaluation import digits
+  config = tiny_dcgan(offline_data_dir, num_steps=10)
+  config.data.name, config.data.resolution = name, 28
+  config.train.eval_every_steps = config.train.checkpoint_every_steps = 10
+  config.eval.num_samples = 200
+  final = train_and_evaluate(config, str(tmp_path / 'run'))
+  assert final['step'] == 10 and np.isfinite(final['classifier_fd'])
+  # The shipped classifier of each dataset, on its held-out split as the GANs see it.
+  test_x, test_y = images.load_images(name, 'test', offline_data_dir, 28, 1)
+  classifier = digits.load_digit_classifier(name)
+  assert classifier.info['dataset'] == name and classifier.info['resolution'] == 28
+  accuracy = float(np.mean(classifier.predict(test_x) == test_y))
+  assert accuracy == pytest.approx(classifier.info['test_accuracy'], abs=1e-6) and accuracy > classifier_accuracy

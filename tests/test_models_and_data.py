@@ -11,7 +11,7 @@ from gan_jax.data.mixtures import grid, ring
 from gan_jax.evaluation.mixtures import mode_metrics
 
 
-DATA_SHAPES = {'mlp': (2,), 'dcgan': (16, 16, 3)}  # A shape each registered network is made for.
+DATA_SHAPES = {'mlp': (2,), 'dcgan': (16, 16, 3), 'conv': (28, 28, 3)}  # A shape each registered network is made for.
 
 
 def test_every_registered_network_has_a_test_shape():
@@ -48,7 +48,7 @@ D64 = (3 * 64 * 16) + (64 * 128 * 16) + 2 * 128 + (128 * 256 * 16) + 2 * 256 + (
     + (512 * 1 * 16)
 
 
-@pytest.mark.parametrize('resolution', [16, 32, 64])
+@pytest.mark.parametrize('resolution', [16, 28, 32, 64])
 def test_dcgan_shapes_and_parameter_counts(resolution):
   config = base_config()
   config.gen.name = config.disc.name = 'dcgan'
@@ -69,13 +69,47 @@ def test_dcgan_shapes_and_parameter_counts(resolution):
   assert not np.allclose(updates['batch_stats']['BatchNorm_0']['mean'], 0)
 
 
-@pytest.mark.parametrize('resolution', [12, 4])
+@pytest.mark.parametrize('resolution', [18, 4])
 def test_dcgan_rejects_resolutions_it_cannot_produce(resolution):
   config = base_config()
   config.gen.name = 'dcgan'
   g = models.make_generator(config.gen, (resolution, resolution, 1))
-  with pytest.raises(ValueError, match='config.data.resolution: DCGAN needs a power of two >= 8'):
+  with pytest.raises(ValueError, match=r'config.data.resolution: DCGAN needs s \* 2\^b with s in 4..7'):
     g.init(jax.random.key(0), jnp.zeros((1, 100)), train=False)
+
+
+def test_dcgan_at_28_starts_from_7x7():
+  from gan_jax.models.dcgan import start_and_blocks
+  assert [start_and_blocks(r) for r in (8, 12, 16, 28, 32, 56, 64)] == [(4, 1), (6, 1), (4, 2), (7, 2), (4, 3),
+                                                                        (7, 3), (4, 4)]
+
+
+# The Stacked MNIST networks (experiments/unrolled_stacked.py), counted by hand: G's dense layer and transposed
+# convolutions have no bias (batch norm follows), its last convolution has one; D's logit is a dense layer with a
+# bias on the flattened 4x4 map.
+G_STACKED = 256 * 4 * 4 * 64 + 2 * 64 + 9 * 64 * 32 + 2 * 32 + 9 * 32 * 16 + 2 * 16 + 9 * 16 * 8 + 2 * 8 + 9 * 8 * 3 + 3
+D_QUARTER = 9 * 3 * 2 + 2 * 2 + 9 * 2 * 4 + 2 * 4 + 9 * 4 * 8 + 2 * 8 + 4 * 4 * 8 + 1
+D_HALF = 9 * 3 * 4 + 2 * 4 + 9 * 4 * 8 + 2 * 8 + 9 * 8 * 16 + 2 * 16 + 4 * 4 * 16 + 1
+
+
+@pytest.mark.parametrize('d_widths, d_count', [((2, 4, 8), D_QUARTER), ((4, 8, 16), D_HALF)])
+def test_stacked_mnist_networks_map_sizes_and_parameter_counts(d_widths, d_count):
+  from gan_jax.models.conv import map_sizes
+  assert map_sizes(28, 3) == [4, 7, 14, 28]
+  config = base_config()
+  config.gen.name = config.disc.name = 'conv'
+  config.disc.widths = d_widths
+  g = models.make_generator(config.gen, (28, 28, 3))
+  d = models.make_discriminator(config.disc, (28, 28, 3))
+  z = jax.random.normal(jax.random.key(0), (4, 256))
+  g_vars = g.init(jax.random.key(1), z, train=False)
+  images, _ = g.apply(g_vars, z, train=True, mutable=['batch_stats'])
+  d_vars = d.init(jax.random.key(2), images, train=False)
+  outputs, _ = d.apply(d_vars, images, train=True, mutable=['batch_stats'])
+  count = lambda p: sum(x.size for x in jax.tree.leaves(p))
+  assert (count(g_vars['params']), count(d_vars['params'])) == (G_STACKED, d_count) == (286_795, d_count)
+  assert images.shape == (4, 28, 28, 3) and outputs['features'].shape == (4, 4 * 4 * d_widths[-1])
+  assert [h.shape[1] for h in outputs['hidden']] == [14, 7, 4]
 
 
 def test_paper_sizes_and_parameter_counts():
@@ -151,14 +185,16 @@ def test_mode_metrics_perfect_and_collapsed():
   assert mode_metrics(collapsed, mixture.centers, 0.02, 20)['kl_to_uniform'] == pytest.approx(np.log(8))
 
 
+@pytest.mark.parametrize('kernel_size', [4, 3])
 @pytest.mark.parametrize('method', ['phases', 'transpose', 'auto'])
-def test_upconv_equals_flax_transposed_convolution_and_its_gradients(method):
+def test_upconv_equals_flax_transposed_convolution_and_its_gradients(method, kernel_size):
   from flax import linen as nn
   from gan_jax.models.layers import UpConv2x
   x = jax.random.normal(jax.random.key(0), (2, 5, 6, 3))
-  reference = nn.ConvTranspose(4, (4, 4), strides=(2, 2), padding='SAME', bias_init=nn.initializers.normal(1.0))
+  reference = nn.ConvTranspose(4, (kernel_size,) * 2, strides=(2, 2), padding='SAME',
+                               bias_init=nn.initializers.normal(1.0))
   variables = reference.init(jax.random.key(1), x)
-  ours = UpConv2x(4, method=method)
+  ours = UpConv2x(4, method=method, kernel_size=kernel_size)
   np.testing.assert_allclose(ours.apply(variables, x), reference.apply(variables, x), atol=1e-5)
   loss = lambda module: lambda v, x: jnp.sum(jnp.sin(module.apply(v, x)))
   got = jax.grad(loss(ours), argnums=(0, 1))(variables, x)

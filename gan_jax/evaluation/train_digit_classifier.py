@@ -31,7 +31,7 @@ from gan_jax.data import images as image_data  # noqa: E402
 from gan_jax.evaluation import digits  # noqa: E402
 
 FORMAT_VERSION = 1
-OUTPUT_PREFIX = {'sklearn_digits': 'digits', 'mnist': 'mnist'}
+OUTPUT_PREFIX = {'sklearn_digits': 'digits', 'mnist': 'mnist', 'fashion_mnist': 'fashion_mnist'}
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum('dataset', 'sklearn_digits', list(OUTPUT_PREFIX), 'TFDS dataset to train on.')

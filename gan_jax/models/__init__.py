@@ -12,6 +12,7 @@ import flax.linen as nn
 import ml_collections
 
 from gan_jax.config import choice, int_at_least, require
+from gan_jax.models.conv import ConvDiscriminator, ConvGenerator
 from gan_jax.models.dcgan import NORMS, DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.heads import CONDITIONINGS, HeadOptions
 from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
@@ -74,8 +75,24 @@ def _dcgan_discriminator(config: ml_collections.ConfigDict, data_shape: Shape, h
                             heads=heads, reference_size=reference_size)
 
 
-GENERATORS: dict[str, Builder] = {'mlp': _mlp_generator, 'dcgan': _dcgan_generator}
-DISCRIMINATORS: dict[str, Builder] = {'mlp': _mlp_discriminator, 'dcgan': _dcgan_discriminator}
+def _conv_generator(config: ml_collections.ConfigDict, data_shape: Shape, reference_size: int) -> nn.Module:
+  resolution, channels = _image_shape('conv', data_shape)
+  return ConvGenerator(resolution=resolution, channels=channels, widths=tuple(config.widths),
+                       kernel_size=config.kernel_size, norm=config.norm, reference_size=reference_size)
+
+
+def _conv_discriminator(config: ml_collections.ConfigDict, data_shape: Shape, heads: HeadOptions,
+                        reference_size: int) -> nn.Module:
+  _image_shape('conv', data_shape)
+  return ConvDiscriminator(widths=tuple(config.widths), kernel_size=config.kernel_size,
+                           leaky_slope=config.leaky_slope, norm=config.norm, heads=heads,
+                           reference_size=reference_size)
+
+
+GENERATORS: dict[str, Builder] = {'mlp': _mlp_generator, 'dcgan': _dcgan_generator, 'conv': _conv_generator}
+DISCRIMINATORS: dict[str, Builder] = {'mlp': _mlp_discriminator, 'dcgan': _dcgan_discriminator,
+                                      'conv': _conv_discriminator}
+CONVOLUTIONAL = ('dcgan', 'conv')  # The networks whose norm may be any of NORMS.
 
 
 def make_generator(config: ml_collections.ConfigDict, data_shape: Shape, reference_size: int = 0) -> nn.Module:
@@ -117,14 +134,25 @@ def validate(config: ml_collections.ConfigDict) -> None:
   require(not (config.disc.norm == 'virtual_batch' and config.disc.minibatch_kernels), 'disc.minibatch_kernels',
           'minibatch discrimination would compare examples with the reference batch of disc.norm=virtual_batch')
   for player in ('gen', 'disc'):
-    require(config[player].norm in ('batch', 'layer', 'none') or config[player].name == 'dcgan', f'{player}.norm',
-            f'{config[player].norm!r} applies to convolutional networks (dcgan), not {config[player].name!r}')
+    require(config[player].norm in ('batch', 'layer', 'none') or config[player].name in CONVOLUTIONAL,
+            f'{player}.norm',
+            f'{config[player].norm!r} applies to convolutional networks ({", ".join(CONVOLUTIONAL)}), not '
+            f'{config[player].name!r}')
   require(0.0 <= config.gen.ema_decay < 1.0, 'gen.ema_decay', f'got {config.gen.ema_decay}; must lie in [0, 1)')
   for player in ('gen', 'disc'):
     hidden = config[player].hidden
     require(isinstance(hidden, (tuple, list)) and all(_is_width(width) for width in hidden), f'{player}.hidden',
             f'got {hidden!r}; must be a tuple of layer widths, each an integer >= 1')
     int_at_least(config[player].base_channels, f'{player}.base_channels')
+    widths = config[player].widths
+    require(isinstance(widths, (tuple, list)) and widths and all(_is_width(width) for width in widths),
+            f'{player}.widths', f'got {widths!r}; must be a non-empty tuple of channel counts, each an integer >= 1')
+  require(config.gen.kernel_size in (3, 4), 'gen.kernel_size',  # What UpConv2x computes.
+          f'got {config.gen.kernel_size!r}; accepted values: 3, 4')
+  require(config.disc.kernel_size in (3, 4, 5), 'disc.kernel_size',
+          f'got {config.disc.kernel_size!r}; accepted values: 3, 4, 5')
+  require(0.0 <= config.disc.leaky_slope < 1.0, 'disc.leaky_slope',
+          f'got {config.disc.leaky_slope}; must lie in [0, 1)')
 
 
 def _is_width(value) -> bool:

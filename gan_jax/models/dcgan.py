@@ -3,7 +3,8 @@
 Sizes follow the reference implementation at 64x64: G projects z to 4x4x512 and doubles the resolution with
 4x4 stride-2 transposed convolutions (512 -> 256 -> 128 -> 64 -> 3 channels), batch norm and ReLU, tanh at the end;
 D mirrors it with 4x4 stride-2 convolutions and LeakyReLU(0.2), batch norm on all but its first layer, and a last
-4x4 convolution to one logit. Other resolutions (16, 32, 64, 128) add or remove blocks. Weights are N(0, 0.02);
+4x4 convolution to one logit. Other resolutions add or remove blocks (16, 32, 128), or start from
+another size (28 = 7 x 2^2). Weights are N(0, 0.02);
 batch-norm scales N(1, 0.02); no convolution has a bias (batch norm supplies it), as in the reference. The transposed
 convolutions are computed by `UpConv2x`, the same function with a faster backward pass on CPU.
 
@@ -11,8 +12,6 @@ convolutions are computed by `UpConv2x`, the same function with a faster backwar
 2016: every input carries the reference batch in its first `reference_size` rows) or nothing. D's features (the
 last 4x4 map) feed the heads of `heads.py`: conditioning, class and code heads, minibatch discrimination.
 """
-
-import math
 
 import flax.linen as nn
 import jax
@@ -25,12 +24,20 @@ from gan_jax.models.virtual_batch_norm import VirtualBatchNorm
 NORMS = ('batch', 'layer', 'instance', 'virtual_batch', 'none')
 
 
-def _num_blocks(resolution: int) -> int:
-  """Stride-2 blocks between 4x4 and `resolution`."""
-  blocks = int(math.log2(resolution // 4)) if resolution >= 8 else 0
-  if resolution < 8 or 4 * 2**blocks != resolution:
-    raise ValueError(f'config.data.resolution: DCGAN needs a power of two >= 8, got {resolution}')
-  return blocks
+def start_and_blocks(resolution: int) -> tuple[int, int]:
+  """(s, b) with resolution = s * 2^b, 4 <= s < 8 and b >= 1: G starts from an s x s map and doubles it b times.
+
+  Powers of two start at 4x4 (the reference); MNIST's 28 starts at 7x7, as DCGANs for MNIST do.
+  """
+  if not isinstance(resolution, int) or resolution < 8:
+    raise ValueError(f'config.data.resolution: DCGAN needs s * 2^b with s in 4..7 and b >= 1, got {resolution!r}')
+  start, blocks = resolution, 0
+  while start >= 8 and start % 2 == 0:
+    start, blocks = start // 2, blocks + 1
+  if start >= 8:
+    raise ValueError(f'config.data.resolution: DCGAN needs s * 2^b with s in 4..7 and b >= 1 (8, 12, 14, 16, 28, '
+                     f'32, 64, ...), got {resolution}')
+  return start, blocks
 
 
 def _bn_scale_init(key, shape, dtype=jnp.float32):
@@ -61,9 +68,9 @@ class DCGANGenerator(nn.Module):
   @nn.compact
   def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
     init = nn.initializers.normal(0.02)
-    blocks = _num_blocks(self.resolution)
+    start, blocks = start_and_blocks(self.resolution)
     width = self.base_channels * 2 ** (blocks - 1)
-    x = nn.Dense(4 * 4 * width, kernel_init=init, use_bias=False)(z).reshape(z.shape[0], 4, 4, width)
+    x = nn.Dense(start * start * width, kernel_init=init, use_bias=False)(z).reshape(z.shape[0], start, start, width)
     x = nn.relu(_norm(self.norm, train, self.reference_size)(x))
     for _ in range(blocks - 1):
       width //= 2
@@ -84,7 +91,7 @@ class DCGANDiscriminator(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, y: jax.Array | None = None, train: bool = True) -> dict[str, jax.Array]:
     init = nn.initializers.normal(0.02)
-    blocks = _num_blocks(self.resolution)
+    start, blocks = start_and_blocks(self.resolution)
     width = self.base_channels
     x = condition_input(x, y, self.heads)
     x = nn.Conv(width, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=init, use_bias=False)(x)
@@ -96,7 +103,7 @@ class DCGANDiscriminator(nn.Module):
       x = nn.leaky_relu(_norm(self.norm, train, self.reference_size)(x), 0.2)
       hidden.append(x)
     logits = None
-    if self.heads.plain_logit:  # A 4x4 'VALID' convolution of the 4x4 map: a dense layer on the features.
-      logits = nn.Conv(1, (4, 4), padding='VALID', kernel_init=init, use_bias=False)(x).reshape(x.shape[0])
+    if self.heads.plain_logit:  # An s x s 'VALID' convolution of the s x s map: a dense layer on the features.
+      logits = nn.Conv(1, (start, start), padding='VALID', kernel_init=init, use_bias=False)(x).reshape(x.shape[0])
     heads = DiscriminatorHeads(self.heads, kernel_init=init, use_bias=False, name='heads')
     return heads(x.reshape(x.shape[0], -1), logits, y, tuple(hidden))

@@ -28,7 +28,9 @@ def _phase_kernels(kernel: jax.Array) -> jax.Array:
 
 
 class UpConv2x(nn.Module):
-  """`nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding='SAME')`, the same parameters and outputs.
+  """`nn.ConvTranspose(features, (k, k), strides=(2, 2), padding='SAME')` for k = 4 or 3, the same parameters and
+  outputs. A 3x3 kernel gives the same outputs as the 4x4 one it becomes with a zero last row and column, so both
+  sizes share one computation.
 
   On CPU (`method='auto'`, see `platform.py`) it is computed as one stride-1 convolution over the four output
   phases, whose gradients are ordinary convolutions: XLA's CPU backend runs the dilated convolutions of a transposed
@@ -39,12 +41,17 @@ class UpConv2x(nn.Module):
   use_bias: bool = True
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
   method: str = 'auto'  # UPCONV_METHODS: the backend's choice, or one form by name.
+  kernel_size: int = 4  # Or 3.
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     if self.method not in UPCONV_METHODS:
       raise ValueError(f'UpConv2x.method: got {self.method!r}; accepted values: {", ".join(UPCONV_METHODS)}')
-    kernel = self.param('kernel', self.kernel_init, (4, 4, x.shape[-1], self.features)).astype(x.dtype)
+    if self.kernel_size not in (3, 4):
+      raise ValueError(f'UpConv2x.kernel_size: got {self.kernel_size!r}; accepted values: 3, 4')
+    k = self.kernel_size
+    kernel = self.param('kernel', self.kernel_init, (k, k, x.shape[-1], self.features)).astype(x.dtype)
+    kernel = jnp.pad(kernel, ((0, 4 - k), (0, 4 - k), (0, 0), (0, 0)))
     phases = self.method == 'phases' or (self.method == 'auto' and platform.phase_upconvolution())
     if phases:
       y = jax.lax.conv_general_dilated(x, _phase_kernels(kernel), (1, 1), ((1, 1), (1, 1)),
