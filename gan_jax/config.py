@@ -247,6 +247,43 @@ def smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 Variant = Callable[[ml_collections.ConfigDict], ml_collections.ConfigDict]
 
 
+def least_squares(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """LSGAN (Mao et al. 2017, a=0, b=c=1)."""
+  config.loss.name = 'least_squares'
+  return config
+
+
+def hinge(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The hinge loss (Lim & Ye 2017; Miyato et al. 2018)."""
+  config.loss.name = 'hinge'
+  return config
+
+
+def wgan_gp(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """WGAN-GP (Gulrajani et al. 2017): lambda 10, n_critic 5, Adam 1e-4 with betas (0.5, 0.9), no batch norm in
+  the critic (the penalty needs per-example critic values)."""
+  config.loss.name = 'wasserstein'
+  config.loss.d.gradient_penalty = 10.0
+  config.disc.norm = 'layer'
+  config.train.n_critic = 5
+  for player in ('g', 'd'):
+    config.optim[player].learning_rate = 1e-4
+    config.optim[player].b1 = 0.5
+    config.optim[player].b2 = 0.9
+  return config
+
+
+# The loss family as variants of an image experiment (`--config experiments/dcgan_mnist.py:hinge`); the DCGAN
+# itself (non-saturating loss) is the experiment without a variant.
+LOSS_VARIANTS: dict[str, Variant] = {'least_squares': least_squares, 'hinge': hinge, 'wgan_gp': wgan_gp}
+
+
+def with_smoke_variants(variants: dict[str, Variant]) -> dict[str, Variant]:
+  """`variants`, `smoke`, and `<name>_smoke` for each: every variant gets its CI size."""
+  smoked = {f'{name}_smoke': (lambda c, v=variant: smoke(v(c))) for name, variant in variants.items()}
+  return {**variants, 'smoke': smoke, **smoked}
+
+
 def select_variant(config: ml_collections.ConfigDict, variant: str | None,
                    variants: dict[str, Variant]) -> ml_collections.ConfigDict:
   """The variant `variant` (the `:name` of `--config file.py:name`) of an experiment's full `config`.

@@ -85,11 +85,11 @@ def test_dcgan_at_28_starts_from_7x7():
 
 
 # The Stacked MNIST networks (experiments/unrolled_stacked.py), counted by hand: G's dense layer and transposed
-# convolutions have no bias (batch norm follows), its last convolution has one; D's logit is a dense layer with a
-# bias on the flattened 4x4 map.
+# convolutions have no bias (batch norm follows), its last convolution has one; D's first convolution has a bias
+# (no batch norm there), the others none; its logit is a dense layer with a bias on the flattened 4x4 map.
 G_STACKED = 256 * 4 * 4 * 64 + 2 * 64 + 9 * 64 * 32 + 2 * 32 + 9 * 32 * 16 + 2 * 16 + 9 * 16 * 8 + 2 * 8 + 9 * 8 * 3 + 3
-D_QUARTER = 9 * 3 * 2 + 2 * 2 + 9 * 2 * 4 + 2 * 4 + 9 * 4 * 8 + 2 * 8 + 4 * 4 * 8 + 1
-D_HALF = 9 * 3 * 4 + 2 * 4 + 9 * 4 * 8 + 2 * 8 + 9 * 8 * 16 + 2 * 16 + 4 * 4 * 16 + 1
+D_QUARTER = 9 * 3 * 2 + 2 + 9 * 2 * 4 + 2 * 4 + 9 * 4 * 8 + 2 * 8 + 4 * 4 * 8 + 1
+D_HALF = 9 * 3 * 4 + 4 + 9 * 4 * 8 + 2 * 8 + 9 * 8 * 16 + 2 * 16 + 4 * 4 * 16 + 1
 
 
 @pytest.mark.parametrize('d_widths, d_count', [((2, 4, 8), D_QUARTER), ((4, 8, 16), D_HALF)])

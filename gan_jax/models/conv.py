@@ -6,8 +6,10 @@ with batch norm and ReLU -> a stride-1 convolution to the image's channels -> ta
 'SAME' sizes read backwards from the resolution (28 -> 14 -> 7 -> 4), so s = ceil(R / 2^(len(widths) - 1)): each
 transposed convolution doubles the map and keeps the leading rows and columns it needs (8 -> 7).
 
-D: one stride-2 'SAME' convolution per width (28 -> 14 -> 7 -> 4), each with batch norm and LeakyReLU, then the
-heads (a linear logit on the flattened map; see `heads.py`). At D = 1/4 of G (widths 2, 4, 8 against G's
+D: one stride-2 'SAME' convolution per width (28 -> 14 -> 7 -> 4), each with LeakyReLU and, after the first, batch
+norm, then the heads (a linear logit on the flattened map; see `heads.py`). Batch norm on D's first layer, which
+sees real and generated batches apart, would normalise away what tells them apart first (a grey background: G
+trained against such a D kept one); DCGAN leaves it out for this reason. At D = 1/4 of G (widths 2, 4, 8 against G's
 64 -> 32 -> 16 -> 8) collapse is likely, which is what the paper's hardest setting is for.
 """
 
@@ -71,10 +73,13 @@ class ConvDiscriminator(nn.Module):
     init = nn.initializers.normal(0.02)
     x = condition_input(x, y, self.heads)
     hidden = []
-    for width in self.widths:
+    for i, width in enumerate(self.widths):
+      normalised = i > 0 and self.norm != 'none'
       x = nn.Conv(width, (self.kernel_size, self.kernel_size), strides=(2, 2), padding='SAME', kernel_init=init,
-                  use_bias=self.norm == 'none')(x)
-      x = nn.leaky_relu(_norm(self.norm, train, self.reference_size)(x), self.leaky_slope)
+                  use_bias=not normalised)(x)
+      if normalised:  # Not the first layer (DCGAN's rule): a batch's mean brightness would be normalised away.
+        x = _norm(self.norm, train, self.reference_size)(x)
+      x = nn.leaky_relu(x, self.leaky_slope)
       hidden.append(x)
     heads = DiscriminatorHeads(self.heads, kernel_init=init, use_bias=True, name='heads')
     return heads(x.reshape(x.shape[0], -1), None, y, tuple(hidden))  # The heads add the linear logit.

@@ -1,0 +1,104 @@
+r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and prints their tables.
+
+  python benchmarks/sweeps.py stacked_mnist [--root workdirs/sweeps] [--num_steps N] [--seeds 0 1 2] \
+      [--k 0 5 10] [--d quarter half] [--table_only]
+
+Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
+not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
+Runs go one after another (each already uses every core). The table gives each setting's mean and standard
+deviation over seeds and, beside them, the published numbers. On an accelerator, raise --num_steps towards the
+papers' lengths; the defaults are sized for a 2-core CPU (see README).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Metz et al. 2017, Table 2 (Stacked MNIST, 1,000 modes, 25,600 samples): (modes, KL) by D size and k; and
+# PacGAN's best (Lin et al. 2018, Table 3: PacGAN4 with D = 1/4 G).
+STACKED_PAPER = {
+    ('quarter', 0): (30.6, 5.99), ('quarter', 1): (65.4, 5.91), ('quarter', 5): (236.4, 4.67),
+    ('quarter', 10): (327.2, 4.66),
+    ('half', 0): (628.0, 2.58), ('half', 1): (523.6, 2.44), ('half', 5): (732.0, 1.66), ('half', 10): (817.4, 1.43),
+}
+D_VARIANTS = {'quarter': '', 'half': ':half'}
+
+
+def run(config: str, workdir: str, overrides: list[str], num_steps: int) -> dict:
+  """Trains (or resumes) one run to `num_steps` and returns its final metrics."""
+  metrics_path = os.path.join(workdir, 'metrics.json')
+  if os.path.exists(metrics_path):
+    with open(metrics_path) as f:
+      metrics = json.load(f)
+    if metrics.get('step') == num_steps:
+      return metrics
+  command = [sys.executable, '-m', 'gan_jax.main', f'--config={config}', f'--workdir={workdir}',
+             f'--config.train.num_steps={num_steps}', *overrides]
+  if os.path.exists(os.path.join(workdir, 'config.json')):
+    command.append('--allow_config_change')  # A longer sweep continues a shorter one.
+  print('+', ' '.join(command), flush=True)
+  subprocess.run(command, cwd=REPO, check=True)
+  with open(metrics_path) as f:
+    return json.load(f)
+
+
+def _mean_std(values: list[float]) -> str:
+  if not values:
+    return '–'
+  if len(values) == 1:
+    return f'{values[0]:.1f}'
+  return f'{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}'
+
+
+def stacked_mnist(args) -> None:
+  rows = ['| D | k | seeds | modes (of 1,000) | KL(model ‖ data) | paper: modes | paper: KL | s/step |',
+          '|---|---|---|---|---|---|---|---|']
+  for d in args.d:
+    for k in args.k:
+      results = []
+      for seed in args.seeds:
+        workdir = os.path.join(args.root, 'stacked_mnist', f'd{d}_k{k}_s{seed}')
+        if args.table_only and not os.path.exists(os.path.join(workdir, 'metrics.json')):
+          continue
+        overrides = [f'--config.unroll.steps={k}', f'--config.seed={seed}']
+        if args.data_dir:
+          overrides.append(f'--config.data.data_dir={args.data_dir}')
+        if args.table_only:
+          with open(os.path.join(workdir, 'metrics.json')) as f:
+            results.append(json.load(f))
+        else:
+          results.append(run(f'experiments/unrolled_stacked.py{D_VARIANTS[d]}', workdir, overrides, args.num_steps))
+      paper = STACKED_PAPER.get((d, k), (None, None))
+      per_step = [1 / r['steps_per_second'] for r in results if r.get('steps_per_second')]
+      rows.append(f'| {"1/4" if d == "quarter" else "1/2"} G | {k} | {len(results)} | '
+                  f'{_mean_std([r["modes_covered"] for r in results])} | '
+                  f'{_mean_std([r["kl_to_uniform"] for r in results])} | '
+                  f'{paper[0] if paper[0] is not None else "–"} | {paper[1] if paper[1] is not None else "–"} | '
+                  f'{_mean_std(per_step) if per_step else "–"} |')
+  print('\n'.join(rows))
+
+
+SWEEPS = {'stacked_mnist': stacked_mnist}
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('sweep', choices=sorted(SWEEPS))
+  parser.add_argument('--root', default=os.path.join(REPO, 'workdirs', 'sweeps'))
+  parser.add_argument('--num_steps', type=int, default=3000)
+  parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+  parser.add_argument('--k', type=int, nargs='+', default=[0, 5, 10])
+  parser.add_argument('--d', nargs='+', choices=sorted(D_VARIANTS), default=['quarter', 'half'])
+  parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
+  parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
+  args = parser.parse_args()
+  SWEEPS[args.sweep](args)
+
+
+if __name__ == '__main__':
+  main()
