@@ -83,8 +83,8 @@ features dataset): research and testing use, as OpenCV's samples are used.
 
 _CITATION = """\
 @inproceedings{scharstein2014middlebury,
-  author = {Scharstein, Daniel and Hirschm{\\"u}ller, Heiko and Kitajima, York and Krathwohl, Greg and Ne{\\v{s}}i{\\'c},
-            Nera and Wang, Xi and Westling, Porter},
+  author = {Scharstein, Daniel and Hirschm{\\"u}ller, Heiko and Kitajima, York and Krathwohl, Greg and
+            Ne{\\v{s}}i{\\'c}, Nera and Wang, Xi and Westling, Porter},
   title = {High-Resolution Stereo Datasets with Subpixel-Accurate Ground Truth},
   booktitle = {German Conference on Pattern Recognition (GCPR)},
   year = {2014},
