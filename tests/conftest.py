@@ -42,3 +42,32 @@ def offline_data_dir(tmp_path_factory):
   except sources.SourceError as error:
     pytest.skip(f'offline sources not installed: {error}')
   return str(data_dir)
+
+
+@pytest.fixture(scope='session')
+def image_sets_dir(tmp_path_factory):
+  """A function preparing one of the offline image-to-image datasets in a data_dir shared by all xdist workers.
+
+  `image_sets_dir(name)` returns the data_dir once `name` (`satellite_maps`, `emoji_styles`, `photos`) is prepared
+  there; a lock file makes one worker prepare while the others wait for it. Skips (with the reason, which `-ra`
+  prints) when the dataset's sources are not installed.
+  """
+  import fcntl
+  import hashlib
+  import inspect
+  from gan_jax.data import emoji_styles_builder, photos_builder, png, prepare, satellite_maps_builder, sources
+  modules = (satellite_maps_builder, emoji_styles_builder, photos_builder, png)
+  code = hashlib.sha256(''.join(inspect.getsource(m) for m in modules).encode()).hexdigest()[:12]
+  data_dir = tmp_path_factory.getbasetemp().parent / f'image_sets_tfds_{code}'
+  data_dir.mkdir(exist_ok=True)
+
+  def prepared(name: str) -> str:
+    with open(data_dir / f'{name}.lock', 'w') as lock:
+      fcntl.flock(lock, fcntl.LOCK_EX)
+      try:
+        prepare.prepare(name, str(data_dir))
+      except sources.SourceError as error:
+        pytest.skip(f'offline sources of {name} not installed: {error}')
+    return str(data_dir)
+
+  return prepared

@@ -17,16 +17,20 @@ FLAGS = flags.FLAGS
 
 def offline_builders() -> dict:
   """Offline dataset name -> its TFDS builder class (imports TensorFlow)."""
-  from gan_jax.data import digits_builder, mnist_builders
+  from gan_jax.data import (digits_builder, emoji_styles_builder, mnist_builders, photos_builder,
+                             satellite_maps_builder)
   return {
       'sklearn_digits': digits_builder.SklearnDigits,
       'mnist': mnist_builders.Mnist,
       'fashion_mnist': mnist_builders.FashionMnist,
+      'satellite_maps': satellite_maps_builder.SatelliteMaps,
+      'emoji_styles': emoji_styles_builder.EmojiStyles,
+      'photos': photos_builder.Photos,
   }
 
 
 # Kept beside `offline_builders` without importing TensorFlow, for validation and error messages.
-OFFLINE_DATASETS = ('sklearn_digits', 'mnist', 'fashion_mnist')
+OFFLINE_DATASETS = ('sklearn_digits', 'mnist', 'fashion_mnist', 'satellite_maps', 'emoji_styles', 'photos')
 
 
 def prepare_command(name: str) -> str:
