@@ -2,6 +2,7 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
 
   python benchmarks/sweeps.py stacked_mnist [--root workdirs/sweeps] [--num_steps N] [--seeds 0 1 2] \
       [--k 0 5 10] [--d quarter half] [--table_only]
+  python benchmarks/sweeps.py image_losses [--datasets mnist fashion_mnist] [--losses '' hinge ...] [...]
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
@@ -83,7 +84,52 @@ def stacked_mnist(args) -> None:
   print('\n'.join(rows))
 
 
-SWEEPS = {'stacked_mnist': stacked_mnist}
+LOSS_VARIANTS = ('', 'least_squares', 'hinge', 'wgan_gp')  # '' is DCGAN's non-saturating loss.
+LOSS_NAMES = {'': 'DCGAN (non-saturating)', 'least_squares': 'LSGAN', 'hinge': 'hinge', 'wgan_gp': 'WGAN-GP'}
+
+
+def real_vs_real(dataset: str, data_dir: str, num: int) -> dict:
+  """The classifier's scores of `num` real test images against `num` real training images: the floor of FD and KID
+  and the ceiling of IS that a generator is compared with."""
+  from gan_jax.data import images
+  from gan_jax.evaluation import digits
+  train, _ = images.load_images(dataset, 'train', data_dir or None, 28, 1)
+  test, _ = images.load_images(dataset, 'test', data_dir or None, 28, 1)
+  return digits.digit_scores(test[:num], train[:num], digits.load_digit_classifier(dataset))
+
+
+def image_losses(args) -> None:
+  """DCGAN and the loss family at 28x28 on the offline MNIST and Fashion-MNIST, scored by their classifiers."""
+  rows = ['| dataset | loss | seeds | classifier IS | classifier FD | classifier KID (×100) | s/step |',
+          '|---|---|---|---|---|---|---|']
+  for dataset in args.datasets:
+    for variant in args.losses:
+      results = []
+      for seed in args.seeds:
+        workdir = os.path.join(args.root, 'image_losses', f'{dataset}_{variant or "dcgan"}_s{seed}')
+        if args.table_only:
+          if os.path.exists(os.path.join(workdir, 'metrics.json')):
+            with open(os.path.join(workdir, 'metrics.json')) as f:
+              results.append(json.load(f))
+          continue
+        overrides = [f'--config.seed={seed}', '--config.eval.num_samples=2000']
+        if args.data_dir:
+          overrides.append(f'--config.data.data_dir={args.data_dir}')
+        config = f'experiments/dcgan_{dataset}.py' + (f':{variant}' if variant else '')
+        results.append(run(config, workdir, overrides, args.num_steps))
+      per_step = [1 / r['steps_per_second'] for r in results if r.get('steps_per_second')]
+      rows.append(f'| {dataset} | {LOSS_NAMES[variant]} | {len(results)} | '
+                  f'{_mean_std([r["classifier_is"] for r in results])} | '
+                  f'{_mean_std([r["classifier_fd"] for r in results])} | '
+                  f'{_mean_std([100 * r["classifier_kid"] for r in results])} | '
+                  f'{_mean_std(per_step) if per_step else "–"} |')
+    real = real_vs_real(dataset, args.data_dir, 2000)
+    rows.append(f'| {dataset} | real test vs real train (2,000 each) | – | {real["classifier_is"]:.1f} | '
+                f'{real["classifier_fd"]:.1f} | {100 * real["classifier_kid"]:.1f} | – |')
+  print('\n'.join(rows))
+
+
+SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses}
 
 
 def main() -> None:
@@ -94,6 +140,10 @@ def main() -> None:
   parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
   parser.add_argument('--k', type=int, nargs='+', default=[0, 5, 10])
   parser.add_argument('--d', nargs='+', choices=sorted(D_VARIANTS), default=['quarter', 'half'])
+  parser.add_argument('--datasets', nargs='+', choices=('mnist', 'fashion_mnist'),
+                      default=['mnist', 'fashion_mnist'])
+  parser.add_argument('--losses', nargs='+', choices=LOSS_VARIANTS, default=list(LOSS_VARIANTS),
+                      help="image_losses: the experiments' loss variants ('' is DCGAN's).")
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
   args = parser.parse_args()
