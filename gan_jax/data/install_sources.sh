@@ -12,8 +12,9 @@ sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 
 $sudo apt-get update -qq
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  dataset-fashion-mnist fonts-noto-color-emoji >/dev/null
+packages="dataset-fashion-mnist fonts-noto-color-emoji"
+command -v npm >/dev/null || packages="$packages npm"  # npm pack fetches the npm package.
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages >/dev/null
 
 mkdir -p "$sources"
 scratch="$(mktemp -d)"
