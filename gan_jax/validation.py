@@ -157,8 +157,8 @@ def validate_pipeline(config: ml_collections.ConfigDict) -> None:
     return
   if config.data.pipeline == 'auto':
     why = (f"data.pipeline='auto' streams data.name={config.data.name!r}: its split takes "
-           f'{_gib(data.split_bytes(config.data))} at data.resolution, more than the in-memory bound of '
-           f"{_gib(data.in_memory_bound())}; set data.pipeline='in_memory' to hold it on device anyway, or ")
+           f'{_size(data.split_bytes(config.data))} at data.resolution, more than the in-memory bound of '
+           f"{_size(data.in_memory_bound())}; set data.pipeline='in_memory' to hold it on device anyway, or ")
   else:
     why = "data.pipeline='stream': "
   stacked = data.IMAGE_DATASETS[config.data.name][1]
@@ -243,3 +243,11 @@ def check_batch_fits(config: ml_collections.ConfigDict, num_devices: int, num_pr
 
 def _gib(num_bytes: int) -> str:
   return f'{num_bytes / 2**30:.1f} GiB'
+
+
+def _size(num_bytes: int) -> str:
+  """A size in the largest binary unit that keeps it >= 1: '1000 bytes', '375.0 KiB', '2.5 GiB'."""
+  for unit, scale in (('GiB', 2**30), ('MiB', 2**20), ('KiB', 2**10)):
+    if num_bytes >= scale:
+      return f'{num_bytes / scale:.1f} {unit}'
+  return f'{num_bytes} bytes'
