@@ -30,6 +30,7 @@ device.
 """
 
 import dataclasses
+import functools
 import itertools
 import queue
 import threading
@@ -46,6 +47,10 @@ from gan_jax.data import prepare
 from gan_jax.data.in_memory import to_unit_range
 
 PREFETCH_STEPS = 4  # Steps of converted batches the reading thread keeps ahead of the training loop (at least).
+# A tf.data pipeline spans whole epochs and at least this many steps: starting one (opening the files, filling the
+# shuffle buffer, tracing the decoder) takes about 0.2 s, which epochs of a few steps (1,500 digits) would pay every
+# few steps; within a pipeline tf.data reads the next epoch ahead while the current one is consumed.
+MIN_PIPELINE_STEPS = 1000
 _POLL_SECONDS = 0.1  # How often a blocked reader or consumer checks whether the feed was closed.
 RANDOM_IMAGES_EPOCH = 2**32 - 1  # `random_images` shuffles as this epoch, one that training never reaches.
 
@@ -100,12 +105,13 @@ class StreamedImages:
     """Training steps per epoch: each process's equal part of the split over its share of the global batch."""
     return (self.num_examples // process_count) // (global_batch // process_count)
 
+  @functools.cached_property
   def _builder(self):
     return tfds.builder(self.name, data_dir=self.data_dir)
 
   def _read(self, split, shuffle_seed: int | None):
     """The split's (encoded image, label) pairs: in stored order, or shuffled with `shuffle_seed`."""
-    builder = self._builder()
+    builder = self._builder
     shuffle_files = shuffle_seed is not None and not builder.info.disable_shuffling  # Ordered datasets refuse it.
     read_config = tfds.ReadConfig(shuffle_seed=shuffle_seed, try_autocache=False)
     dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config,
@@ -119,7 +125,7 @@ class StreamedImages:
 
   def _decoded_batches(self, dataset, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Decodes in tf.data, then converts each batch on the host: (uint8 [batch, R, R, C], int32 [batch])."""
-    feature = self._builder().info.features[self.image_key]
+    feature = self._builder.info.features[self.image_key]
     dataset = dataset.map(lambda encoded, label: (feature.decode_example(encoded), label),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
@@ -128,8 +134,9 @@ class StreamedImages:
              labels.astype(np.int32))
 
   def epoch_batches(self, seed: int, epoch: int, global_batch: int, start_step: int = 0, process_index: int = 0,
-                    process_count: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """This process's share of the global batches of one epoch, from step `start_step` of the epoch on.
+                    process_count: int = 1, num_epochs: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """This process's share of the global batches of `num_epochs` epochs from `epoch`, from step `start_step` of
+    the first on; one tf.data pipeline.
 
     Yields:
       (images uint8 [global_batch / process_count, R, R, C], labels int32 [global_batch / process_count]).
@@ -139,10 +146,13 @@ class StreamedImages:
     split = self.split
     if process_count > 1:
       split = tfds.even_splits(self.split, n=process_count, drop_remainder=True)[process_index]
-    dataset = self._read(split, epoch_seed(seed, epoch, process_index))
-    # Drop-remainder per epoch, then skip the steps already trained, both before anything is decoded.
-    dataset = dataset.take(steps * local_batch).skip(start_step * local_batch)
-    yield from self._decoded_batches(dataset, local_batch)
+    epochs = []
+    for e in range(epoch, epoch + num_epochs):
+      # Drop-remainder per epoch, then skip the steps already trained, both before anything is decoded; whole
+      # batches per epoch, so no batch straddles two.
+      epochs.append(self._read(split, epoch_seed(seed, e, process_index)).take(steps * local_batch)
+                    .skip(start_step * local_batch if e == epoch else 0))
+    yield from self._decoded_batches(functools.reduce(lambda a, b: a.concatenate(b), epochs), local_batch)
 
   def first_images(self, num: int) -> np.ndarray:
     """The split's first `num` images in stored order (the evaluator's real images), uint8."""
@@ -201,8 +211,8 @@ def split_bytes(name: str, split: str, data_dir: str | None, resolution: int, ch
 class StreamFeed:
   """Each compiled call's real batches, read ahead by a thread: `feed(step, num_steps)` -> the step's data arrays.
 
-  The thread reads epoch after epoch (`StreamedImages.epoch_batches`) into a queue of `PREFETCH_STEPS` steps, so
-  the next epoch's files open while the loop trains on the queue. Calls must follow each other (step, then
+  The thread reads epoch after epoch (`StreamedImages.epoch_batches`, pipelines of `MIN_PIPELINE_STEPS` steps or
+  more) into a queue of `PREFETCH_STEPS` steps. Calls must follow each other (step, then
   step + num_steps, ...). Close it (or use it as a context manager) to stop the thread.
   """
 
@@ -219,10 +229,11 @@ class StreamFeed:
     try:
       steps_per_epoch = self._dataset.steps_per_epoch(self._global_batch, self._process_count)
       first_epoch, skip = divmod(start_step, steps_per_epoch)
-      for epoch in itertools.count(first_epoch):
+      num_epochs = -(-MIN_PIPELINE_STEPS // steps_per_epoch)
+      for epoch in itertools.count(first_epoch, num_epochs):
         for batch in self._dataset.epoch_batches(self._seed, epoch, self._global_batch,
                                                  skip if epoch == first_epoch else 0, self._process_index,
-                                                 self._process_count):
+                                                 self._process_count, num_epochs):
           if not self._offer(batch):
             return
     except BaseException as error:  # pylint: disable=broad-except  (re-raised in the training loop)
