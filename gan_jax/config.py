@@ -118,6 +118,15 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.resolution = 32
   config.data.channels = 1
   config.data.resize = 'resize'  # Or 'pad' (e.g. mnist's 28x28 centred in 32x32).
+  # How image batches reach the step: 'in_memory' holds the split on every device and gathers each batch there;
+  # 'stream' reads it with tf.data from TFDS, shuffled per epoch from the seed, and feeds each call its batches
+  # (gan_jax/data/streaming.py; not with stacked datasets, semi.labels_per_class or virtual batch norm); 'auto'
+  # streams when the split at data.resolution (uint8) exceeds a quarter of one device's free memory
+  # (gan_jax.data.IN_MEMORY_FRACTION; 2 GiB where JAX and the host report none).
+  config.data.pipeline = 'auto'
+  # 'stream' only: the encoded examples its shuffle buffer holds (host memory), so a split up to this size is
+  # read in a uniform random order each epoch; a larger one in a buffer-shuffled order of shuffled files.
+  config.data.shuffle_buffer = 65_536
 
   config.optim = ml_collections.ConfigDict()
   for player in ('g', 'd'):

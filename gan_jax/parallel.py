@@ -97,6 +97,19 @@ class DataParallel:
       return jax.tree.map(_place, tree, sharding)
     return tree
 
+  def put_batches(self, local: np.ndarray, axis: int = 1) -> jax.Array:
+    """Places streamed batches: this process's rows of the global batch along `axis` (all of them on one process),
+    sharded over the devices as `local_share` shards a batch. Under a mesh each process passes only its own rows,
+    `global / process_count` of them, and `jax.make_array_from_process_local_data` assembles the global array.
+    """
+    if self.mode != 'mesh':
+      return jax.device_put(local)  # Asynchronous: the copy overlaps the host's next work.
+    batch_axes = AXIS if self.model_shards == 1 else (AXIS, MODEL_AXIS)
+    sharding = NamedSharding(self.mesh, P(*([None] * axis), batch_axes))
+    global_shape = list(local.shape)
+    global_shape[axis] *= jax.process_count()
+    return jax.make_array_from_process_local_data(sharding, local, tuple(global_shape))
+
   def get(self, tree: Any) -> Any:
     """This process's copy of a replicated pytree (the state or the metrics), as arrays on one local device.
 

@@ -167,7 +167,8 @@ def make_multi_step(train_step_fn, sample_real: Callable[[TrainState, Any], Batc
     num_steps: iterations per call (static).
 
   Returns:
-    `multi_step(state, data_arrays) -> (state, summary)`; `data_arrays` are the dataset's device-resident arrays.
+    `multi_step(state, data_arrays) -> (state, summary)`; `data_arrays` are what `sample_real` reads: the
+    dataset's device-resident arrays, or a streamed call's stacked batches (see `gan_jax/data/streaming.py`).
   """
   def multi_step(state, data_arrays):
     def one_step(state, _):

@@ -21,6 +21,7 @@ from gan_jax import checkpoint, console, data, noise as noise_lib, parallel as p
 from gan_jax import config as config_lib
 from gan_jax import validation, workdir as workdir_lib
 from gan_jax.data import in_memory
+from gan_jax.data.streaming import StreamedImages
 from gan_jax.evaluation import plots
 from gan_jax.evaluation.evaluator import make_evaluator
 from gan_jax.rng import REFERENCE_STREAM
@@ -69,7 +70,14 @@ def make_samplers(config: ml_collections.ConfigDict, dataset, parallel: parallel
 
 
 def training_arrays(config: ml_collections.ConfigDict, dataset) -> dict[str, np.ndarray]:
-  """What the compiled step reads on device: the dataset's arrays, and the semi-supervised GAN's labelled subset."""
+  """What the compiled step reads on device: the dataset's arrays, and the semi-supervised GAN's labelled subset
+  (nothing for a streamed dataset, whose batches `open_feed` passes each call)."""
+  global_batch = config.train.n_critic * config.train.batch_size
+  if isinstance(dataset, StreamedImages) and dataset.steps_per_epoch(global_batch, jax.process_count()) < 1:
+    raise config_lib.ConfigError(
+        f'config.train.batch_size: data.split={config.data.split!r} has {dataset.num_examples} examples '
+        f'({jax.process_count()} process(es) read equal parts), fewer than one streamed batch of train.batch_size x '
+        f'train.n_critic = {global_batch}')
   arrays = dict(dataset.host_arrays())
   if config.semi.labels_per_class:
     arrays['labelled_indices'] = in_memory.labelled_subset(dataset.labels, config.semi.labels_per_class, config.seed)
@@ -90,12 +98,42 @@ def reference_batch(config: ml_collections.ConfigDict, dataset) -> dict[str, jax
   return dataset.sample(arrays, key, jnp.zeros((), jnp.int32), config.train.reference_batch_size)
 
 
+class _HeldArrays:
+  """The in-memory feed: every call reads the same arrays, placed on the devices once."""
+
+  def __init__(self, arrays: Any):
+    self._arrays = arrays
+
+  def __call__(self, step: int, num_steps: int) -> Any:
+    del step, num_steps
+    return self._arrays
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    pass
+
+
+def open_feed(config: ml_collections.ConfigDict, dataset, arrays: dict[str, np.ndarray],
+              parallel: parallel_lib.DataParallel, start_step: int):
+  """`feed(step, num_steps)` -> the data arrays of the compiled call that trains steps [step, step + num_steps).
+
+  In memory: `arrays` (from `training_arrays`) placed once and passed to every call. Streamed: that call's batches,
+  read ahead from step `start_step` on by a thread (`streaming.StreamFeed`). Use it as a context manager, which
+  stops the thread.
+  """
+  if isinstance(dataset, StreamedImages):
+    return dataset.open_feed(config.seed, start_step, config.train.n_critic * config.train.batch_size, parallel)
+  return _HeldArrays(parallel.put(arrays))
+
+
 def make_multi_step_fn(config, dataset, parallel: parallel_lib.DataParallel,
                        state_sharding: Any = None) -> Callable[[int], Callable]:
   """Returns `compiled(num_steps)`: the compiled multi-step function for a chunk length, built once per length.
 
-  The compiled function is called as `fn(state, data_arrays)` with the dataset's arrays placed by `parallel.put`;
-  the state comes back with `state_sharding` (`parallel.state_sharding`; default replicated).
+  The compiled function is called as `fn(state, data_arrays)` with the arrays `open_feed` gives for the call; the
+  state comes back with `state_sharding` (`parallel.state_sharding`; default replicated).
   """
   spec = make_noise_spec(config, dataset.num_classes)
   sample_noise, sample_real = make_samplers(config, dataset, parallel, spec)
@@ -266,16 +304,19 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, config_
   compiled = make_multi_step_fn(config, dataset, parallel, state_sharding)
   evaluate = make_evaluator(config, dataset)
   progress = periodic_actions.ReportProgress(num_train_steps=config.train.num_steps, writer=writer)
-  data_arrays = parallel.put(arrays)
+  feed = open_feed(config, dataset, arrays, parallel, step)
+  if isinstance(dataset, StreamedImages):
+    logging.info('Streaming %r split %r from %s (%d examples, shuffle buffer %d).', dataset.name, dataset.split,
+                 dataset.data_dir, dataset.num_examples, dataset.shuffle_buffer)
   timed_steps, train_seconds, first_call_seconds = 0, 0.0, None
   progress_line = console.ProgressLine(config.train.num_steps)
   eval_metrics = {}
 
-  with _SigtermFlag() as sigterm:
+  with _SigtermFlag() as sigterm, feed:
     while step < config.train.num_steps:
       chunk = next_boundary(step, config) - step
       tic = time.perf_counter()
-      device_state, summary = compiled(chunk)(device_state, data_arrays)
+      device_state, summary = compiled(chunk)(device_state, feed(step, chunk))
       summary = jax.device_get(parallel.get(summary))  # Waits for the chunk: the NaN check needs its result.
       elapsed = time.perf_counter() - tic
       if first_call_seconds is None:

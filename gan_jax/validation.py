@@ -53,7 +53,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int, num_processes:
   validate_loop(config)
   validate_combinations(config, num_devices)
   check_batch_fits(config, num_devices, num_processes)
-  data.check_available(config.data)  # Last: the one check that reads the disk (and loads TensorFlow for images).
+  data.check_available(config.data)  # Last: the checks that read the disk (and load TensorFlow for images).
+  validate_pipeline(config)
 
 
 def check_no_missing_values(config: ml_collections.ConfigDict, prefix: str = '') -> None:
@@ -148,6 +149,27 @@ def validate_combinations(config: ml_collections.ConfigDict, num_devices: int) -
     require(config.gen.name == 'mlp', 'gen.name', f'data.name={config.data.name!r} is vectors: use mlp')
 
 
+def validate_pipeline(config: ml_collections.ConfigDict) -> None:
+  """Checks that a streamed dataset (`data.pipeline='stream'`, or 'auto' on a split too large for device memory)
+  is used only by features that read one batch per step: stacked datasets, the semi-supervised GAN's labelled
+  subset and virtual batch norm's reference batch sample the whole split on device. Reads the dataset's info."""
+  if config.data.name not in data.IMAGE_DATASETS or data.resolve_pipeline(config.data) != 'stream':
+    return
+  if config.data.pipeline == 'auto':
+    why = (f"data.pipeline='auto' streams data.name={config.data.name!r}: its split takes "
+           f'{_size(data.split_bytes(config.data))} at data.resolution, more than the in-memory bound of '
+           f"{_size(data.in_memory_bound())}; set data.pipeline='in_memory' to hold it on device anyway, or ")
+  else:
+    why = "data.pipeline='stream': "
+  stacked = data.IMAGE_DATASETS[config.data.name][1]
+  require(not stacked, 'data.pipeline', f'{why}a stacked dataset draws three examples of the whole split per '
+          'image and cannot be streamed')
+  require(not config.semi.labels_per_class, 'data.pipeline', f'{why}the semi-supervised GAN samples its labelled '
+          'subset from the whole split on device: set semi.labels_per_class=0 to stream')
+  require(config.disc.norm != 'virtual_batch', 'data.pipeline', f"{why}D's virtual batch norm draws its real "
+          'reference batch from the whole split on device: set disc.norm to batch, layer or none to stream')
+
+
 def example_shape(config: ml_collections.ConfigDict) -> tuple[int, ...]:
   """One example's shape for the `config.data` section, without building the dataset."""
   if config.name in data.IMAGE_DATASETS:
@@ -221,3 +243,11 @@ def check_batch_fits(config: ml_collections.ConfigDict, num_devices: int, num_pr
 
 def _gib(num_bytes: int) -> str:
   return f'{num_bytes / 2**30:.1f} GiB'
+
+
+def _size(num_bytes: int) -> str:
+  """A size in the largest binary unit that keeps it >= 1: '1000 bytes', '375.0 KiB', '2.5 GiB'."""
+  for unit, scale in (('GiB', 2**30), ('MiB', 2**20), ('KiB', 2**10)):
+    if num_bytes >= scale:
+      return f'{num_bytes / scale:.1f} {unit}'
+  return f'{num_bytes} bytes'

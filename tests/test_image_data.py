@@ -128,7 +128,7 @@ def test_rgb_to_gray_and_centre_crop():
   rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 100, 50
   rgb[:, :, :2] = 255  # Left and right strips, cut by the centre crop to 6x6.
   rgb[:, :, -2:] = 255
-  gray = images._convert_batch(rgb, 6, 1, 'resize')
+  gray = images.convert_batch(rgb, 6, 1, 'resize')
   assert gray.shape == (1, 6, 6, 1)
   assert (gray == round(0.2989 * 200 + 0.5870 * 100 + 0.1140 * 50)).all()
 

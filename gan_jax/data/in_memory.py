@@ -55,6 +55,14 @@ class InMemoryImages:
   def num_classes(self) -> int:
     return int(self.labels.max()) + 1
 
+  def first_images(self, num: int) -> np.ndarray:
+    """The split's first `num` images (the evaluator's real images), uint8."""
+    return self.images[:num]
+
+  def random_images(self, num: int, seed: int) -> np.ndarray:
+    """`num` images of the split in a seeded random order (the Inception statistics' real images), uint8."""
+    return self.images[np.random.default_rng(seed).permutation(self.num_examples)[:num]]
+
   def sample(self, arrays: dict, rng: jax.Array, step: jax.Array, num: int) -> dict[str, jax.Array]:
     """The `num` real images of training step `step` ('x') and their labels ('y')."""
     indices = epoch_indices(rng, step, arrays['images'].shape[0], num)

@@ -173,7 +173,7 @@ def make_evaluator(config: ml_collections.ConfigDict, dataset) -> Callable[[Trai
   if tfds_name in data.CLASSIFIED_DATASETS and not stacked:
     from gan_jax.evaluation import digits
     classifier = digits.load_digit_classifier(tfds_name)
-    real_digits = np.asarray(to_unit_range(dataset.images[:num]))
+    real_digits = np.asarray(to_unit_range(dataset.first_images(num)))
     scorers.append(lambda samples, noise: {**digits.digit_scores(samples, real_digits, classifier),
                                            **label_scores(classifier.predict(samples), noise, config.info.categories)})
   if tfds_name in data.CLASSIFIED_DATASETS and stacked:
@@ -182,7 +182,7 @@ def make_evaluator(config: ml_collections.ConfigDict, dataset) -> Callable[[Trai
     scorers.append(lambda samples, noise: digits.stacked_scores(samples, classifier))
   if config.eval.inception_weights:
     inception_features = _inception_features(config.eval.inception_weights)
-    real = dataset.images[np.random.default_rng(config.seed).permutation(dataset.num_examples)[:num]]
+    real = dataset.random_images(num, config.seed)
     real_features = inception_features(np.asarray(to_unit_range(real)))['pool_3']
 
     def inception_scores(samples, noise):
