@@ -22,6 +22,8 @@ from absl import logging
 from flax import traverse_util
 import ml_collections
 
+from gan_jax.config import base_config
+
 LOCK_NAME = 'run.lock'
 CONFIG_NAME = 'config.json'
 
@@ -121,12 +123,20 @@ def flat_config(config: ml_collections.ConfigDict) -> dict[str, Any]:
   return json.loads(json.dumps(traverse_util.flatten_dict(config.to_dict(), sep='.'), default=str))
 
 
-def diff_configs(saved: dict[str, Any], current: dict[str, Any]) -> tuple[list[str], list[str]]:
-  """The fields that differ, as lines `field: saved -> current`, split into (refused, needing the flag)."""
+def diff_configs(saved: dict[str, Any], current: dict[str, Any],
+                 defaults: dict[str, Any] | None = None) -> tuple[list[str], list[str]]:
+  """The fields that differ, as lines `field: saved -> current`, split into (refused, needing the flag).
+
+  A field that `saved` lacks and `current` holds at its value in `defaults` (the schema's defaults) was added to the
+  schema after the run started: the run had that behaviour, so it is not a change.
+  """
   refused, allowed = [], []
+  defaults = defaults or {}
   for field in sorted(set(saved) | set(current)):
     old, new = saved.get(field, '<absent>'), current.get(field, '<absent>')
     if old == new or _matches(field, FREE):
+      continue
+    if field not in saved and field in defaults and new == defaults[field]:
       continue
     line = f'{field}: {old!r} -> {new!r}'
     (refused if _matches(field, REFUSED) else allowed).append(line)
@@ -158,7 +168,7 @@ def check_config(workdir: str, config: ml_collections.ConfigDict, allow_change: 
   if has_checkpoint(workdir):
     saved = _read_json(path)
     if saved is not None:
-      refused, changes = diff_configs(saved, current)
+      refused, changes = diff_configs(saved, current, flat_config(base_config()))
       if refused:
         raise WorkdirError(
             f'the config differs from the one the checkpoints in {workdir} were trained with ({path}) in fields '

@@ -13,6 +13,7 @@ import pytest
 from tensorboard.backend.event_processing import event_file_loader, plugin_event_accumulator
 
 from gan_jax import workdir as workdir_lib
+from gan_jax.config import base_config
 from gan_jax.train import train_and_evaluate
 from tests.test_train import ENV, main_command, small_config
 
@@ -55,6 +56,15 @@ def test_config_fields_are_refused_allowed_or_free():
   refused, allowed = workdir_lib.diff_configs(saved, workdir_lib.flat_config(changed))
   assert refused == ["gen.hidden: [32, 32] -> [64, 32]", "optim.d.name: 'adam' -> 'sgd'", 'seed: 0 -> 3']
   assert allowed == ['optim.d.learning_rate: 0.0001 -> 0.001', 'train.batch_size: 64 -> 128']
+
+
+def test_a_field_added_to_the_schema_since_the_run_began_is_a_change_only_off_its_default():
+  current = workdir_lib.flat_config(small_config())
+  defaults = workdir_lib.flat_config(base_config())
+  saved = {field: value for field, value in current.items() if field != 'data.pipeline'}  # An older run's config.
+  assert workdir_lib.diff_configs(saved, current, defaults) == ([], [])
+  current['data.pipeline'] = 'stream'
+  assert workdir_lib.diff_configs(saved, current, defaults) == (["data.pipeline: '<absent>' -> 'stream'"], [])
 
 
 def test_resume_refuses_a_changed_config_unless_allowed_and_records_the_change(tmp_path):
