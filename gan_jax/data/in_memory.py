@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax.data import index_shuffle
+
 EPOCH_STREAM = 0x5EED  # Epoch permutations use their own key stream, apart from the per-step keys.
 LABELLED_STREAM = 7  # The semi-supervised GAN's labelled batches read their own permutations.
 
@@ -25,13 +27,14 @@ def epoch_indices(rng: jax.Array, step: jax.Array, num_examples: int, batch: int
   """The example indices of step `step`: slice `step % steps_per_epoch` of the epoch's random permutation.
 
   Each epoch is a fresh permutation (drop-remainder: the last `num_examples % batch` examples of an epoch's order
-  are skipped, different ones each epoch).
+  are skipped, different ones each epoch), evaluated at the step's positions only (`index_shuffle.py`): O(batch)
+  per step rather than sorting the whole epoch.
   """
   steps_per_epoch = num_examples // batch
   epoch = step // steps_per_epoch
   key = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(rng, EPOCH_STREAM), stream), epoch)
-  permutation = jax.random.permutation(key, num_examples)
-  return jax.lax.dynamic_slice_in_dim(permutation, (step % steps_per_epoch) * batch, batch)
+  positions = (step % steps_per_epoch) * batch + jnp.arange(batch)
+  return index_shuffle.shuffled_indices(key, positions, num_examples)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
