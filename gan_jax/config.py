@@ -28,6 +28,12 @@ def base_config() -> ml_collections.ConfigDict:
   config.gen.latent_dim = 256
   config.gen.latent_dist = 'normal'
   config.gen.init_gain = 0.8  # Orthogonal initialisation scale of the paper.
+  # The MLPs' kernel initialisation: 'orthogonal' (gain init_gain) or 'normal' (N(0, init_std^2), PacGAN's).
+  config.gen.init = 'orthogonal'
+  config.gen.init_std = 0.02
+  # The MLP generator's normalisation after each hidden layer: 'none' or 'batch' (PacGAN). gen.norm is the
+  # convolutional networks'.
+  config.gen.mlp_norm = 'none'
   config.gen.base_channels = 64  # Convolutional generators.
   config.gen.norm = 'batch'
   config.gen.ema_decay = 0.0  # > 0 keeps a moving average of G's weights for sampling and evaluation.
@@ -37,6 +43,14 @@ def base_config() -> ml_collections.ConfigDict:
   config.disc.hidden = (128,)
   config.disc.input_scale = 0.25  # The paper scales D's input by 1/4.
   config.disc.init_gain = 0.8
+  config.disc.init = 'orthogonal'
+  config.disc.init_std = 0.02
+  # >= 2: the MLP discriminator's hidden layers are linear maxout layers of this many pieces (PacGAN's D); 0: ReLU.
+  config.disc.maxout_pieces = 0
+  # Packing (PacGAN, Lin et al. 2018): D judges m samples at once, all real or all generated, concatenated as
+  # features of a vector ([B, d] -> [B/m, m*d]) or channels of an image ([B, H, W, C] -> [B/m, H, W, m*C]).
+  # train.batch_size counts samples: it must be divisible by m. 1: off.
+  config.disc.pack = 1
   config.disc.base_channels = 64
   config.disc.norm = 'batch'
   # Minibatch discrimination (Salimans et al. 2016) on D's features: its B kernels (0: off) of dimension C.
@@ -106,6 +120,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.grid_size = 5
   config.data.spacing = 2.0
   config.data.mean = 4.0
+  # The mixtures' training set: 0 draws fresh points every step; N > 0 draws N points once (from a fixed key, the
+  # same for every run) and serves them in epoch-shuffled batches, as a finite dataset (PacGAN's 100,000).
+  config.data.num_train_points = 0
   # Image datasets (read through TFDS from data_dir; '' means TFDS's default, ~/tensorflow_datasets).
   config.data.data_dir = ''
   config.data.split = 'train'

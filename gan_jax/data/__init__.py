@@ -68,6 +68,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   choice(config.resize, 'data.resize', RESIZE_METHODS)
   choice(config.channels, 'data.channels', CHANNELS)
   require(config.std > 0, 'data.std', f'got {config.std}; must be > 0')
+  int_at_least(config.num_train_points, 'data.num_train_points', minimum=0)
   if config.name == 'ring':
     int_at_least(config.num_modes, 'data.num_modes')
   if config.name == 'grid':
