@@ -218,6 +218,53 @@ def dcgan_config() -> ml_collections.ConfigDict:
   return config
 
 
+def pacgan_config() -> ml_collections.ConfigDict:
+  """PacGAN's 2-D grid protocol (Lin et al. 2018; its repository's synthetic_data_experiments configs).
+
+  The 5x5 grid {-4, -2, 0, 2, 4}^2, std 0.05, a fixed training set of 100,000 points; G: z in R^2 ~ N(0, I) ->
+  4 x (FC 400, BN, ReLU) -> 2; D: 3 x linear maxout (200 units, 5 pieces) -> 1; N(0, 0.02) kernels, zero biases;
+  Adam(1e-4, b1 0.8) for both, simultaneous updates (ALI's algorithm, which PacGAN's code uses), the non-saturating
+  G loss, batch 100, 400 epochs (400,000 steps); evaluated on 2,500 samples, a mode covered from one sample on.
+  """
+  config = base_config()
+  config.data.name = 'grid'
+  config.data.grid_size = 5
+  config.data.spacing = 2.0
+  config.data.std = 0.05
+  config.data.num_train_points = 100_000
+  config.gen.latent_dim = 2
+  config.gen.hidden = (400,) * 4
+  config.gen.mlp_norm = 'batch'
+  config.disc.hidden = (200,) * 3
+  config.disc.maxout_pieces = 5
+  config.disc.input_scale = 1.0
+  for player in ('gen', 'disc'):
+    config[player].init = 'normal'
+    config[player].init_std = 0.02
+  config.loss.name = 'non_saturating'
+  config.unroll.steps = 0
+  for player in ('g', 'd'):
+    config.optim[player].learning_rate = 1e-4
+    config.optim[player].b1 = 0.8
+  config.train.batch_size = 100
+  config.train.num_steps = 400_000
+  config.train.log_every_steps = 1000
+  config.train.eval_every_steps = 20_000
+  config.train.checkpoint_every_steps = 20_000
+  config.eval.num_samples = 2500
+  config.eval.min_samples_per_mode = 1
+  return config
+
+
+def pack(m: int) -> 'Variant':
+  """The variant that packs m samples per D input at PacGAN's batch of 100 packed inputs (100 m samples)."""
+  def variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    config.disc.pack = m
+    config.train.batch_size *= m
+    return config
+  return variant
+
+
 def require(ok: bool, field: str, message: str) -> None:
   """Raises `ConfigError('config.<field>: <message>')` unless `ok`.
 

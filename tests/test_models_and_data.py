@@ -140,6 +140,11 @@ def test_mode_metrics_on_hand_built_samples():
   # Origin points are equidistant: argmin assigns them to mode 0. Histogram: mode0 65, modes1-3 30, mode4 5.
   p = np.array([65, 30, 30, 30, 5]) / 160
   assert m['kl_to_uniform'] == pytest.approx(np.sum(p * np.log(p * 8)))
+  # PacGAN's reverse KL: the high-quality samples only (mode0 30, modes1-3 30, mode4 5), modes 5-7 empty.
+  q = np.array([30, 30, 30, 30, 5]) / 125
+  assert m['kl_to_uniform_high_quality'] == pytest.approx(np.sum(q * np.log(q * 8)))
+  # PacGAN's coverage counts a mode from one high-quality sample on: mode 4's 5 samples count.
+  assert mode_metrics(samples, centers, 0.02, min_samples_per_mode=1)['modes_covered'] == 5
 
 
 def test_mode_metrics_perfect_and_collapsed():
