@@ -6,7 +6,7 @@ is not run again, so an interrupted sweep resumes. The table gives each variant'
 metrics (`gan_jax/evaluation/mixtures.py`) and its training speed, beside the published numbers on the grid.
 
 Run:
-  python benchmarks/mixture_sweep.py --num_steps 2000 --seeds 0,1,2                     # CPU-sized, ~25 min on 2 cores
+  python benchmarks/mixture_sweep.py --num_steps 2000                                    # CPU-sized: ~45 min on 2 cores
   python benchmarks/mixture_sweep.py --seeds 0,1,2,3,4 --out /tmp/pacgan_full            # PacGAN's 400 epochs (GPU)
   python benchmarks/mixture_sweep.py --experiment experiments/pacgan_ring.py --out /tmp/pacgan_ring
 """
@@ -20,12 +20,13 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Published results on the 5x5 grid (2,500 samples): (modes of 25, high-quality %, reverse KL or None).
+# Published results on the 5x5 grid (2,500 samples): (training length, modes of 25, high-quality %, reverse KL or
+# None). VEEGAN's runs use VEEGAN's own networks and length, not PacGAN's.
 PUBLISHED = {
-    'VEEGAN Table 1, GAN': (3.3, 0.5, None),
-    'VEEGAN Table 1, unrolled GAN (k = 5)': (23.6, 16.0, None),
-    'PacGAN Table 1, GAN': (17.3, 94.8, 0.70),
-    'PacGAN Table 1, PacGAN4': (24.8, 93.6, 0.04),
+    'VEEGAN Table 1, GAN': ("VEEGAN's", 3.3, 0.5, None),
+    'VEEGAN Table 1, unrolled GAN (k = 5)': ("VEEGAN's", 23.6, 16.0, None),
+    'PacGAN Table 1, GAN': ('400 epochs', 17.3, 94.8, 0.70),
+    'PacGAN Table 1, PacGAN4': ('400 epochs', 24.8, 93.6, 0.04),
 }
 LABELS = {'': 'GAN (k = 0)', 'unrolled': 'unrolled GAN (k = 5)', 'pack4': 'PacGAN4 (k = 0)'}
 METRICS = (('modes_covered', 'modes', 1.0), ('high_quality_fraction', 'high quality %', 100.0),
@@ -65,8 +66,8 @@ def table(results: dict[str, list[dict]], num_steps: str) -> str:
     cells += [summary([scale * r[key] for r in runs]) for key, _, scale in METRICS]
     cells.append(summary([1000.0 / r['steps_per_second'] for r in runs if r['steps_per_second']]))
     lines.append('| ' + ' | '.join(cells) + ' |')
-  for name, (modes, hq, kl) in PUBLISHED.items():
-    cells = [name, '', '400 epochs', f'{modes}', f'{hq}', '' if kl is None else f'{kl}', '', '']
+  for name, (length, modes, hq, kl) in PUBLISHED.items():
+    cells = [name, '', length, f'{modes}', f'{hq}', '' if kl is None else f'{kl}', '', '']
     lines.append('| ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)
 
