@@ -28,6 +28,12 @@ def base_config() -> ml_collections.ConfigDict:
   config.gen.latent_dim = 256
   config.gen.latent_dist = 'normal'
   config.gen.init_gain = 0.8  # Orthogonal initialisation scale of the paper.
+  # The MLPs' kernel initialisation: 'orthogonal' (gain init_gain) or 'normal' (N(0, init_std^2), PacGAN's).
+  config.gen.init = 'orthogonal'
+  config.gen.init_std = 0.02
+  # The MLP generator's normalisation after each hidden layer: 'none' or 'batch' (PacGAN). gen.norm is the
+  # convolutional networks'.
+  config.gen.mlp_norm = 'none'
   config.gen.base_channels = 64  # Convolutional generators.
   config.gen.norm = 'batch'
   # 'conv' networks: one width per layer, the dense layer's first (the Stacked MNIST G of Metz et al. 2017).
@@ -40,6 +46,14 @@ def base_config() -> ml_collections.ConfigDict:
   config.disc.hidden = (128,)
   config.disc.input_scale = 0.25  # The paper scales D's input by 1/4.
   config.disc.init_gain = 0.8
+  config.disc.init = 'orthogonal'
+  config.disc.init_std = 0.02
+  # >= 2: the MLP discriminator's hidden layers are linear maxout layers of this many pieces (PacGAN's D); 0: ReLU.
+  config.disc.maxout_pieces = 0
+  # Packing (PacGAN, Lin et al. 2018): D judges m samples at once, all real or all generated, concatenated as
+  # features of a vector ([B, d] -> [B/m, m*d]) or channels of an image ([B, H, W, C] -> [B/m, H, W, m*C]).
+  # train.batch_size counts samples: it must be divisible by m. 1: off.
+  config.disc.pack = 1
   config.disc.base_channels = 64
   config.disc.norm = 'batch'
   config.disc.widths = (2, 4, 8)  # 'conv': one stride-2 convolution per width (D = 1/4 of G's widths).
@@ -112,6 +126,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.grid_size = 5
   config.data.spacing = 2.0
   config.data.mean = 4.0
+  # The mixtures' training set: 0 draws fresh points every step; N > 0 draws N points once (from a fixed key, the
+  # same for every run) and serves them in epoch-shuffled batches, as a finite dataset (PacGAN's 100,000).
+  config.data.num_train_points = 0
   # Image datasets (read through TFDS from data_dir; '' means TFDS's default, ~/tensorflow_datasets).
   config.data.data_dir = ''
   config.data.split = 'train'
@@ -214,6 +231,53 @@ def dcgan_config() -> ml_collections.ConfigDict:
   config.train.checkpoint_every_steps = 1000
   config.eval.num_samples = 2000
   return config
+
+
+def pacgan_config() -> ml_collections.ConfigDict:
+  """PacGAN's 2-D grid protocol (Lin et al. 2018; its repository's synthetic_data_experiments configs).
+
+  The 5x5 grid {-4, -2, 0, 2, 4}^2, std 0.05, a fixed training set of 100,000 points; G: z in R^2 ~ N(0, I) ->
+  4 x (FC 400, BN, ReLU) -> 2; D: 3 x linear maxout (200 units, 5 pieces) -> 1; N(0, 0.02) kernels, zero biases;
+  Adam(1e-4, b1 0.8) for both, simultaneous updates (ALI's algorithm, which PacGAN's code uses), the non-saturating
+  G loss, batch 100, 400 epochs (400,000 steps); evaluated on 2,500 samples, a mode covered from one sample on.
+  """
+  config = base_config()
+  config.data.name = 'grid'
+  config.data.grid_size = 5
+  config.data.spacing = 2.0
+  config.data.std = 0.05
+  config.data.num_train_points = 100_000
+  config.gen.latent_dim = 2
+  config.gen.hidden = (400,) * 4
+  config.gen.mlp_norm = 'batch'
+  config.disc.hidden = (200,) * 3
+  config.disc.maxout_pieces = 5
+  config.disc.input_scale = 1.0
+  for player in ('gen', 'disc'):
+    config[player].init = 'normal'
+    config[player].init_std = 0.02
+  config.loss.name = 'non_saturating'
+  config.unroll.steps = 0
+  for player in ('g', 'd'):
+    config.optim[player].learning_rate = 1e-4
+    config.optim[player].b1 = 0.8
+  config.train.batch_size = 100
+  config.train.num_steps = 400_000
+  config.train.log_every_steps = 1000
+  config.train.eval_every_steps = 20_000
+  config.train.checkpoint_every_steps = 20_000
+  config.eval.num_samples = 2500
+  config.eval.min_samples_per_mode = 1
+  return config
+
+
+def pack(m: int) -> 'Variant':
+  """The variant that packs m samples per D input at PacGAN's batch of 100 packed inputs (100 m samples)."""
+  def variant(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    config.disc.pack = m
+    config.train.batch_size *= m
+    return config
+  return variant
 
 
 def require(ok: bool, field: str, message: str) -> None:

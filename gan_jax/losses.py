@@ -82,8 +82,9 @@ def gradient_penalty(critic: Callable[[Array], Array], real: Array, fake: Array,
   """WGAN-GP (Gulrajani et al. 2017): E[(||grad_x D(x_hat)||_2 - 1)^2] at x_hat = eps x + (1 - eps) G(z).
 
   Args:
-    critic: examples [B, ...] -> critic values [B]. Per-example gradients need each value to depend on its own
-      example only (no batch normalisation in the critic).
+    critic: examples [B, ...] -> critic values [B], or [B/m] for a packed critic (PacGAN), whose value depends on
+      m consecutive examples: the norm is then over the gradient of each value, its m examples' together. Each
+      value must depend on its own examples only (no batch normalisation in the critic).
     real: real examples [B, ...].
     fake: generated examples [B, ...].
     eps: interpolation weights in [0, 1], one per example [B].
@@ -95,7 +96,7 @@ def gradient_penalty(critic: Callable[[Array], Array], real: Array, fake: Array,
   interpolates = eps * real + (1.0 - eps) * fake
   grads = jax.grad(lambda x: critic(x).sum())(interpolates)
   # The small constant keeps the square root differentiable where a gradient is exactly zero.
-  norms = jnp.sqrt(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1) + 1e-12)
+  norms = jnp.sqrt(jnp.sum(_per_value(grads, critic) ** 2, axis=1) + 1e-12)
   return jnp.mean((norms - 1.0) ** 2)
 
 
@@ -146,10 +147,16 @@ def gradient_norm_penalty(critic: Callable[[Array], Array], x: Array) -> Array:
   """R1 (on real x) or R2 (on generated x) of Mescheder et al. 2018: 1/2 E[||grad_x D(x)||_2^2].
 
   The 1/2 is the paper's, so that the term's weight is its gamma. As for the gradient penalty, each critic value must
-  depend on its own example only.
+  depend on its own examples only; a packed critic's norms are per value (over its m examples).
   """
   grads = jax.grad(lambda x: critic(x).sum())(x)
-  return 0.5 * jnp.mean(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1))
+  return 0.5 * jnp.mean(jnp.sum(_per_value(grads, critic) ** 2, axis=1))
+
+
+def _per_value(grads: Array, critic: Callable[[Array], Array]) -> Array:
+  """The gradient [B, ...] as rows [V, B/V * ...], one per critic value: consecutive examples for a packed critic."""
+  num_values = jax.eval_shape(critic, grads).shape[0]
+  return grads.reshape(num_values, -1)
 
 
 # name -> (d_loss, g_loss, whether the loss takes label smoothing)

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from gan_jax import history, losses, mutual_information
 from gan_jax import noise as noise_lib
-from gan_jax.state import TrainState, discriminator_outputs
+from gan_jax.state import TrainState, discriminator_outputs, pack_inputs
 from gan_jax.update import run
 from gan_jax.unroll import unroll
 
@@ -113,8 +113,15 @@ def d_adversarial(ctx: Context) -> jax.Array:
 
 @d_term('gradient_penalty')
 def gradient_penalty(ctx: Context) -> jax.Array:
-  """WGAN-GP's penalty at interpolates of real and fake (weight: its lambda, 10 in the paper)."""
-  return losses.gradient_penalty(ctx.critic(ctx.batch.get('y')), ctx.batch['x'], ctx.fake, ctx.batch['eps'])
+  """WGAN-GP's penalty at interpolates of real and fake (weight: its lambda, 10 in the paper).
+
+  With packing, the interpolates lie on segments between packed real and packed fake inputs: one weight per packed
+  input, the first of its examples' weights.
+  """
+  eps, m = ctx.batch['eps'], ctx.state.pack
+  if m > 1:
+    eps = jnp.repeat(eps[::m], m)
+  return losses.gradient_penalty(ctx.critic(ctx.batch.get('y')), ctx.batch['x'], ctx.fake, eps)
 
 
 @d_term('r1')
@@ -248,7 +255,13 @@ def generate(state: TrainState, batch: Batch, *, params=None, train: bool = True
 
 def discriminate(state: TrainState, x: jax.Array, y: jax.Array | None, *, params=None,
                  train: bool = True) -> tuple[dict[str, Any], TrainState]:
-  """D's outputs (a dict with 'logits') on `x` with labels `y`; returns (outputs, state with D's stats advanced)."""
+  """D's outputs (a dict with 'logits') on `x` with labels `y`; returns (outputs, state with D's stats advanced).
+
+  With packing (`state.pack` m > 1) D sees `pack_inputs(x, m)` and returns one output per m examples; labels are
+  not passed (validation refuses packing with anything that reads them).
+  """
+  if state.pack > 1:
+    x, y = pack_inputs(x, state.pack), None
   reference = state.extras.get('reference', {})
   labels = None if y is None else (reference.get('y'), y)
 

@@ -146,18 +146,21 @@ class TrainState:
     extras: the state of training techniques that belong to no single network: experience replay's buffer
       ('replay'), snapshot swaps' older copies ('snapshots'), virtual batch norm's reference batches ('reference').
     noise: what a GAN's generator takes (static; None for models without one).
+    pack: how many examples a GAN's discriminator judges as one input (static; PacGAN's m, 1: no packing).
   """
   step: jax.Array
   rng: jax.Array
   nets: dict[str, Network]
   extras: dict[str, PyTree] = flax.struct.field(default_factory=dict)
   noise: NoiseSpec | None = flax.struct.field(pytree_node=False, default=None)
+  pack: int = flax.struct.field(pytree_node=False, default=1)
 
   @classmethod
   def create(cls, nets: Mapping[str, Network], key: jax.Array, *, noise: NoiseSpec | None = None,
-             extras: Mapping[str, PyTree] | None = None) -> 'TrainState':
+             extras: Mapping[str, PyTree] | None = None, pack: int = 1) -> 'TrainState':
     """The state at step 0 of the given networks; `key` becomes the run's key."""
-    return cls(step=jnp.zeros((), jnp.int32), rng=key, nets=dict(nets), extras=dict(extras or {}), noise=noise)
+    return cls(step=jnp.zeros((), jnp.int32), rng=key, nets=dict(nets), extras=dict(extras or {}), noise=noise,
+               pack=pack)
 
   def replace_nets(self, **nets: Network) -> 'TrainState':
     """The state with the named networks replaced."""
@@ -193,10 +196,28 @@ def discriminator_outputs(outputs: Any, batch: int | None = None) -> dict[str, A
   return {**outputs, 'logits': logits}
 
 
+def pack_inputs(x: jax.Array, m: int) -> jax.Array:
+  """PacGAN's packing: each run of `m` consecutive examples becomes one input of D.
+
+  Vectors [B, d] -> [B/m, m*d] (features concatenated); images [B, H, W, C] -> [B/m, H, W, m*C] (channels
+  concatenated), example by example: packed input i holds examples i*m, ..., i*m + m - 1 in that order.
+  """
+  if m == 1:
+    return x
+  batch = x.shape[0]
+  if batch % m:
+    raise ValueError(f'config.disc.pack: a batch of {batch} examples cannot be packed {m} at a time')
+  if x.ndim <= 2:
+    return x.reshape(batch // m, -1)
+  grouped = jnp.moveaxis(x.reshape(batch // m, m, *x.shape[1:]), 1, -2)  # [B/m, H, W, m, C]
+  return grouped.reshape(*grouped.shape[:-2], m * x.shape[-1])
+
+
 def create_gan(generator: nn.Module, discriminator: nn.Module, g_tx: optax.GradientTransformation,
                d_tx: optax.GradientTransformation, key: jax.Array, example_x: jax.Array, *,
                noise: NoiseSpec | int, ema_decay: float = 0.0, historical_averaging: bool = False,
-               extras: Mapping[str, PyTree] | None = None, reference_rows: tuple[int, int] = (0, 0)) -> TrainState:
+               extras: Mapping[str, PyTree] | None = None, reference_rows: tuple[int, int] = (0, 0),
+               pack: int = 1) -> TrainState:
   """A GAN's state from its two modules and optimizers; checks that D keeps the discriminator contract.
 
   Args:
@@ -211,6 +232,8 @@ def create_gan(generator: nn.Module, discriminator: nn.Module, g_tx: optax.Gradi
     historical_averaging: keep both players' running means of past parameters.
     extras: technique state (see `TrainState.extras`).
     reference_rows: virtual batch norm's reference rows that lead every input of (G, D).
+    pack: D judges this many examples at once (PacGAN): it is built for `pack` examples packed into one input, and
+      `objectives.discriminate` packs its inputs.
 
   Returns:
     The state at step 0 with networks 'g' and 'd'.
@@ -222,13 +245,17 @@ def create_gan(generator: nn.Module, discriminator: nn.Module, g_tx: optax.Gradi
     noise = NoiseSpec(latent_dim=noise)
   g_key, d_key, rng = jax.random.split(key, 3)
   g_rows, d_rows = reference_rows
+  if pack > 1 and d_rows:
+    raise ValueError("config.disc.pack: packing and virtual batch norm's reference rows do not combine")
   x = jnp.zeros((d_rows + 1, *example_x.shape[1:]), example_x.dtype)
+  if pack > 1:
+    x = pack_inputs(jnp.zeros((pack, *example_x.shape[1:]), example_x.dtype), pack)
   y = jnp.zeros((d_rows + 1,), jnp.int32)
   g = Network.create(generator, g_tx, g_key, jnp.zeros((g_rows + 1, noise.input_dim)), ema_decay=ema_decay,
                      keep_average=historical_averaging)
   d = Network.create(discriminator, d_tx, d_key, x, y=y, keep_average=historical_averaging)
   jax.eval_shape(lambda: discriminator_outputs(d.apply(x, y=y, train=False)[0], d_rows + 1))
-  return TrainState.create({'g': g, 'd': d}, rng, noise=noise, extras=extras)
+  return TrainState.create({'g': g, 'd': d}, rng, noise=noise, extras=extras, pack=pack)
 
 
 # The config adapter.
@@ -276,7 +303,8 @@ def create_state(config: ml_collections.ConfigDict, key: jax.Array, data_shape: 
   state = create_gan(generator, discriminator, optim.make_optimizer(config.optim.g),
                      optim.make_optimizer(config.optim.d), key, jnp.zeros((1, *data_shape)), noise=noise_spec,
                      ema_decay=config.gen.ema_decay, historical_averaging=config.loss.d.historical_averaging > 0
-                     or config.loss.g.historical_averaging > 0, extras=extras, reference_rows=(g_rows, d_rows))
+                     or config.loss.g.historical_averaging > 0, extras=extras, reference_rows=(g_rows, d_rows),
+                     pack=config.disc.pack)
   if config.replay.swap_every:
     state = state.replace(extras={**state.extras, 'snapshots': history.snapshot(state.nets)})
   return state

@@ -7,6 +7,7 @@ sections of the training loop that no registry owns (`train`, `unroll`, `replay`
 sections, which no single registry can see. It is what `train.train_and_evaluate`, `sample.py` and the tests call.
 """
 
+import functools
 import math
 import os
 
@@ -137,6 +138,15 @@ def validate_combinations(config: ml_collections.ConfigDict, num_devices: int) -
   require(config.train.batch_size % num_devices == 0, 'train.batch_size',
           f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
           f'parallel.mode={config.parallel.mode!r}')
+  validate_packing(config, num_devices)
+  points = config.data.num_train_points
+  if points:
+    require(config.data.name not in data.IMAGE_DATASETS, 'data.num_train_points',
+            f'applies to the mixtures (ring, grid, gaussian_1d); {config.data.name!r} is a finite dataset already')
+    needed = config.train.batch_size * config.train.n_critic
+    require(points >= needed, 'data.num_train_points',
+            f'got {points}; an epoch must hold at least one step\'s batch (train.batch_size x train.n_critic = '
+            f'{needed}), or 0 for fresh points every step')
   if config.data.name in data.IMAGE_DATASETS:
     require(config.gen.name != 'mlp' and config.disc.name != 'mlp', 'gen.name',
             f'data.name={config.data.name!r} is images: use an image network (dcgan, conv), not mlp')
@@ -168,6 +178,41 @@ def validate_pipeline(config: ml_collections.ConfigDict) -> None:
           'subset from the whole split on device: set semi.labels_per_class=0 to stream')
   require(config.disc.norm != 'virtual_batch', 'data.pipeline', f"{why}D's virtual batch norm draws its real "
           'reference batch from the whole split on device: set disc.norm to batch, layer or none to stream')
+
+
+# What packing cannot combine with: D would need one label, class or code per example, or reference rows that
+# would be packed with the batch. field -> (whether it is in use, why).
+_PACKING_EXCLUDES = {
+    'cond.enabled': (lambda c: c.cond.enabled, 'a conditional D sees one label per example'),
+    'loss.d.aux_classifier': (lambda c: c.loss.d.aux_classifier or c.loss.g.aux_classifier,
+                              "AC-GAN's class head classifies single examples"),
+    'semi.labels_per_class': (lambda c: c.semi.labels_per_class, "the semi-supervised D classifies single examples"),
+    'info.categories': (lambda c: c.info.categories, "InfoGAN's Q head infers the codes of single samples"),
+    'info.continuous': (lambda c: c.info.continuous, "InfoGAN's Q head infers the codes of single samples"),
+    'disc.norm': (lambda c: c.disc.norm == 'virtual_batch', "virtual batch norm's reference rows are single "
+                  'examples'),
+}
+
+
+def validate_packing(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """Checks `disc.pack` against the batch and the per-example parts of D (labels, class and code heads).
+
+  Gradient penalties (WGAN-GP, R1, R2) combine with packing: they take one norm per packed input.
+  """
+  m = config.disc.pack
+  if m == 1:
+    return
+  batch = config.train.batch_size
+  require(batch % m == 0, 'train.batch_size', f'got {batch}; must be divisible by disc.pack={m}: D packs {m} '
+          'samples into one input')
+  per_device = batch // num_devices
+  require(per_device % m == 0, 'train.batch_size',
+          f'got {batch}: each of the {num_devices} devices holds {per_device} samples, which must be divisible by '
+          f'disc.pack={m}')
+  for field, (used, why) in _PACKING_EXCLUDES.items():
+    value = functools.reduce(lambda section, key: section[key], field.split('.'), config)
+    require(not used(config), 'disc.pack', f'got {m} with {field}={value!r}: {why}, and a packed D sees m at once; '
+            f'set disc.pack=1 or turn {field} off')
 
 
 def example_shape(config: ml_collections.ConfigDict) -> tuple[int, ...]:

@@ -40,7 +40,7 @@ def test_console_shows_outputs_progress_evaluations_and_final_metrics_only(smoke
   evals = [line for line in lines if line.startswith('eval ')]
   for step, line in zip((20, 40), evals, strict=True):
     assert re.fullmatch(rf'eval at step {step} \| modes_covered \d \| high_quality_fraction [\d.]+ \| '
-                        r'kl_to_uniform [\d.]+ \| num_modes 8', line), line
+                        r'kl_to_uniform [\d.]+ \| kl_to_uniform_high_quality [\d.]+ \| num_modes 8', line), line
   assert re.fullmatch(rf'Final metrics \({re.escape(str(workdir / "metrics.json"))}\): step 40 \| modes_covered \d '
                       r'\| .* \| steps_per_second [\d.]+', lines[-1]), lines[-1]
   assert len(lines) == 8, result.stdout

@@ -47,3 +47,24 @@ def test_the_main_experiment_is_the_paper_setting():
   assert (config.unroll.steps, config.train.num_steps, config.train.batch_size) == (10, 25_000, 512)
   assert (config.data.name, config.data.num_modes, config.data.radius, config.data.std) == ('ring', 8, 2.0, 0.02)
   assert (config.optim.g.learning_rate, config.optim.g.b1, config.loss.name) == (1e-4, 0.5, 'minimax')
+
+
+def test_the_pacgan_experiments_are_its_protocol():
+  grid = load(os.path.join(ROOT, 'experiments', 'pacgan_grid.py'))
+  config = grid.get_config()
+  assert (config.data.name, config.data.grid_size, config.data.spacing, config.data.std) == ('grid', 5, 2.0, 0.05)
+  assert (config.data.num_train_points, config.train.batch_size, config.train.num_steps) == (100_000, 100, 400_000)
+  assert (config.gen.latent_dim, config.gen.hidden, config.gen.mlp_norm) == (2, (400,) * 4, 'batch')
+  assert (config.disc.hidden, config.disc.maxout_pieces, config.disc.input_scale) == ((200,) * 3, 5, 1.0)
+  assert (config.gen.init, config.gen.init_std, config.disc.init, config.disc.init_std) == ('normal', 0.02,
+                                                                                          'normal', 0.02)
+  assert (config.optim.d.learning_rate, config.optim.d.b1, config.optim.g.b1, config.optim.g.b2) == (1e-4, 0.8, 0.8,
+                                                                                                     0.999)
+  assert (config.unroll.steps, config.disc.pack, config.eval.num_samples) == (0, 1, 2500)
+  pack4 = grid.get_config('pack4')
+  assert (pack4.disc.pack, pack4.train.batch_size) == (4, 400)  # PacGAN's batch: 100 packed inputs of 4 samples.
+  assert grid.get_config('unrolled').unroll.steps == 5
+  ring = load(os.path.join(ROOT, 'experiments', 'pacgan_ring.py')).get_config()
+  assert (ring.data.name, ring.data.num_modes, ring.data.radius, ring.data.std) == ('ring', 8, 1.0, 0.01)
+  for variant in ('pack4', 'unrolled'):
+    validate(grid.get_config(variant), num_devices=1)

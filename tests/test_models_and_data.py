@@ -174,6 +174,11 @@ def test_mode_metrics_on_hand_built_samples():
   # Origin points are equidistant: argmin assigns them to mode 0. Histogram: mode0 65, modes1-3 30, mode4 5.
   p = np.array([65, 30, 30, 30, 5]) / 160
   assert m['kl_to_uniform'] == pytest.approx(np.sum(p * np.log(p * 8)))
+  # PacGAN's reverse KL: the high-quality samples only (mode0 30, modes1-3 30, mode4 5), modes 5-7 empty.
+  q = np.array([30, 30, 30, 30, 5]) / 125
+  assert m['kl_to_uniform_high_quality'] == pytest.approx(np.sum(q * np.log(q * 8)))
+  # PacGAN's coverage counts a mode from one high-quality sample on: mode 4's 5 samples count.
+  assert mode_metrics(samples, centers, 0.02, min_samples_per_mode=1)['modes_covered'] == 5
 
 
 def test_mode_metrics_perfect_and_collapsed():
@@ -200,3 +205,68 @@ def test_upconv_equals_flax_transposed_convolution_and_its_gradients(method, ker
   got = jax.grad(loss(ours), argnums=(0, 1))(variables, x)
   expected = jax.grad(loss(reference), argnums=(0, 1))(variables, x)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), got, expected)
+
+
+def test_pacgan_mlp_options_sizes_and_initialisation():
+  # PacGAN's grid networks: G 2 -> 4 x (FC 400 without bias, BN, ReLU) -> 2; D 3 x maxout(200 units, 5 pieces) -> 1.
+  config = base_config()
+  config.gen.hidden, config.gen.latent_dim, config.gen.mlp_norm = (400,) * 4, 2, 'batch'
+  config.disc.hidden, config.disc.maxout_pieces = (200,) * 3, 5
+  config.gen.init = config.disc.init = 'normal'
+  g = models.make_generator(config.gen, (2,))
+  d = models.make_discriminator(config.disc, (2,))
+  z = jax.random.normal(jax.random.key(1), (64, 2))
+  g_vars = g.init(jax.random.key(0), z, train=False)
+  d_vars = d.init(jax.random.key(0), jnp.zeros((1, 2)))
+  count = lambda p: sum(x.size for x in jax.tree.leaves(p))
+  assert count(g_vars['params']) == (2 * 400 + 2 * 400) + 3 * (400 * 400 + 2 * 400) + (400 * 2 + 2)
+  assert count(d_vars['params']) == (2 * 1000 + 1000) + 2 * (200 * 1000 + 1000) + (200 + 1)
+  kernel = np.asarray(g_vars['params']['Dense_1']['kernel'])
+  assert abs(kernel.std() - 0.02) < 0.001 and abs(kernel.mean()) < 0.001
+  x, updates = g.apply(g_vars, z, train=True, mutable=['batch_stats'])
+  assert x.shape == (64, 2)
+  assert not np.allclose(updates['batch_stats']['BatchNorm_0']['mean'], 0)  # Training mode moves the statistics.
+  # A maxout unit is the max of its 5 affine pieces (Dense(units * pieces), pieces adjacent).
+  layer = models.mlp.Maxout(3, 5)
+  v = jax.random.normal(jax.random.key(2), (4, 7))
+  params = layer.init(jax.random.key(3), v)
+  affine = np.asarray(v @ params['params']['Dense_0']['kernel'] + params['params']['Dense_0']['bias'])
+  np.testing.assert_allclose(layer.apply(params, v), affine.reshape(4, 3, 5).max(-1), rtol=1e-6)
+
+
+def test_mlp_options_are_refused_for_convolutional_networks():
+  from gan_jax.config import ConfigError
+  for field, value in (('gen.mlp_norm', 'batch'), ('gen.init', 'normal'), ('disc.maxout_pieces', 5)):
+    config = base_config()
+    config.gen.name = config.disc.name = 'dcgan'
+    section, key = field.split('.')
+    config[section][key] = value
+    with pytest.raises(ConfigError, match=f"config.{field}: applies to the mlp networks, not 'dcgan'"):
+      models.validate(config)
+  config = base_config()
+  config.disc.maxout_pieces = 1
+  with pytest.raises(ConfigError, match='config.disc.maxout_pieces: got 1; a maxout layer needs >= 2 pieces'):
+    models.validate(config)
+
+
+def test_finite_training_set_is_reused_and_each_epoch_is_a_permutation():
+  config = base_config()
+  config.data.name = 'grid'
+  config.data.num_train_points = 12
+  dataset = data.make_dataset(config.data)
+  arrays = jax.tree.map(jnp.asarray, dataset.host_arrays())
+  points = np.asarray(arrays['points'])
+  assert points.shape == (12, 2)
+  np.testing.assert_array_equal(points, data.make_dataset(config.data).host_arrays()['points'])  # Drawn once.
+  rng = jax.random.key(7)
+  sample = jax.jit(dataset.sample, static_argnums=3)
+  epochs = [np.concatenate([np.asarray(sample(arrays, rng, jnp.int32(s), 4)['x']) for s in range(e * 3, e * 3 + 3)])
+            for e in range(2)]
+  key = lambda p: np.lexsort(p.T[::-1])
+  for epoch in epochs:  # Each epoch's 3 batches of 4 are the 12 points, each once.
+    np.testing.assert_array_equal(epoch[key(epoch)], points[key(points)])
+  assert not np.array_equal(epochs[0], epochs[1])  # ... in another order.
+  labels = np.asarray(sample(arrays, rng, jnp.int32(0), 4)['y'])
+  nearest = np.argmin(np.linalg.norm(np.asarray(sample(arrays, rng, jnp.int32(0), 4)['x'])[:, None]
+                                     - dataset.centers[None], axis=-1), axis=1)
+  np.testing.assert_array_equal(labels, nearest)

@@ -122,6 +122,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
           f"got 'stream', which reads image datasets from TFDS; data.name={config.name!r} is drawn on device: "
           "use 'auto' or 'in_memory'")
   require(config.std > 0, 'data.std', f'got {config.std}; must be > 0')
+  int_at_least(config.num_train_points, 'data.num_train_points', minimum=0)
   if config.name == 'ring':
     int_at_least(config.num_modes, 'data.num_modes')
   if config.name == 'grid':

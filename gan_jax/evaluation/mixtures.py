@@ -3,7 +3,9 @@
 A sample is of high quality when it lies within 3 standard deviations of some centre. A mode is covered when at
 least `min_samples_per_mode` high-quality samples lie nearest to it. The KL divergence compares the histogram of
 all samples over their nearest centres with the uniform distribution over modes (0 when the generator spreads its
-samples evenly, log(num_modes) when it puts them all nearest to one mode).
+samples evenly, log(num_modes) when it puts them all nearest to one mode). PacGAN's reverse KL (its Table 1) takes
+the histogram of the high-quality samples only: `kl_to_uniform_high_quality`. PacGAN counts a mode as covered from
+one high-quality sample on (`min_samples_per_mode=1`).
 """
 
 import numpy as np
@@ -19,7 +21,8 @@ def mode_metrics(samples: np.ndarray, centers: np.ndarray, std: float, min_sampl
     min_samples_per_mode: high-quality samples a mode needs to count as covered.
 
   Returns:
-    A dict of floats: modes_covered, high_quality_fraction, kl_to_uniform, and num_modes.
+    A dict of floats: modes_covered, high_quality_fraction, kl_to_uniform, kl_to_uniform_high_quality (0 when
+    no sample is of high quality) and num_modes.
   """
   samples = np.asarray(samples, np.float64)
   distances = np.linalg.norm(samples[:, None, :] - centers[None, :, :], axis=-1)
@@ -30,9 +33,13 @@ def mode_metrics(samples: np.ndarray, centers: np.ndarray, std: float, min_sampl
   histogram = np.bincount(nearest, minlength=num_modes) / len(samples)
   nonzero = histogram > 0
   kl = float(np.sum(histogram[nonzero] * np.log(histogram[nonzero] * num_modes)))
+  hq_histogram = hq_counts / max(hq_counts.sum(), 1)
+  hq_nonzero = hq_histogram > 0
+  hq_kl = float(np.sum(hq_histogram[hq_nonzero] * np.log(hq_histogram[hq_nonzero] * num_modes)))
   return {
       'modes_covered': float(np.sum(hq_counts >= max(min_samples_per_mode, 1))),
       'high_quality_fraction': float(np.mean(high_quality)),
       'kl_to_uniform': kl,
+      'kl_to_uniform_high_quality': hq_kl,
       'num_modes': float(num_modes),
   }

@@ -15,7 +15,7 @@ from gan_jax.config import choice, int_at_least, require
 from gan_jax.models.conv import ConvDiscriminator, ConvGenerator
 from gan_jax.models.dcgan import NORMS, DCGANDiscriminator, DCGANGenerator
 from gan_jax.models.heads import CONDITIONINGS, HeadOptions
-from gan_jax.models.mlp import MLPDiscriminator, MLPGenerator
+from gan_jax.models.mlp import INITS, MLP_NORMS, MLPDiscriminator, MLPGenerator
 
 Shape = tuple[int, ...]
 MINIBATCH_SCOPES = ('global', 'device')
@@ -43,17 +43,19 @@ def head_options(config: ml_collections.ConfigDict, num_labels: int) -> HeadOpti
 
 
 def _mlp_generator(config: ml_collections.ConfigDict, data_shape: Shape, reference_size: int) -> nn.Module:
-  del reference_size  # No normalisation.
+  del reference_size  # No virtual batch norm.
   if len(data_shape) != 1:
     raise ValueError(f'config.gen.name: "mlp" generates vectors; the data has shape {data_shape}')
-  return MLPGenerator(hidden=tuple(config.hidden), output_dim=data_shape[0], init_gain=config.init_gain)
+  return MLPGenerator(hidden=tuple(config.hidden), output_dim=data_shape[0], init_gain=config.init_gain,
+                      norm=config.mlp_norm, init_kind=config.init, init_std=config.init_std)
 
 
 def _mlp_discriminator(config: ml_collections.ConfigDict, data_shape: Shape, heads: HeadOptions,
                        reference_size: int) -> nn.Module:
   del data_shape, reference_size
   return MLPDiscriminator(hidden=tuple(config.hidden), input_scale=config.input_scale, init_gain=config.init_gain,
-                          heads=heads)
+                          heads=heads, maxout_pieces=config.maxout_pieces, init_kind=config.init,
+                          init_std=config.init_std)
 
 
 def _image_shape(name: str, data_shape: Shape) -> tuple[int, int]:
@@ -126,6 +128,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
   choice(config.gen.norm, 'gen.norm', NORMS)
   choice(config.disc.norm, 'disc.norm', NORMS)
   choice(config.cond.disc, 'cond.disc', ('none',) + CONDITIONINGS)
+  choice(config.gen.mlp_norm, 'gen.mlp_norm', MLP_NORMS)
+  for player in ('gen', 'disc'):
+    choice(config[player].init, f'{player}.init', INITS)
+    require(config[player].init_std > 0, f'{player}.init_std', f'got {config[player].init_std}; must be > 0')
+  int_at_least(config.disc.maxout_pieces, 'disc.maxout_pieces', minimum=0)
+  require(config.disc.maxout_pieces != 1, 'disc.maxout_pieces', 'got 1; a maxout layer needs >= 2 pieces (0: ReLU)')
+  int_at_least(config.disc.pack, 'disc.pack')
+  mlp_options = (('gen.mlp_norm', config.gen.mlp_norm != 'none', config.gen.name),
+                 ('gen.init', config.gen.init != 'orthogonal', config.gen.name),
+                 ('disc.init', config.disc.init != 'orthogonal', config.disc.name),
+                 ('disc.maxout_pieces', config.disc.maxout_pieces, config.disc.name))
+  for field, used, name in mlp_options:
+    require(not used or name == 'mlp', field, f'applies to the mlp networks, not {name!r}')
   for field in ('info.categories', 'info.continuous', 'semi.labels_per_class', 'disc.minibatch_kernels'):
     section, key = field.split('.')
     int_at_least(config[section][key], field, minimum=0)
