@@ -3,6 +3,7 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py stacked_mnist [--root workdirs/sweeps] [--num_steps N] [--seeds 0 1 2] \
       [--k 0 5 10] [--d quarter half] [--table_only]
   python benchmarks/sweeps.py image_losses [--datasets mnist fashion_mnist] [--losses '' hinge ...] [...]
+  python benchmarks/sweeps.py mixtures [--experiment experiments/pacgan_grid.py] [--variants '' unrolled pack4]
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
@@ -26,20 +27,23 @@ STACKED_PAPER = {
     ('quarter', 0): (30.6, 5.99), ('quarter', 1): (65.4, 5.91), ('quarter', 5): (236.4, 4.67),
     ('quarter', 10): (327.2, 4.66),
     ('half', 0): (628.0, 2.58), ('half', 1): (523.6, 2.44), ('half', 5): (732.0, 1.66), ('half', 10): (817.4, 1.43),
+    ('quarter_pack4', 0): (867.0, 0.90),  # PacGAN's best in this setting, as the issue cites it.
 }
-D_VARIANTS = {'quarter': '', 'half': ':half'}
+D_LABELS = {'quarter': '1/4 G', 'half': '1/2 G', 'quarter_pack4': '1/4 G, PacGAN4'}
+D_VARIANTS = {'quarter': '', 'half': ':half', 'quarter_pack4': ':pack4'}  # PacGAN4 with D = 1/4 G.
 
 
-def run(config: str, workdir: str, overrides: list[str], num_steps: int) -> dict:
-  """Trains (or resumes) one run to `num_steps` and returns its final metrics."""
+def run(config: str, workdir: str, overrides: list[str], num_steps: int | None) -> dict:
+  """Trains (or resumes) one run to `num_steps` (None: the experiment's own) and returns its final metrics."""
   metrics_path = os.path.join(workdir, 'metrics.json')
   if os.path.exists(metrics_path):
     with open(metrics_path) as f:
       metrics = json.load(f)
-    if metrics.get('step') == num_steps:
+    if num_steps is None or metrics.get('step') == num_steps:
       return metrics
-  command = [sys.executable, '-m', 'gan_jax.main', f'--config={config}', f'--workdir={workdir}',
-             f'--config.train.num_steps={num_steps}', *overrides]
+  steps = [f'--config.train.num_steps={num_steps}'] if num_steps else []
+  command = [sys.executable, '-m', 'gan_jax.main', f'--config={config}', f'--workdir={workdir}', *steps,
+             *overrides]
   if os.path.exists(os.path.join(workdir, 'config.json')):
     command.append('--allow_config_change')  # A longer sweep continues a shorter one.
   print('+', ' '.join(command), flush=True)
@@ -48,35 +52,46 @@ def run(config: str, workdir: str, overrides: list[str], num_steps: int) -> dict
     return json.load(f)
 
 
-def _mean_std(values: list[float]) -> str:
+def result(args, config: str, workdir: str, overrides: list[str]) -> dict | None:
+  """A run's final metrics: with --table_only read from its workdir (None if it has none), else trained or resumed
+  to --num_steps first."""
+  if args.table_only:
+    path = os.path.join(workdir, 'metrics.json')
+    if not os.path.exists(path):
+      return None
+    with open(path) as f:
+      return json.load(f)
+  return run(config, workdir, overrides, args.num_steps)
+
+
+def _data_dir(args) -> list[str]:
+  return [f'--config.data.data_dir={args.data_dir}'] if args.data_dir else []
+
+
+def _mean_std(values: list[float], digits: int = 1) -> str:
   if not values:
     return '–'
   if len(values) == 1:
-    return f'{values[0]:.1f}'
-  return f'{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}'
+    return f'{values[0]:.{digits}f}'
+  return f'{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}'
 
 
 def stacked_mnist(args) -> None:
-  rows = ['| D | k | seeds | modes (of 1,000) | KL(model ‖ data) | paper: modes | paper: KL | s/step |',
+  rows = ['| D | k | seeds | modes (of 1,000) | KL(model ‖ data) | paper: modes | paper: KL | ms/step |',
           '|---|---|---|---|---|---|---|---|']
   for d in args.d:
     for k in args.k:
       results = []
       for seed in args.seeds:
         workdir = os.path.join(args.root, 'stacked_mnist', f'd{d}_k{k}_s{seed}')
-        if args.table_only and not os.path.exists(os.path.join(workdir, 'metrics.json')):
-          continue
-        overrides = [f'--config.unroll.steps={k}', f'--config.seed={seed}']
-        if args.data_dir:
-          overrides.append(f'--config.data.data_dir={args.data_dir}')
-        if args.table_only:
-          with open(os.path.join(workdir, 'metrics.json')) as f:
-            results.append(json.load(f))
-        else:
-          results.append(run(f'experiments/unrolled_stacked.py{D_VARIANTS[d]}', workdir, overrides, args.num_steps))
+        overrides = [f'--config.unroll.steps={k}', f'--config.seed={seed}', *_data_dir(args)]
+        results.append(result(args, f'experiments/unrolled_stacked.py{D_VARIANTS[d]}', workdir, overrides))
+      results = [r for r in results if r]
       paper = STACKED_PAPER.get((d, k), (None, None))
-      per_step = [1 / r['steps_per_second'] for r in results if r.get('steps_per_second')]
-      rows.append(f'| {"1/4" if d == "quarter" else "1/2"} G | {k} | {len(results)} | '
+      if not results and paper[0] is None:
+        continue  # Neither run here nor published (PacGAN4 is compared at k = 0).
+      per_step = [1000 / r['steps_per_second'] for r in results if r.get('steps_per_second')]
+      rows.append(f'| {D_LABELS[d]} | {k} | {len(results)} | '
                   f'{_mean_std([r["modes_covered"] for r in results])} | '
                   f'{_mean_std([r["kl_to_uniform"] for r in results])} | '
                   f'{paper[0] if paper[0] is not None else "–"} | {paper[1] if paper[1] is not None else "–"} | '
@@ -107,16 +122,10 @@ def image_losses(args) -> None:
       results = []
       for seed in args.seeds:
         workdir = os.path.join(args.root, 'image_losses', f'{dataset}_{variant or "dcgan"}_s{seed}')
-        if args.table_only:
-          if os.path.exists(os.path.join(workdir, 'metrics.json')):
-            with open(os.path.join(workdir, 'metrics.json')) as f:
-              results.append(json.load(f))
-          continue
-        overrides = [f'--config.seed={seed}', '--config.eval.num_samples=2000']
-        if args.data_dir:
-          overrides.append(f'--config.data.data_dir={args.data_dir}')
         config = f'experiments/dcgan_{dataset}.py' + (f':{variant}' if variant else '')
-        results.append(run(config, workdir, overrides, args.num_steps))
+        results.append(result(args, config, workdir,
+                              [f'--config.seed={seed}', '--config.eval.num_samples=2000', *_data_dir(args)]))
+      results = [r for r in results if r]
       per_step = [1 / r['steps_per_second'] for r in results if r.get('steps_per_second')]
       rows.append(f'| {dataset} | {LOSS_NAMES[variant]} | {len(results)} | '
                   f'{_mean_std([r["classifier_is"] for r in results])} | '
@@ -129,14 +138,51 @@ def image_losses(args) -> None:
   print('\n'.join(rows))
 
 
-SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses}
+# Published results on the 5x5 grid (2,500 samples): (training length, modes of 25, high-quality %, reverse KL or
+# None). VEEGAN's runs use VEEGAN's own networks and length, not PacGAN's.
+MIXTURES_PAPER = {
+    'VEEGAN Table 1, GAN': ("VEEGAN's", 3.3, 0.5, None),
+    'VEEGAN Table 1, unrolled GAN (k = 5)': ("VEEGAN's", 23.6, 16.0, None),
+    'PacGAN Table 1, GAN': ('400 epochs', 17.3, 94.8, 0.70),
+    'PacGAN Table 1, PacGAN4': ('400 epochs', 24.8, 93.6, 0.04),
+}
+MIXTURE_LABELS = {'': 'GAN (k = 0)', 'unrolled': 'unrolled GAN (k = 5)', 'pack4': 'PacGAN4 (k = 0)'}
+MIXTURE_METRICS = (('modes_covered', 'modes', 1.0), ('high_quality_fraction', 'high quality %', 100.0),
+                   ('kl_to_uniform_high_quality', 'reverse KL (HQ)', 1.0), ('kl_to_uniform', 'KL (all)', 1.0))
+
+
+def mixtures(args) -> None:
+  """Mode collapse on a 2-D mixture: an experiment's variants x seeds, seed-major (a cut-short sweep still has every
+  variant at the seeds it reached), beside the published grid numbers."""
+  stem = os.path.splitext(os.path.basename(args.experiment))[0]
+  results = {variant: [] for variant in args.variants}
+  for seed in args.seeds:
+    for variant in args.variants:
+      workdir = os.path.join(args.root, stem, f'{variant or "base"}_s{seed}')
+      metrics = result(args, args.experiment + (f':{variant}' if variant else ''), workdir, [f'--config.seed={seed}'])
+      if metrics:
+        results[variant].append(metrics)
+  header = ['run', 'seeds', 'steps'] + [name for _, name, _ in MIXTURE_METRICS] + ['ms/step']
+  rows = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  for variant, runs in results.items():
+    cells = [MIXTURE_LABELS.get(variant, variant), str(len(runs)), _mean_std([r['step'] for r in runs])]
+    cells += [_mean_std([scale * r[key] for r in runs], 2) for key, _, scale in MIXTURE_METRICS]
+    cells.append(_mean_std([1000.0 / r['steps_per_second'] for r in runs if r.get('steps_per_second')]))
+    rows.append('| ' + ' | '.join(cells) + ' |')
+  for name, (length, modes, hq, kl) in MIXTURES_PAPER.items():
+    rows.append('| ' + ' | '.join([name, '', length, f'{modes}', f'{hq}', '' if kl is None else f'{kl}', '', ''])
+                + ' |')
+  print('\n'.join(rows))
+
+
+SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures}
 
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('sweep', choices=sorted(SWEEPS))
   parser.add_argument('--root', default=os.path.join(REPO, 'workdirs', 'sweeps'))
-  parser.add_argument('--num_steps', type=int, default=3000)
+  parser.add_argument('--num_steps', type=int, default=None, help="default: each experiment's own")
   parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
   parser.add_argument('--k', type=int, nargs='+', default=[0, 5, 10])
   parser.add_argument('--d', nargs='+', choices=sorted(D_VARIANTS), default=['quarter', 'half'])
@@ -144,6 +190,9 @@ def main() -> None:
                       default=['mnist', 'fashion_mnist'])
   parser.add_argument('--losses', nargs='+', choices=LOSS_VARIANTS, default=list(LOSS_VARIANTS),
                       help="image_losses: the experiments' loss variants ('' is DCGAN's).")
+  parser.add_argument('--experiment', default='experiments/pacgan_grid.py', help='mixtures: the experiment.')
+  parser.add_argument('--variants', nargs='+', default=['', 'unrolled', 'pack4'],
+                      help="mixtures: its variants ('' is the experiment itself).")
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
   args = parser.parse_args()

@@ -5,13 +5,14 @@ Three MNIST digits stacked as the channels of one 28x28 image: 1,000 modes, coun
 shipped MNIST classifier. G: z ~ N(0, I_256) -> dense 4x4x64 -> transposed convolutions to 7x7x32, 14x14x16,
 28x28x8 -> a 3x3 convolution to 3 channels -> tanh. D is small on purpose (the paper's hardest settings): 1/4 of G
 (2 -> 4 -> 8 channels, the default) or, with the `:half` variant, 1/2 (4 -> 8 -> 16). Adam 2e-4 for both
-(the setting's G rate is 1e-4; see below), betas (0.5, 0.99), batch 128, alternating updates. k is an override:
+(the setting's G rate is 1e-4; see below), betas (0.5, 0.99), batch 128, alternating updates. `:pack4` is
+PacGAN4 (D judges 4 stacked images at once, D = 1/4 G). k is an override:
   python -m gan_jax.main --config experiments/unrolled_stacked.py --config.unroll.steps=5 --workdir workdirs/sm_k5
 `python benchmarks/sweeps.py stacked_mnist` runs the paper's grid of k, D sizes and seeds. Needs the offline MNIST:
   python -m gan_jax.data.prepare mnist   (after `bash gan_jax/data/install_sources.sh` once)
 """
 
-from gan_jax.config import dcgan_config, select_variant, smoke
+from gan_jax.config import dcgan_config, pack, select_variant, smoke
 
 
 def half(config):
@@ -49,5 +50,5 @@ def get_config(variant: str | None = None):
   config.train.eval_every_steps = 2500
   config.train.checkpoint_every_steps = 2500
   config.eval.num_samples = 25_600  # As many samples as the paper counts modes on.
-  return select_variant(config, variant, {'smoke': smoke_stacked, 'half': half,
+  return select_variant(config, variant, {'smoke': smoke_stacked, 'half': half, 'pack4': pack(4),
                                           'half_smoke': lambda c: smoke_stacked(half(c))})
