@@ -115,7 +115,7 @@ def real_vs_real(dataset: str, data_dir: str, num: int) -> dict:
 
 def image_losses(args) -> None:
   """DCGAN and the loss family at 28x28 on the offline MNIST and Fashion-MNIST, scored by their classifiers."""
-  rows = ['| dataset | loss | seeds | classifier IS | classifier FD | classifier KID (×100) | s/step |',
+  rows = ['| dataset | loss | seeds | classifier IS | classifier FD | classifier KID | ms/step |',
           '|---|---|---|---|---|---|---|']
   for dataset in args.datasets:
     for variant in args.losses:
@@ -126,15 +126,15 @@ def image_losses(args) -> None:
         results.append(result(args, config, workdir,
                               [f'--config.seed={seed}', '--config.eval.num_samples=2000', *_data_dir(args)]))
       results = [r for r in results if r]
-      per_step = [1 / r['steps_per_second'] for r in results if r.get('steps_per_second')]
+      per_step = [1000 / r['steps_per_second'] for r in results if r.get('steps_per_second')]
       rows.append(f'| {dataset} | {LOSS_NAMES[variant]} | {len(results)} | '
                   f'{_mean_std([r["classifier_is"] for r in results])} | '
                   f'{_mean_std([r["classifier_fd"] for r in results])} | '
-                  f'{_mean_std([100 * r["classifier_kid"] for r in results])} | '
+                  f'{_mean_std([r["classifier_kid"] for r in results], 2)} | '
                   f'{_mean_std(per_step) if per_step else "–"} |')
     real = real_vs_real(dataset, args.data_dir, 2000)
     rows.append(f'| {dataset} | real test vs real train (2,000 each) | – | {real["classifier_is"]:.1f} | '
-                f'{real["classifier_fd"]:.1f} | {100 * real["classifier_kid"]:.1f} | – |')
+                f'{real["classifier_fd"]:.1f} | {real["classifier_kid"]:.2f} | – |')
   print('\n'.join(rows))
 
 
