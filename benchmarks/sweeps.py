@@ -19,6 +19,8 @@ import statistics
 import subprocess
 import sys
 
+from gan_jax import config as config_lib
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Metz et al. 2017, Table 2 (Stacked MNIST, 1,000 modes, 25,600 samples): (modes, KL) by D size and k; and
@@ -68,6 +70,10 @@ def _data_dir(args) -> list[str]:
   return [f'--config.data.data_dir={args.data_dir}'] if args.data_dir else []
 
 
+def _ms_per_step(results: list[dict]) -> str:
+  return _mean_std([1000 / r['steps_per_second'] for r in results if r.get('steps_per_second')])
+
+
 def _mean_std(values: list[float], digits: int = 1) -> str:
   if not values:
     return '–'
@@ -90,16 +96,15 @@ def stacked_mnist(args) -> None:
       paper = STACKED_PAPER.get((d, k), (None, None))
       if not results and paper[0] is None:
         continue  # Neither run here nor published (PacGAN4 is compared at k = 0).
-      per_step = [1000 / r['steps_per_second'] for r in results if r.get('steps_per_second')]
       rows.append(f'| {D_LABELS[d]} | {k} | {len(results)} | '
                   f'{_mean_std([r["modes_covered"] for r in results])} | '
                   f'{_mean_std([r["kl_to_uniform"] for r in results])} | '
                   f'{paper[0] if paper[0] is not None else "–"} | {paper[1] if paper[1] is not None else "–"} | '
-                  f'{_mean_std(per_step) if per_step else "–"} |')
+                  f'{_ms_per_step(results)} |')
   print('\n'.join(rows))
 
 
-LOSS_VARIANTS = ('', 'least_squares', 'hinge', 'wgan_gp')  # '' is DCGAN's non-saturating loss.
+LOSS_VARIANTS = ('', *config_lib.LOSS_VARIANTS)  # '' is the experiment itself: DCGAN's non-saturating loss.
 LOSS_NAMES = {'': 'DCGAN (non-saturating)', 'least_squares': 'LSGAN', 'hinge': 'hinge', 'wgan_gp': 'WGAN-GP'}
 
 
@@ -126,12 +131,11 @@ def image_losses(args) -> None:
         results.append(result(args, config, workdir,
                               [f'--config.seed={seed}', '--config.eval.num_samples=2000', *_data_dir(args)]))
       results = [r for r in results if r]
-      per_step = [1000 / r['steps_per_second'] for r in results if r.get('steps_per_second')]
       rows.append(f'| {dataset} | {LOSS_NAMES[variant]} | {len(results)} | '
                   f'{_mean_std([r["classifier_is"] for r in results])} | '
                   f'{_mean_std([r["classifier_fd"] for r in results])} | '
                   f'{_mean_std([r["classifier_kid"] for r in results], 2)} | '
-                  f'{_mean_std(per_step) if per_step else "–"} |')
+                  f'{_ms_per_step(results)} |')
     real = real_vs_real(dataset, args.data_dir, 2000)
     rows.append(f'| {dataset} | real test vs real train (2,000 each) | – | {real["classifier_is"]:.1f} | '
                 f'{real["classifier_fd"]:.1f} | {real["classifier_kid"]:.2f} | – |')
@@ -167,7 +171,7 @@ def mixtures(args) -> None:
   for variant, runs in results.items():
     cells = [MIXTURE_LABELS.get(variant, variant), str(len(runs)), _mean_std([r['step'] for r in runs])]
     cells += [_mean_std([scale * r[key] for r in runs], 2) for key, _, scale in MIXTURE_METRICS]
-    cells.append(_mean_std([1000.0 / r['steps_per_second'] for r in runs if r.get('steps_per_second')]))
+    cells.append(_ms_per_step(runs))
     rows.append('| ' + ' | '.join(cells) + ' |')
   for name, (length, modes, hq, kl) in MIXTURES_PAPER.items():
     rows.append('| ' + ' | '.join([name, '', length, f'{modes}', f'{hq}', '' if kl is None else f'{kl}', '', ''])

@@ -24,41 +24,17 @@ def smoke_config():
   return smoke(base_config())
 
 
-@pytest.fixture(scope='session')
-def offline_data_dir(tmp_path_factory):
-  """A TFDS data_dir holding the offline `mnist` and `fashion_mnist`, prepared once for all xdist workers.
-
-  Skips (with the reason, which `-ra` prints) when their sources are not installed: `.ci/run` installs them.
-  """
-  import hashlib
-  import inspect
-  from gan_jax.data import mnist_builders, prepare, sources
-  # Shared by the xdist workers and kept between runs, under a name that changes with the builders' code.
-  code = hashlib.sha256(inspect.getsource(mnist_builders).encode()).hexdigest()[:12]
-  data_dir = tmp_path_factory.getbasetemp().parent / f'offline_tfds_{code}'
-  try:
-    for name in ('mnist', 'fashion_mnist'):
-      prepare.prepare(name, str(data_dir))
-  except sources.SourceError as error:
-    pytest.skip(f'offline sources not installed: {error}')
-  return str(data_dir)
-
-
-@pytest.fixture(scope='session')
-def image_sets_dir(tmp_path_factory):
-  """A function preparing one of the offline image-to-image datasets in a data_dir shared by all xdist workers.
-
-  `image_sets_dir(name)` returns the data_dir once `name` (`satellite_maps`, `emoji_styles`, `photos`) is prepared
-  there; a lock file makes one worker prepare while the others wait for it. Skips (with the reason, which `-ra`
-  prints) when the dataset's sources are not installed.
-  """
+def _shared_preparer(tmp_path_factory, prefix: str, modules):
+  """`prepared(name)`: prepares the offline dataset `name` once in a data_dir shared by the xdist workers and kept
+  between runs, under a name that changes with `modules`' code; a lock file makes one worker prepare while the others
+  wait. Skips (with the reason, which `-ra` prints) when the dataset's sources are not installed: `.ci/run`
+  installs them."""
   import fcntl
   import hashlib
   import inspect
-  from gan_jax.data import emoji_styles_builder, photos_builder, png, prepare, satellite_maps_builder, sources
-  modules = (satellite_maps_builder, emoji_styles_builder, photos_builder, png)
+  from gan_jax.data import prepare, sources
   code = hashlib.sha256(''.join(inspect.getsource(m) for m in modules).encode()).hexdigest()[:12]
-  data_dir = tmp_path_factory.getbasetemp().parent / f'image_sets_tfds_{code}'
+  data_dir = tmp_path_factory.getbasetemp().parent / f'{prefix}_{code}'
   data_dir.mkdir(exist_ok=True)
 
   def prepared(name: str) -> str:
@@ -71,3 +47,21 @@ def image_sets_dir(tmp_path_factory):
     return str(data_dir)
 
   return prepared
+
+
+@pytest.fixture(scope='session')
+def offline_data_dir(tmp_path_factory):
+  """A TFDS data_dir holding the offline `mnist` and `fashion_mnist` (see `_shared_preparer`)."""
+  from gan_jax.data import mnist_builders
+  prepared = _shared_preparer(tmp_path_factory, 'offline_tfds', (mnist_builders,))
+  prepared('mnist')
+  return prepared('fashion_mnist')
+
+
+@pytest.fixture(scope='session')
+def image_sets_dir(tmp_path_factory):
+  """`image_sets_dir(name)`: the data_dir once the image-to-image dataset `name` (`satellite_maps`, `emoji_styles`,
+  `photos`) is prepared there (see `_shared_preparer`)."""
+  from gan_jax.data import emoji_styles_builder, photos_builder, png, satellite_maps_builder
+  return _shared_preparer(tmp_path_factory, 'image_sets_tfds',
+                          (satellite_maps_builder, emoji_styles_builder, photos_builder, png))
