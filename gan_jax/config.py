@@ -21,6 +21,8 @@ def base_config() -> ml_collections.ConfigDict:
   """Defaults shared by all experiments: the unrolled GAN paper's ring-of-8 setting (Metz et al. 2017, App. A)."""
   config = ml_collections.ConfigDict()
   config.seed = 0
+  # The model family (gan_jax/families): 'gan' (networks g and d, the sections below) or 'rbm' (config.rbm).
+  config.model = 'gan'
 
   config.gen = ml_collections.ConfigDict()
   config.gen.name = 'mlp'
@@ -144,6 +146,9 @@ def base_config() -> ml_collections.ConfigDict:
   # 'stream' only: the encoded examples its shuffle buffer holds (host memory), so a split up to this size is
   # read in a uniform random order each epoch; a larger one in a buffer-shuffled order of shuffled files.
   config.data.shuffle_buffer = 65_536
+  # Image pixels made binary, in {-1, 1} (an RBM's or a Bernoulli decoder's {0, 1}): 'none', 'threshold' (at
+  # middle grey, fixed) or 'sample' (each pixel on with its intensity as probability, drawn afresh every step).
+  config.data.binarize = 'none'
 
   config.optim = ml_collections.ConfigDict()
   for player in ('g', 'd'):
@@ -158,6 +163,8 @@ def base_config() -> ml_collections.ConfigDict:
     opt.decay = 0.9  # RMSProp only.
     opt.momentum = 0.0  # SGD and RMSProp.
     opt.clip_params = 0.0  # > 0 keeps every parameter in [-clip, clip] after each update (WGAN).
+    # L2 weight decay added to the gradient of every weight matrix (not the biases), before the optimizer.
+    opt.weight_decay = 0.0
     config.optim[player] = opt
 
   config.train = ml_collections.ConfigDict()
@@ -191,6 +198,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.eval.grid_rows = 8  # Image samples: a grid_rows x grid_rows grid from fixed latents.
   # The FID Inception weights (a .pth or .npz; see README): enables FID, KID and IS on image datasets.
   config.eval.inception_weights = ''
+  # Likelihood-based families (rbm) measure on this split of data.name.
+  config.eval.test_split = 'test'
 
   config.parallel = ml_collections.ConfigDict()
   config.parallel.mode = 'single'
@@ -230,6 +239,39 @@ def dcgan_config() -> ml_collections.ConfigDict:
   config.train.eval_every_steps = 1000
   config.train.checkpoint_every_steps = 1000
   config.eval.num_samples = 2000
+  return config
+
+
+def rbm_config() -> ml_collections.ConfigDict:
+  """A Bernoulli RBM on binarised 28x28 MNIST (Salakhutdinov & Murray 2008: 500 hidden units, CD-k), measured by
+  annealed importance sampling with their 14,500 temperatures and 100 chains."""
+  config = base_config()
+  config.model = 'rbm'
+  config.rbm = ml_collections.ConfigDict()
+  config.rbm.num_hidden = 500
+  config.rbm.gibbs_steps = 1  # CD-k's k; the chain is one lax.scan, so compile time does not grow with it.
+  config.rbm.persistent = False  # PCD (Tieleman 2008): the negative chains continue from step to step.
+  config.rbm.init_std = 0.01  # W ~ N(0, 0.01^2), zero biases (Hinton's practical guide).
+  config.rbm.ais_temperatures = 14_500
+  config.rbm.ais_chains = 100
+  config.rbm.sample_gibbs_steps = 1000  # Gibbs steps from base-rate noise to the pictured samples.
+  config.data.name = 'mnist'
+  config.data.resolution = 28
+  config.data.binarize = 'sample'
+  rbm_optim = ml_collections.ConfigDict(config.optim.g.to_dict())
+  # SGD with momentum on the batch-mean CD gradient plus an L2 cost on W: the update of Hinton & Salakhutdinov's
+  # rbm.m (weight cost 2e-4, final momentum 0.9; its rate 0.1 with momentum 0.5 first, here 0.05 throughout).
+  rbm_optim.name = 'sgd'
+  rbm_optim.learning_rate = 0.05
+  rbm_optim.momentum = 0.9
+  rbm_optim.weight_decay = 2e-4
+  config.optim = ml_collections.ConfigDict({'rbm': rbm_optim})
+  config.train.batch_size = 100
+  config.train.num_steps = 20_000
+  config.train.log_every_steps = 500
+  config.train.eval_every_steps = 20_000
+  config.train.checkpoint_every_steps = 5000
+  config.eval.num_samples = 10_000
   return config
 
 

@@ -156,8 +156,9 @@ class ProgressLine:
     else:
       self._interval = (self._interval[0] + steps, self._interval[1] + seconds)
 
-  def line(self, step: int, losses: Mapping[str, Any]) -> str:
-    """The line at `step`; `losses` is the last call's summary (means over its steps), with d_loss and g_loss."""
+  def line(self, step: int, losses: Mapping[str, Any], names: tuple[str, ...] = ('d_loss', 'g_loss')) -> str:
+    """The line at `step`; `losses` is the last call's summary (means over its steps), of which the line shows
+    `names` (the family's losses)."""
     if self._interval[0]:
       paced_step, paced_time = self._first
       eta = (self.num_steps - step) * (self._clock() - paced_time) / (step - paced_step)
@@ -166,4 +167,4 @@ class ProgressLine:
       speed = f'first call, compilation included: {self._first_seconds:.1f} s'
     self._interval = (0, 0.0)
     return (f'step {step:>{len(str(self.num_steps))}}/{self.num_steps} | {speed} | '
-            f'd_loss {float(losses["d_loss"]):.4f} | g_loss {float(losses["g_loss"]):.4f}')
+            + ' | '.join(f'{name} {float(losses[name]):.4f}' for name in names))

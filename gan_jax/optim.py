@@ -41,23 +41,26 @@ _FIELDS = {
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-  """Checks the `config.optim` section: each player's optimizer name, learning rate, and the hyperparameters that
-  optimizer reads (Adam's b1, b2 in [0, 1), eps > 0, eps_root >= 0; RMSProp's decay; momentum in [0, 1)).
+  """Checks the `config.optim` section: each network's optimizer name, learning rate, and the hyperparameters that
+  optimizer reads (Adam's b1, b2 in [0, 1), eps > 0, eps_root >= 0; RMSProp's decay; momentum in [0, 1)),
+  clip_params and weight_decay >= 0.
 
   Raises:
     ConfigError: naming the field, the value and the accepted values.
   """
-  for player in ('g', 'd'):
-    choice(config[player].name, f'optim.{player}.name', sorted(OPTIMIZERS))
-  for player in ('g', 'd'):
-    section = config[player]
-    require(section.learning_rate > 0, f'optim.{player}.learning_rate',
+  networks = list(config.keys())
+  for name in networks:
+    choice(config[name].name, f'optim.{name}.name', sorted(OPTIMIZERS))
+  for name in networks:
+    section = config[name]
+    require(section.learning_rate > 0, f'optim.{name}.learning_rate',
             f'got {section.learning_rate}; must be > 0')
     for field, (ok, accepted) in _FIELDS[section.name].items():
       value = section[field]
-      require(_is_number(value) and ok(value), f'optim.{player}.{field}', f'got {value!r}; {accepted}')
-    require(_is_number(section.clip_params) and section.clip_params >= 0, f'optim.{player}.clip_params',
-            f'got {section.clip_params!r}; must be >= 0 (0: off)')
+      require(_is_number(value) and ok(value), f'optim.{name}.{field}', f'got {value!r}; {accepted}')
+    for field in ('clip_params', 'weight_decay'):
+      value = section.get(field, 0.0)
+      require(_is_number(value) and value >= 0, f'optim.{name}.{field}', f'got {value!r}; must be >= 0 (0: off)')
 
 
 def _is_number(value) -> bool:
@@ -77,8 +80,13 @@ def clip_params(limit: float) -> optax.GradientTransformation:
   return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
 
 
+def _weight_matrices(params):
+  return jax.tree.map(lambda p: p.ndim >= 2, params)
+
+
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """Builds the optax transformation named by `config.name` (a `config.optim.g` or `config.optim.d` section).
+  """Builds the optax transformation named by `config.name` (a `config.optim.<network>` section): weight decay on
+  the weight matrices first when `weight_decay` > 0, then the optimizer, then WGAN's clipping when `clip_params` > 0.
 
   Equal sections give the same object: the optimizer is a static part of the state, so two states built from one
   config must compare equal for a compiled step to accept both without recompiling.
@@ -89,4 +97,6 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
 @functools.lru_cache(maxsize=None)
 def _cached_optimizer(config: ml_collections.FrozenConfigDict) -> optax.GradientTransformation:
   tx = OPTIMIZERS[config.name](config)
+  if config.get('weight_decay', 0.0):
+    tx = optax.chain(optax.add_decayed_weights(config.weight_decay, mask=_weight_matrices), tx)
   return optax.chain(tx, clip_params(config.clip_params)) if config.clip_params else tx

@@ -27,8 +27,8 @@ import numpy as np  # noqa: E402
 from gan_jax import checkpoint, data, latent_space, validation  # noqa: E402
 from gan_jax.cli import parse_flags, usage_error  # noqa: E402  (defines --config and --workdir)
 from gan_jax.evaluation import evaluator, plots  # noqa: E402
-from gan_jax.state import TrainState, create_state  # noqa: E402
-from gan_jax.train import reference_batch  # noqa: E402
+from gan_jax.families.gan import create_gan_state  # noqa: E402
+from gan_jax.state import TrainState  # noqa: E402
 
 MODES = ('grid', 'interpolate', 'arithmetic')
 ARITHMETIC_NOISE = 0.25  # The spread of the DCGAN paper's neighbours of the arithmetic result, relative to z's.
@@ -50,8 +50,7 @@ def restore_run(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainS
   if not os.path.isdir(directory):  # Checked first: the checkpoint manager would create it.
     raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
   dataset = data.make_dataset(config.data)
-  template = create_state(config, jax.random.key(config.seed), dataset.shape, num_classes=dataset.num_classes,
-                          reference_batch=reference_batch(config, dataset))
+  template = create_gan_state(config, jax.random.key(config.seed), dataset)
   manager = checkpoint.make_manager(directory, config.train.keep_checkpoints)
   state = checkpoint.restore_latest(manager, template)
   if state is None:

@@ -144,18 +144,21 @@ def make_train_step(config, sample_noise: Callable[[jax.Array], Batch]) -> Calla
                            swap_every=config.replay.swap_every, swap_steps=config.replay.swap_steps)
 
 
-def summarize(metrics: Metrics, first_step: jax.Array) -> Metrics:
-  """Reduces per-step metrics (leading axis: step) on device: means, and the first step with a non-finite loss."""
+def summarize(metrics: Metrics, first_step: jax.Array,
+              loss_names: tuple[str, ...] = ('d_loss', 'g_loss')) -> Metrics:
+  """Reduces per-step metrics (leading axis: step) on device: means, and per loss in `loss_names` the first step
+  where it is not finite ('<loss>_first_nonfinite_step'; int32 max when none)."""
   summary = jax.tree.map(jnp.mean, metrics)
-  steps = first_step + jnp.arange(metrics['d_loss'].shape[0])
+  steps = first_step + jnp.arange(metrics[loss_names[0]].shape[0])
   never = jnp.iinfo(jnp.int32).max
-  for name in ('d_loss', 'g_loss'):
+  for name in loss_names:
     bad = jnp.where(jnp.isfinite(metrics[name]), never, steps)
     summary[f'{name}_first_nonfinite_step'] = jnp.min(bad)
   return summary
 
 
-def make_multi_step(train_step_fn, sample_real: Callable[[TrainState, Any], Batch], num_steps: int):
+def make_multi_step(train_step_fn, sample_real: Callable[[TrainState, Any], Batch], num_steps: int,
+                    loss_names: tuple[str, ...] = ('d_loss', 'g_loss')):
   """`num_steps` training iterations in one call (a `lax.scan`), real data drawn on device each step.
 
   Tiny models are dominated by dispatch; scanning over steps amortises it. Metrics come back reduced.
@@ -165,6 +168,7 @@ def make_multi_step(train_step_fn, sample_real: Callable[[TrainState, Any], Batc
     sample_real: (state, data arrays) -> this device's real data for the state's step ('x', 'y', ...), each with
       a leading `n_critic` axis.
     num_steps: iterations per call (static).
+    loss_names: the losses whose first non-finite step the summary reports (the family's).
 
   Returns:
     `multi_step(state, data_arrays) -> (state, summary)`; `data_arrays` are what `sample_real` reads: the
@@ -177,6 +181,6 @@ def make_multi_step(train_step_fn, sample_real: Callable[[TrainState, Any], Batc
     first_step = state.step
     # Never unrolled: a chunk may be hundreds of steps. Convolutional models on CPU use chunks of one step instead.
     state, metrics = platform.scan(one_step, state, None, length=num_steps, may_unroll=False)
-    return state, summarize(metrics, first_step)
+    return state, summarize(metrics, first_step, loss_names)
 
   return multi_step

@@ -11,21 +11,17 @@ from absl import logging
 from clu import metric_writers, periodic_actions
 from flax import traverse_util
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from tensorboard.compat.proto import event_pb2
 from tensorflow.python.ops import summary_ops_v2  # import_event: TF2's only way to write a SessionLog event.
 
-from gan_jax import checkpoint, console, data, noise as noise_lib, parallel as parallel_lib, steps
+from gan_jax import checkpoint, console, data, families, parallel as parallel_lib, steps
 from gan_jax import config as config_lib
 from gan_jax import validation, workdir as workdir_lib
 from gan_jax.data import in_memory
 from gan_jax.data.streaming import StreamedImages
 from gan_jax.evaluation import plots
-from gan_jax.evaluation.evaluator import make_evaluator
-from gan_jax.rng import REFERENCE_STREAM
-from gan_jax.state import create_state, make_noise_spec
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -42,31 +38,6 @@ class PreemptedError(RuntimeError):
   def __init__(self, message: str, signum: int = signal.SIGTERM):
     super().__init__(message)
     self.signum = signum
-
-
-def make_samplers(config: ml_collections.ConfigDict, dataset, parallel: parallel_lib.DataParallel,
-                  spec: noise_lib.NoiseSpec):
-  """On-device draws of the noise and real batches, each sharded over the devices under a mesh.
-
-  Returns:
-    `sample_noise(key) -> {'z', 'eps', ...}` (see `noise.sample_noise`) and
-    `sample_real(state, data_arrays) -> {'x': [n_critic, B_local, ...], 'y': [n_critic, B_local], ...}`.
-  """
-  batch, n_critic = config.train.batch_size, config.train.n_critic
-
-  def sample_noise(key):
-    noise = noise_lib.sample_noise(key, batch, spec)
-    noise['eps'] = jax.random.uniform(jax.random.fold_in(key, 1), (batch,))  # Gradient-penalty interpolation.
-    return jax.tree.map(parallel.local_share, noise)
-
-  def sample_real(state, data_arrays):
-    real = dataset.sample(data_arrays, state.rng, state.step, n_critic * batch)
-    if 'labelled_indices' in data_arrays:
-      real.update(in_memory.sample_labelled(data_arrays, state.rng, state.step, n_critic * batch))
-    real = jax.tree.map(lambda x: x.reshape(n_critic, batch, *x.shape[1:]), real)
-    return jax.tree.map(lambda x: parallel.local_share(x, axis=1), real)
-
-  return sample_noise, sample_real
 
 
 def training_arrays(config: ml_collections.ConfigDict, dataset) -> dict[str, np.ndarray]:
@@ -87,15 +58,6 @@ def training_arrays(config: ml_collections.ConfigDict, dataset) -> dict[str, np.
           f'{len(arrays["labelled_indices"])} labelled examples, fewer than a batch '
           f'(train.batch_size x train.n_critic = {config.train.n_critic * config.train.batch_size})')
   return arrays
-
-
-def reference_batch(config: ml_collections.ConfigDict, dataset) -> dict[str, jax.Array] | None:
-  """Virtual batch norm's real reference batch, drawn once from the run's seed (None when no norm needs it)."""
-  if config.disc.norm != 'virtual_batch':
-    return None
-  key = jax.random.fold_in(jax.random.key(config.seed), REFERENCE_STREAM)
-  arrays = jax.tree.map(jnp.asarray, dataset.host_arrays())
-  return dataset.sample(arrays, key, jnp.zeros((), jnp.int32), config.train.reference_batch_size)
 
 
 class _HeldArrays:
@@ -135,15 +97,14 @@ def make_multi_step_fn(config, dataset, parallel: parallel_lib.DataParallel,
   The compiled function is called as `fn(state, data_arrays)` with the arrays `open_feed` gives for the call; the
   state comes back with `state_sharding` (`parallel.state_sharding`; default replicated).
   """
-  spec = make_noise_spec(config, dataset.num_classes)
-  sample_noise, sample_real = make_samplers(config, dataset, parallel, spec)
-  train_step = steps.make_train_step(config, sample_noise)
+  family = families.get(config.model)
+  train_step, sample_real = family.make_train_step(config, dataset, parallel)
   cache = {}
 
   def compiled(num_steps: int):
     if num_steps not in cache:
-      cache[num_steps] = parallel.compile(steps.make_multi_step(train_step, sample_real, num_steps),
-                                          state_sharding=state_sharding)
+      multi_step = steps.make_multi_step(train_step, sample_real, num_steps, loss_names=family.loss_names)
+      cache[num_steps] = parallel.compile(multi_step, state_sharding=state_sharding)
     return cache[num_steps]
 
   return compiled
@@ -198,8 +159,9 @@ class _SigtermFlag:
 
 
 def _check_finite(summary: dict[str, Any], last_saved: int | None, directory: str) -> None:
-  for name in ('d_loss', 'g_loss'):
-    bad_step = int(summary[f'{name}_first_nonfinite_step'])
+  for key in sorted(k for k in summary if k.endswith('_first_nonfinite_step')):
+    name = key.removesuffix('_first_nonfinite_step')
+    bad_step = int(summary[key])
     if bad_step != np.iinfo(np.int32).max:
       kept = f'step {last_saved} in {directory}' if last_saved is not None else 'none saved yet'
       raise NonFiniteLossError(f'{name} is NaN or Inf at step {bad_step}; stopping. Last good checkpoint: {kept}.')
@@ -239,7 +201,7 @@ def _record_config_changes(writer: metric_writers.MetricWriter, step: int, chang
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        allow_config_change: bool = False) -> dict[str, float]:
-  """Trains a GAN as `config` says, resuming from `workdir` when it holds a checkpoint.
+  """Trains the model `config` describes (a GAN, an RBM, ...: `config.model`), resuming from `workdir` when it holds a checkpoint.
 
   Writes TensorBoard summaries, sample plots (`plots/`), checkpoints (`checkpoints/`), the config
   (`config.json`) and, at the end, `metrics.json` into `workdir`, which it holds for the run (`workdir.WorkdirLock`).
@@ -263,6 +225,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   # The checks that need the devices or the data, still before anything is written.
   parallel = parallel_lib.make_data_parallel(config.parallel.mode, config.parallel.model_shards)
   dataset = data.make_dataset(config.data)
+  families.get(config.model).check_data(config, dataset)
   arrays = training_arrays(config, dataset)
   with workdir_lib.claim(workdir, config, allow_config_change, jax.process_index(),
                          parallel_lib.any_process) as config_changes:
@@ -271,8 +234,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
 def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, config_changes: list[str],
                         parallel: parallel_lib.DataParallel, dataset, arrays: dict[str, np.ndarray]):
-  state = create_state(config, jax.random.key(config.seed), dataset.shape, num_classes=dataset.num_classes,
-                       reference_batch=reference_batch(config, dataset))
+  family = families.get(config.model)
+  state = family.create_state(config, jax.random.key(config.seed), dataset)
   is_chief = jax.process_index() == 0
 
   writer, summaries = _create_writer(workdir, is_chief)
@@ -302,7 +265,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, config_
     os.makedirs(plot_dir, exist_ok=True)
 
   compiled = make_multi_step_fn(config, dataset, parallel, state_sharding)
-  evaluate = make_evaluator(config, dataset)
+  evaluate = family.make_evaluator(config, dataset)
   progress = periodic_actions.ReportProgress(num_train_steps=config.train.num_steps, writer=writer)
   feed = open_feed(config, dataset, arrays, parallel, step)
   if isinstance(dataset, StreamedImages):
@@ -334,7 +297,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, config_
       done = step == t.num_steps
       if step % t.log_every_steps == 0 or done:
         writer.write_scalars(step, {k: v for k, v in summary.items() if not k.endswith('_nonfinite_step')})
-        console.report(progress_line.line(step, summary))
+        console.report(progress_line.line(step, summary, family.loss_names))
       state = parallel.get(device_state)
       if step % t.eval_every_steps == 0 or done:
         eval_metrics, pictures = evaluate(state)

@@ -33,7 +33,8 @@ _GRADIENT_PENALTIES = ('gradient_penalty', 'r1', 'r2')
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int, num_processes: int = 1) -> None:
-  """Checks every field that could fail later, so that the error comes before any compile or write.
+  """Checks every field that could fail later, so that the error comes before any compile or write: the model
+  family (`config.model`), then that family's own checks (`validate_gan` for GANs).
 
   Args:
     config: the experiment configuration.
@@ -43,7 +44,14 @@ def validate(config: ml_collections.ConfigDict, num_devices: int, num_processes:
   Raises:
     ConfigError: naming the field, the value and the accepted values.
   """
+  from gan_jax import families  # The families import this module for their checks.
   check_no_missing_values(config)
+  choice(config.model, 'model', families.NAMES)
+  families.get(config.model).validate(config, num_devices, num_processes)
+
+
+def validate_gan(config: ml_collections.ConfigDict, num_devices: int, num_processes: int = 1) -> None:
+  """The GAN family's checks: each section, the loop, then the rules that join sections, then the disk."""
   models.validate(config)
   noise.validate(config.gen)
   losses.validate(config.loss)

@@ -30,8 +30,11 @@ CONFIG_NAME = 'config.json'
 # Fields a checkpoint cannot be resumed under when they change: they give the state another shape (networks, data
 # shapes, codes, classes, replay buffers, optimizer states) or another meaning (the seed draws the data and noise
 # streams; the loss, its terms and k define which game the saved players are playing).
-REFUSED = ('seed', 'gen', 'disc', 'data', 'loss', 'unroll', 'cond', 'info', 'semi', 'replay', 'optim.g.name',
-           'optim.d.name', 'train.reference_batch_size', 'parallel.model_shards')
+# `*` stands for any one name (each network's optimizer section); weight decay and clipping add transformations
+# to the optimizer, and so parts to its state, when switched on.
+REFUSED = ('seed', 'model', 'gen', 'disc', 'rbm', 'data', 'loss', 'unroll', 'cond', 'info', 'semi', 'replay',
+           'optim.*.name', 'optim.*.weight_decay', 'optim.*.clip_params', 'train.reference_batch_size',
+           'parallel.model_shards')
 # Fields that never change what is computed: the run's length, how often it logs, evaluates and saves (chunks are
 # cut at every boundary, so a resumed run computes the same steps), what the evaluation measures, and where the
 # processes of a job meet. Everything else (learning rates and other optimizer settings, batch size, n_critic, the
@@ -46,7 +49,12 @@ class WorkdirError(RuntimeError):
 
 
 def _matches(field: str, prefixes: tuple[str, ...]) -> bool:
-  return any(field == p or field.startswith(p + '.') for p in prefixes)
+  parts = field.split('.')
+  for prefix in prefixes:
+    wanted = prefix.split('.')
+    if len(parts) >= len(wanted) and all(w in ('*', p) for w, p in zip(wanted, parts)):
+      return True
+  return False
 
 
 def _pid_alive(pid: int) -> bool:

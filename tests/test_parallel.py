@@ -135,14 +135,13 @@ def _structured(config, variant):
 
 @pytest.mark.parametrize('variant', ['batch_norm', 'conditional_ac_info', 'virtual_batch_norm'])
 def test_dcgan_variants_under_a_mesh_match_one_device(tmp_path, variant):
-  from gan_jax.train import reference_batch
+  from gan_jax.families.gan import create_gan_state
   config = _structured(_dcgan_on_digits(tmp_path), variant)
   results = {}
   for mode in ('single', 'mesh'):
     parallel = parallel_lib.make_data_parallel(mode)
     dataset = data.make_dataset(config.data)
-    state = create_state(config, jax.random.key(0), dataset.shape, num_classes=dataset.num_classes,
-                         reference_batch=reference_batch(config, dataset))
+    state = create_gan_state(config, jax.random.key(0), dataset)
     compiled = make_multi_step_fn(config, dataset, parallel)
     device_state, arrays = parallel.put(state), parallel.put(dataset.host_arrays())
     for _ in range(2):

@@ -17,8 +17,9 @@ import pytest
 
 from gan_jax import checkpoint, data
 from gan_jax.config import base_config, smoke
+from gan_jax.families.gan import create_gan_state
 from gan_jax.state import create_state
-from gan_jax.train import NonFiniteLossError, reference_batch, train_and_evaluate
+from gan_jax.train import NonFiniteLossError, train_and_evaluate
 from tests.helpers import comparable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,8 +38,7 @@ def small_config(num_steps=40, unroll_steps=2):
 def load_state(workdir, config, step=None):
   """The state saved at `step` (default: the latest) in a run directory."""
   dataset = data.make_dataset(config.data)
-  template = create_state(config, jax.random.key(0), dataset.shape, num_classes=dataset.num_classes,
-                          reference_batch=reference_batch(config, dataset))
+  template = create_gan_state(config, jax.random.key(0), dataset)
   manager = ocp.CheckpointManager(os.path.join(workdir, 'checkpoints'))
   step = manager.latest_step() if step is None else step
   restored = manager.restore(step, args=ocp.args.StandardRestore(flax.serialization.to_state_dict(template)))

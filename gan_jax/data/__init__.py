@@ -39,6 +39,7 @@ CLASSIFIED_DATASETS = ('sklearn_digits', 'mnist', 'fashion_mnist')
 RESIZE_METHODS = ('resize', 'pad')  # How an image reaches data.resolution (see images.load_images).
 CHANNELS = (1, 3)
 PIPELINES = ('auto', 'in_memory', 'stream')  # config.data.pipeline; see resolve_pipeline.
+BINARIZE = ('none', 'threshold', 'sample')  # config.data.binarize; see families.binarize.
 # 'auto' streams a split whose uint8 images at data.resolution exceed this fraction of one device's free memory:
 # held in memory, the split is copied to every device, where the model, its optimizer states, the activations and
 # XLA's temporaries need the rest.
@@ -117,6 +118,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   choice(config.resize, 'data.resize', RESIZE_METHODS)
   choice(config.channels, 'data.channels', CHANNELS)
   choice(config.pipeline, 'data.pipeline', PIPELINES)
+  choice(config.get('binarize', 'none'), 'data.binarize', BINARIZE)
+  require(config.get('binarize', 'none') == 'none' or config.name in IMAGE_DATASETS, 'data.binarize',
+          f"binarises image pixels; data.name={config.name!r} is not an image dataset: use 'none'")
   int_at_least(config.shuffle_buffer, 'data.shuffle_buffer')
   require(config.pipeline != 'stream' or config.name in IMAGE_DATASETS, 'data.pipeline',
           f"got 'stream', which reads image datasets from TFDS; data.name={config.name!r} is drawn on device: "

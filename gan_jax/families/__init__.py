@@ -1,0 +1,79 @@
+"""Model families, by `config.model`: how a family's state is built, trained for one step and evaluated.
+
+The training loop (`train.py`: checkpoints, summaries, preemption, the compiled multi-step chunks) is the same for
+every family; a family supplies the parts that differ:
+
+- `validate(config, num_devices, num_processes)`: every check of its sections, before anything compiles;
+- `create_state(config, key, dataset)`: its `TrainState` at step 0 (networks by name, extras);
+- `make_train_step(config, dataset, parallel)`: `(train_step(state, real) -> (state, metrics), sample_real)`, where
+  `sample_real(state, data_arrays)` draws this device's real batch for the state's step (`real_sampler`);
+- `make_evaluator(config, dataset)`: `evaluate(state) -> (metrics, pictures)`;
+- `loss_names`: the metrics whose first non-finite value stops the run;
+- `check_data(config, dataset)`: checks that need the loaded data (still before anything is written).
+
+Families are imported when asked for, so a GAN run does not load the RBM's code.
+"""
+
+import dataclasses
+import importlib
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from gan_jax.data import in_memory
+
+# config.model -> the module whose FAMILY it is.
+_MODULES = {
+    'gan': 'gan_jax.families.gan',
+    'rbm': 'gan_jax.families.rbm',
+}
+NAMES = tuple(_MODULES)
+BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+  validate: Callable[[ml_collections.ConfigDict, int, int], None]
+  create_state: Callable[[ml_collections.ConfigDict, jax.Array, Any], Any]
+  make_train_step: Callable[..., tuple[Callable, Callable]]
+  make_evaluator: Callable[[ml_collections.ConfigDict, Any], Callable]
+  loss_names: tuple[str, ...]
+  check_data: Callable[[ml_collections.ConfigDict, Any], None] = lambda config, dataset: None
+
+
+def get(name: str) -> Family:
+  """The family `config.model` names (a KeyError listing the names otherwise; validation reports it first)."""
+  if name not in _MODULES:
+    raise KeyError(f'config.model: got {name!r}; accepted: {", ".join(NAMES)}')
+  return importlib.import_module(_MODULES[name]).FAMILY
+
+
+def binarize(x: jax.Array, how: str, key: jax.Array) -> jax.Array:
+  """Images in [-1, 1] made binary, still in {-1, 1}: 'threshold' at the middle grey, 'sample' each pixel on with
+  its intensity as probability (a fresh draw per key: dynamic binarisation), 'none' unchanged."""
+  if how == 'threshold':
+    return jnp.where(x > 0, 1.0, -1.0)
+  if how == 'sample':
+    return jnp.where(jax.random.uniform(key, x.shape) < (x + 1) / 2, 1.0, -1.0)
+  return x
+
+
+def real_sampler(config: ml_collections.ConfigDict, dataset, parallel) -> Callable:
+  """`sample_real(state, data_arrays)` -> this device's real data for the state's step ('x', 'y', ...), each with a
+  leading `train.n_critic` axis, sharded over the devices under a mesh, binarised as `data.binarize` says."""
+  batch, n_critic = config.train.batch_size, config.train.n_critic
+  how = config.data.binarize
+
+  def sample_real(state, data_arrays):
+    real = dataset.sample(data_arrays, state.rng, state.step, n_critic * batch)
+    if 'labelled_indices' in data_arrays:
+      real.update(in_memory.sample_labelled(data_arrays, state.rng, state.step, n_critic * batch))
+    if how != 'none':
+      key = jax.random.fold_in(jax.random.fold_in(state.rng, BINARIZE_STREAM), state.step)
+      real['x'] = binarize(real['x'], how, key)
+    real = jax.tree.map(lambda x: x.reshape(n_critic, batch, *x.shape[1:]), real)
+    return jax.tree.map(lambda x: parallel.local_share(x, axis=1), real)
+
+  return sample_real
