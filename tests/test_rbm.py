@@ -131,7 +131,7 @@ def test_ais_agrees_with_the_exact_partition_function_and_needs_its_annealing():
 
 def test_ais_refuses_a_single_temperature():
   p = as_jax(random_params(4, 3, seed=0))
-  with pytest.raises(ValueError, match='eval.ais_temperatures'):
+  with pytest.raises(ValueError, match='rbm.ais_temperatures'):
     rbm_likelihood.ais_log_partition(p, jax.random.key(0), 1, 10, np.zeros(4, np.float32))
 
 

@@ -102,10 +102,10 @@ def ais_log_partition(p: Params, key: jax.Array, num_temperatures: int, num_chai
     ValueError: num_temperatures < 2 or num_chains < 2.
   """
   if num_temperatures < 2:
-    raise ValueError(f'eval.ais_temperatures: AIS needs at least 2 temperatures (beta = 0 and 1); '
+    raise ValueError(f'rbm.ais_temperatures: AIS needs at least 2 temperatures (beta = 0 and 1); '
                      f'got {num_temperatures}')
   if num_chains < 2:
-    raise ValueError(f'eval.ais_chains: a standard error needs at least 2 AIS chains; got {num_chains}')
+    raise ValueError(f'rbm.ais_chains: a standard error needs at least 2 AIS chains; got {num_chains}')
   base_bias = jnp.asarray(base_visible_bias, p['W'].dtype)
   if base_bias.shape != p['b'].shape:
     raise ValueError(f'base_visible_bias has shape {base_bias.shape}; the RBM has {p["b"].shape[0]} visible units')

@@ -1,0 +1,188 @@
+"""The RBM family (`config.model='rbm'`): a Bernoulli–Bernoulli restricted Boltzmann machine 'rbm' trained by
+contrastive divergence (CD-k, Hinton 2002) or persistent CD (Tieleman 2008), measured by annealed importance
+sampling (Salakhutdinov & Murray 2008).
+
+One training step runs k Gibbs steps (one `lax.scan`, `models.rbm.gibbs_chain`) from the data (CD) or from the
+persistent chains kept in `state.extras['chains']` (PCD), then updates the RBM on `models.rbm.cd_objective`, whose
+gradient is the CD estimate of the negative log-likelihood gradient. Momentum and weight decay are the optimizer's
+(`config.optim.rbm`: optax's SGD momentum, `optax.add_decayed_weights` on W).
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gan_jax import data, optim, parallel as parallel_lib, validation
+from gan_jax.config import int_at_least, require
+from gan_jax.evaluation import plots
+from gan_jax.evaluation import rbm_likelihood
+from gan_jax.families import Family, binarize, real_sampler
+from gan_jax.models import rbm as rbm_lib
+from gan_jax.rng import noise_key
+from gan_jax.state import Network, TrainState
+from gan_jax.update import update
+
+EVAL_STREAM = 0xE7A1  # The evaluation's draws (test binarisation, AIS, samples) come from their own keys.
+
+
+def to_visible(x: jax.Array) -> jax.Array:
+  """Binary images in {-1, 1} [B, H, W, C] -> visible vectors in {0, 1} [B, H*W*C]."""
+  return ((x.reshape(x.shape[0], -1) + 1.0) / 2.0).astype(jnp.float32)
+
+
+def validate_rbm(config: ml_collections.ConfigDict, num_devices: int, num_processes: int = 1) -> None:
+  """The RBM family's checks: its section, the data (binary images), the optimizer and the loop."""
+  section = config.rbm
+  int_at_least(section.num_hidden, 'rbm.num_hidden')
+  require(isinstance(section.gibbs_steps, int) and section.gibbs_steps >= 1, 'rbm.gibbs_steps',
+          f'got {section.gibbs_steps!r}; CD-k needs k >= 1 Gibbs steps')
+  require(section.init_std > 0, 'rbm.init_std', f'got {section.init_std}; must be > 0')
+  require(section.ais_temperatures >= 2, 'rbm.ais_temperatures',
+          f'got {section.ais_temperatures}; annealing needs at least two temperatures (the base model and the RBM)')
+  int_at_least(section.ais_chains, 'rbm.ais_chains', minimum=2)  # A standard error needs two.
+  int_at_least(section.sample_gibbs_steps, 'rbm.sample_gibbs_steps')
+  require(set(config.optim.keys()) >= {'rbm'}, 'optim.rbm', 'the RBM family trains network rbm: give config.optim '
+          'an rbm section (gan_jax.config.rbm_config has one)')
+  optim.validate(config.optim)
+  data.validate(config.data)
+  parallel_lib.validate_parallel(config.parallel, num_processes)
+  validation.validate_loop(config)
+  require(config.data.name in data.IMAGE_DATASETS, 'data.name',
+          f'got {config.data.name!r}; a Bernoulli RBM models binary images: use one of '
+          f'{", ".join(data.IMAGE_DATASETS)} with data.binarize')
+  require(config.data.binarize != 'none', 'data.binarize',
+          f"got 'none': a Bernoulli RBM models binary pixels and data.name={config.data.name!r} has grey levels; "
+          "set data.binarize='sample' (each pixel on with its intensity as probability) or 'threshold'")
+  require(config.train.batch_size % num_devices == 0, 'train.batch_size',
+          f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
+          f'parallel.mode={config.parallel.mode!r}')
+  data.check_available(config.data)
+  validation.validate_pipeline(config)
+
+
+def create_rbm_state(config: ml_collections.ConfigDict, key: jax.Array, dataset) -> TrainState:
+  """The RBM at step 0: network 'rbm' (W ~ N(0, init_std^2), zero biases) and, for PCD, the persistent chains
+  (started from the data's base rates: each visible unit on with its mean training intensity)."""
+  num_visible = int(np.prod(dataset.shape))
+  init_key, chain_key, rng = jax.random.split(key, 3)
+  module = rbm_lib.RBM(num_hidden=config.rbm.num_hidden, init_std=config.rbm.init_std)
+  net = Network.create(module, optim.make_optimizer(config.optim.rbm), init_key, jnp.zeros((1, num_visible)))
+  extras = {}
+  if config.rbm.persistent:
+    mean = base_rates(dataset)
+    extras['chains'] = jax.random.bernoulli(chain_key, mean, (config.train.batch_size, num_visible)).astype(
+        jnp.float32)
+  return TrainState.create({'rbm': net}, rng, extras=extras)
+
+
+def base_rates(dataset) -> jax.Array:
+  """Each visible unit's mean training intensity in [0, 1] (the probability 'sample' binarisation turns it on)."""
+  images = dataset.host_arrays()['images']
+  return jnp.asarray(images.reshape(images.shape[0], -1).mean(axis=0) / 255.0, jnp.float32)
+
+
+def rbm_train_step(state: TrainState, real: dict, *, gibbs_steps: int, persistent: bool):
+  """One CD-k (or PCD-k) update of network 'rbm' on the step's binary batch; advances `state.step`.
+
+  Metrics: 'rbm_loss' (the objective: mean free energy of the data minus that of the chains' end), and the batch's
+  one-pass reconstruction error per pixel 'rbm_reconstruction_error' (`models.rbm.reconstruction_error`).
+  """
+  v_data = to_visible(real['x'][0])
+  params = jax.lax.stop_gradient(state.nets['rbm'].params)
+  start = state.extras['chains'] if persistent else v_data
+  chain = rbm_lib.gibbs_chain(params, start, noise_key(state.rng, state.step), gibbs_steps)
+
+  def objective(state, batch):
+    return rbm_lib.cd_objective(state.nets['rbm'].params, batch['v'], chain['v'])
+
+  state, metrics = update(state, {'v': v_data}, nets=('rbm',), objective=objective)
+  metrics['rbm_reconstruction_error'] = rbm_lib.reconstruction_error(params, v_data)
+  if persistent:
+    state = state.replace(extras={**state.extras, 'chains': chain['v']})
+  return state.replace(step=state.step + 1), metrics
+
+
+def make_rbm_train_step(config: ml_collections.ConfigDict, dataset, parallel):
+  step = functools.partial(rbm_train_step, gibbs_steps=config.rbm.gibbs_steps, persistent=config.rbm.persistent)
+  return step, real_sampler(config, dataset, parallel)
+
+
+def test_visibles(config: ml_collections.ConfigDict, seed: int) -> tuple[np.ndarray, object]:
+  """The test split (`eval.test_split`) binarised once, as the training data is: 'sample' draws it from a key of
+  `seed` (the same set for every run of that seed), 'threshold' is fixed. Returns ([N, V] in {0, 1}, dataset)."""
+  test = data.make_dataset(_with_split(config.data, config.eval.test_split))
+  x = jnp.asarray(test.host_arrays()['images'], jnp.float32) / 127.5 - 1.0
+  key = jax.random.fold_in(jax.random.key(seed), EVAL_STREAM)
+  return np.asarray(to_visible(binarize(x, config.data.binarize, key))), test
+
+
+def _with_split(section: ml_collections.ConfigDict, split: str) -> ml_collections.ConfigDict:
+  section = ml_collections.ConfigDict(section.to_dict())
+  section.split = split
+  return section
+
+
+def visible_images(v: jax.Array, shape: tuple[int, ...]) -> np.ndarray:
+  """Visible probabilities [N, V] in [0, 1] as images [N, *shape] in [-1, 1] (for `plots.image_grid`)."""
+  return np.asarray(v).reshape(-1, *shape) * 2.0 - 1.0
+
+
+def filter_images(w: jax.Array, shape: tuple[int, ...], num: int) -> np.ndarray:
+  """The first `num` hidden units' weight vectors as images, each scaled to its own [-1, 1] range."""
+  w = np.asarray(w)[:, :num].T
+  w = w / np.maximum(np.abs(w).max(axis=1, keepdims=True), 1e-12)
+  return w.reshape(-1, *shape)
+
+
+def make_rbm_evaluator(config: ml_collections.ConfigDict, dataset):
+  """`evaluate(state) -> (metrics, pictures)`: the test split's log-likelihood by AIS (and exactly when the RBM
+  has at most 20 hidden units), pseudo-log-likelihood and reconstruction error, in nats per image; pictures of
+  samples (visible probabilities after `rbm.sample_gibbs_steps` Gibbs steps from base-rate noise) and filters.
+  The reconstruction error is per pixel."""
+  section = config.rbm
+  test_v, _ = test_visibles(config, config.seed)
+  num = min(config.eval.num_samples, test_v.shape[0])
+  test_v = jnp.asarray(test_v[:num])
+  rates = base_rates(dataset)
+  base_bias = rbm_likelihood.base_rate_bias(np.asarray(rates)[None])
+  rows = config.eval.grid_rows
+  key = jax.random.fold_in(jax.random.key(config.seed), EVAL_STREAM)
+  ais_key, pll_key, sample_key, start_key = jax.random.split(key, 4)
+  start = jax.random.bernoulli(start_key, rates, (rows * rows, rates.shape[0])).astype(jnp.float32)
+
+  @jax.jit
+  def measure(params):
+    log_z, log_z_std = rbm_likelihood.ais_log_partition(params, ais_key, section.ais_temperatures,
+                                                        section.ais_chains, base_bias)
+    metrics = {
+        'log_z': log_z,
+        'log_z_std_error': log_z_std,
+        'test_log_likelihood': rbm_likelihood.log_likelihood(params, test_v, log_z),
+        'test_pseudo_log_likelihood': jnp.mean(rbm_likelihood.pseudo_log_likelihood(params, test_v, pll_key)),
+        'test_reconstruction_error': rbm_lib.reconstruction_error(params, test_v),
+    }
+    samples = rbm_lib.gibbs_chain(params, start, sample_key, section.sample_gibbs_steps)['v_probs']
+    return metrics, samples
+
+  def evaluate(state: TrainState):
+    params = state.nets['rbm'].params
+    metrics, samples = measure(params)
+    metrics = {k: float(v) for k, v in metrics.items()}
+    if section.num_hidden <= rbm_likelihood.MAX_EXACT_HIDDEN:
+      log_z = rbm_likelihood.exact_log_partition(params)
+      metrics['log_z_exact'] = float(log_z)
+      metrics['test_log_likelihood_exact'] = float(rbm_likelihood.log_likelihood(params, test_v, log_z))
+    pictures = {
+        'samples': plots.image_grid(visible_images(samples, dataset.shape), rows),
+        'filters': plots.image_grid(filter_images(params['W'], dataset.shape, rows * rows), rows),
+    }
+    return metrics, pictures
+
+  return evaluate
+
+
+FAMILY = Family(validate=validate_rbm, create_state=create_rbm_state, make_train_step=make_rbm_train_step,
+                make_evaluator=make_rbm_evaluator, loss_names=('rbm_loss',))
