@@ -117,3 +117,22 @@ def test_offline_28x28_datasets_train_and_their_classifiers_score_real_images(tm
   assert classifier.info['dataset'] == name and classifier.info['resolution'] == 28
   accuracy = float(np.mean(classifier.predict(test_x) == test_y))
   assert accuracy == pytest.approx(classifier.info['test_accuracy'], abs=1e-6) and accuracy > classifier_accuracy
+
+
+def test_channel_grid_shows_each_stacked_digit_in_grey_in_order():
+  from gan_jax.evaluation import plots
+  images = np.full((8, 4, 5, 3), -1.0, np.float32)
+  for i in range(8):
+    for channel in range(3):
+      images[i, :, :, channel] = -1 + 0.08 * (3 * i + channel)  # Every (image, channel) its own grey.
+  grid = plots.channel_grid(images, rows=2, per_row=4)
+  # 2 rows of 4 images, each 3 grey tiles and a white separator (none after the last): 15 tiles of 5 + 1 pixels.
+  assert grid.shape == (2 * 5 + 1, 15 * 6 + 1, 3)
+  for i in range(8):
+    row, column = divmod(i, 4)
+    for channel in range(3):
+      tile = grid[1 + row * 5, 1 + (column * 4 + channel) * 6]
+      expected = round(0.08 * (3 * i + channel) * 127.5)
+      assert np.all(np.abs(tile.astype(int) - expected) <= 1), (i, channel)
+    if column < 3:
+      assert np.all(grid[1 + row * 5, 1 + (column * 4 + 3) * 6] == 255)  # The separator.

@@ -213,7 +213,10 @@ def make_evaluator(config: ml_collections.ConfigDict, dataset) -> Callable[[Trai
       metrics.update(scorer(samples, noise))
     for scorer in scorers_with_state:
       metrics.update(scorer(state))
-    pictures = {'samples': plots.image_grid(generate_from(state, grid_noise(state, config)), config.eval.grid_rows)}
+    grid = generate_from(state, grid_noise(state, config))
+    pictures = {'samples': plots.image_grid(grid, config.eval.grid_rows)}
+    if stacked:  # Colour composites of three digits are hard to read: each digit also on its own, in grey.
+      pictures['samples_channels'] = plots.channel_grid(grid, config.eval.grid_rows)
     return metrics, {**pictures, **code_sweeps(state, config)}
 
   return evaluate_images
