@@ -4,6 +4,7 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
       [--k 0 5 10] [--d quarter half] [--table_only]
   python benchmarks/sweeps.py image_losses [--datasets mnist fashion_mnist] [--losses '' hinge ...] [...]
   python benchmarks/sweeps.py mixtures [--experiment experiments/pacgan_grid.py] [--variants '' unrolled pack4]
+  python benchmarks/sweeps.py rbm [--rbm_variants '' pcd cd25] [--seeds 0 1 2] [--num_steps N]
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
@@ -179,7 +180,35 @@ def mixtures(args) -> None:
   print('\n'.join(rows))
 
 
-SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures}
+RBM_LABELS = {'': 'CD-1', 'pcd': 'PCD-1', 'cd25': 'CD-25'}
+# Salakhutdinov & Murray (2008), 500 hidden units on the full binarised MNIST (60,000 training digits): about -86
+# nats with CD-25; CD-1 far worse.
+RBM_PAPER = {'cd25': '≈ −86'}
+
+
+def rbm(args) -> None:
+  """The Bernoulli RBM (500 hidden units) on binarised MNIST by learning rule, measured by AIS, seed-major."""
+  results = {variant: [] for variant in args.rbm_variants}
+  for seed in args.seeds:
+    for variant in args.rbm_variants:
+      workdir = os.path.join(args.root, 'rbm', f'{variant or "cd1"}_s{seed}')
+      config = 'experiments/rbm_mnist.py' + (f':{variant}' if variant else '')
+      metrics = result(args, config, workdir, [f'--config.seed={seed}', *_data_dir(args)])
+      if metrics:
+        results[variant].append(metrics)
+  rows = ['| rule | seeds | steps | test log-likelihood (AIS, nats) | AIS std error of log Z | test pseudo-LL | '
+          'reconstruction error / pixel | paper | ms/step |', '|' + '---|' * 9]
+  for variant, runs in results.items():
+    rows.append(f'| {RBM_LABELS.get(variant, variant)} | {len(runs)} | {_mean_std([r["step"] for r in runs], 0)} | '
+                f'{_mean_std([r["test_log_likelihood"] for r in runs])} | '
+                f'{_mean_std([r["log_z_std_error"] for r in runs], 2)} | '
+                f'{_mean_std([r["test_pseudo_log_likelihood"] for r in runs])} | '
+                f'{_mean_std([r["test_reconstruction_error"] for r in runs], 4)} | {RBM_PAPER.get(variant, "–")} | '
+                f'{_ms_per_step(runs)} |')
+  print('\n'.join(rows))
+
+
+SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm}
 
 
 def main() -> None:
@@ -197,6 +226,8 @@ def main() -> None:
   parser.add_argument('--experiment', default='experiments/pacgan_grid.py', help='mixtures: the experiment.')
   parser.add_argument('--variants', nargs='+', default=['', 'unrolled', 'pack4'],
                       help="mixtures: its variants ('' is the experiment itself).")
+  parser.add_argument('--rbm_variants', nargs='+', default=['', 'pcd', 'cd25'],
+                      help="rbm: experiments/rbm_mnist.py's variants ('' is CD-1).")
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
   args = parser.parse_args()
