@@ -30,6 +30,7 @@ from gan_jax.data import in_memory
 _MODULES = {
     'gan': 'gan_jax.families.gan',
     'rbm': 'gan_jax.families.rbm',
+    'vae': 'gan_jax.families.vae',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
