@@ -133,7 +133,7 @@ def test_resumed_pcd_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, off
     ('rbm.gibbs_steps', 0, 'config.rbm.gibbs_steps: got 0; CD-k needs k >= 1'),
     ('rbm.ais_temperatures', 1, 'config.rbm.ais_temperatures: got 1; annealing needs at least two'),
     ('rbm.num_hidden', 0, 'config.rbm.num_hidden'),
-    ('model', 'vae', "config.model: got 'vae'; accepted values: gan, rbm"),
+    ('model', 'flow', "config.model: got 'flow'; accepted values: gan, rbm, vae"),
     ('data.binarize', 'coin', "config.data.binarize: got 'coin'.*none, threshold, sample"),
     ('optim.rbm.weight_decay', -1.0, 'config.optim.rbm.weight_decay: got -1.0; must be >= 0'),
 ])

@@ -21,16 +21,21 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
+from gan_jax import data
 from gan_jax.data import in_memory
 
 # config.model -> the module whose FAMILY it is.
 _MODULES = {
     'gan': 'gan_jax.families.gan',
     'rbm': 'gan_jax.families.rbm',
+    'vae': 'gan_jax.families.vae',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
+# The likelihood families' evaluation draws (test binarisation, estimators, pictured samples) come from their own keys.
+EVAL_STREAM = 0xE7A1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,3 +82,27 @@ def real_sampler(config: ml_collections.ConfigDict, dataset, parallel) -> Callab
     return jax.tree.map(lambda x: parallel.local_share(x, axis=1), real)
 
   return sample_real
+
+
+def to_visible(x: jax.Array) -> jax.Array:
+  """Binary images in {-1, 1} [B, H, W, C] -> visible vectors in {0, 1} [B, H*W*C]."""
+  return ((x.reshape(x.shape[0], -1) + 1.0) / 2.0).astype(jnp.float32)
+
+
+def test_visibles(config: ml_collections.ConfigDict, seed: int) -> tuple[np.ndarray, object]:
+  """The test split (`eval.test_split`) binarised once, as the training data is: 'sample' draws it from a key of
+  `seed` (the same set for every run of that seed, whichever family measures it), 'threshold' is fixed.
+
+  Returns:
+    ([N, V] in {0, 1}, the test dataset).
+  """
+  test = data.make_dataset(_with_split(config.data, config.eval.test_split))
+  x = jnp.asarray(test.host_arrays()['images'], jnp.float32) / 127.5 - 1.0
+  key = jax.random.fold_in(jax.random.key(seed), EVAL_STREAM)
+  return np.asarray(to_visible(binarize(x, config.data.binarize, key))), test
+
+
+def _with_split(section: ml_collections.ConfigDict, split: str) -> ml_collections.ConfigDict:
+  section = ml_collections.ConfigDict(section.to_dict())
+  section.split = split
+  return section

@@ -19,18 +19,11 @@ from gan_jax import data, optim, parallel as parallel_lib, validation
 from gan_jax.config import int_at_least, require
 from gan_jax.evaluation import plots
 from gan_jax.evaluation import rbm_likelihood
-from gan_jax.families import Family, binarize, real_sampler
+from gan_jax.families import EVAL_STREAM, Family, real_sampler, test_visibles, to_visible
 from gan_jax.models import rbm as rbm_lib
 from gan_jax.rng import noise_key
 from gan_jax.state import Network, TrainState
 from gan_jax.update import update
-
-EVAL_STREAM = 0xE7A1  # The evaluation's draws (test binarisation, AIS, samples) come from their own keys.
-
-
-def to_visible(x: jax.Array) -> jax.Array:
-  """Binary images in {-1, 1} [B, H, W, C] -> visible vectors in {0, 1} [B, H*W*C]."""
-  return ((x.reshape(x.shape[0], -1) + 1.0) / 2.0).astype(jnp.float32)
 
 
 def validate_rbm(config: ml_collections.ConfigDict, num_devices: int, num_processes: int = 1) -> None:
@@ -108,21 +101,6 @@ def rbm_train_step(state: TrainState, real: dict, *, gibbs_steps: int, persisten
 def make_rbm_train_step(config: ml_collections.ConfigDict, dataset, parallel):
   step = functools.partial(rbm_train_step, gibbs_steps=config.rbm.gibbs_steps, persistent=config.rbm.persistent)
   return step, real_sampler(config, dataset, parallel)
-
-
-def test_visibles(config: ml_collections.ConfigDict, seed: int) -> tuple[np.ndarray, object]:
-  """The test split (`eval.test_split`) binarised once, as the training data is: 'sample' draws it from a key of
-  `seed` (the same set for every run of that seed), 'threshold' is fixed. Returns ([N, V] in {0, 1}, dataset)."""
-  test = data.make_dataset(_with_split(config.data, config.eval.test_split))
-  x = jnp.asarray(test.host_arrays()['images'], jnp.float32) / 127.5 - 1.0
-  key = jax.random.fold_in(jax.random.key(seed), EVAL_STREAM)
-  return np.asarray(to_visible(binarize(x, config.data.binarize, key))), test
-
-
-def _with_split(section: ml_collections.ConfigDict, split: str) -> ml_collections.ConfigDict:
-  section = ml_collections.ConfigDict(section.to_dict())
-  section.split = split
-  return section
 
 
 def visible_images(v: jax.Array, shape: tuple[int, ...]) -> np.ndarray:
