@@ -4,7 +4,8 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
       [--k 0 5 10] [--d quarter half] [--table_only]
   python benchmarks/sweeps.py image_losses [--datasets mnist fashion_mnist] [--losses '' hinge ...] [...]
   python benchmarks/sweeps.py mixtures [--experiment experiments/pacgan_grid.py] [--variants '' unrolled pack4]
-  python benchmarks/sweeps.py rbm [--rbm_variants '' pcd cd25] [--seeds 0 1 2] [--num_steps N]
+  python benchmarks/sweeps.py rbm [--rbm_variants '' pcd cd10] [--seeds 0 1 2] [--num_steps N]
+  python benchmarks/sweeps.py vae [--vae_variants '' fashion_mnist] [--seeds 0 1 2]
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
@@ -180,7 +181,7 @@ def mixtures(args) -> None:
   print('\n'.join(rows))
 
 
-RBM_LABELS = {'': 'CD-1', 'pcd': 'PCD-1', 'cd25': 'CD-25'}
+RBM_LABELS = {'': 'CD-1', 'pcd': 'PCD-1', 'cd10': 'CD-10', 'cd25': 'CD-25'}
 # Salakhutdinov & Murray (2008), 500 hidden units on the full binarised MNIST (60,000 training digits): about -86
 # nats with CD-25; CD-1 far worse.
 RBM_PAPER = {'cd25': '≈ −86'}
@@ -208,7 +209,31 @@ def rbm(args) -> None:
   print('\n'.join(rows))
 
 
-SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm}
+VAE_PAPER = {'': '−86.76 (k = 5,000; 60,000 training digits)'}  # Burda et al. (2016), Table 1: VAE, one layer, k = 1.
+
+
+def vae(args) -> None:
+  """The VAE (Burda et al.'s one-stochastic-layer model) on binarised MNIST (and its variants), seed-major."""
+  results = {variant: [] for variant in args.vae_variants}
+  for seed in args.seeds:
+    for variant in args.vae_variants:
+      workdir = os.path.join(args.root, 'vae', f'{variant or "mnist"}_s{seed}')
+      config = 'experiments/vae_mnist.py' + (f':{variant}' if variant else '')
+      metrics = result(args, config, workdir, [f'--config.seed={seed}', *_data_dir(args)])
+      if metrics:
+        results[variant].append(metrics)
+  rows = ['| data | seeds | steps | test ELBO | test log-likelihood (k = 5,000) | KL | active units | paper | ms/step |',
+          '|' + '---|' * 9]
+  for variant, runs in results.items():
+    rows.append(f'| {variant or "mnist"} | {len(runs)} | {_mean_std([r["step"] for r in runs], 0)} | '
+                f'{_mean_std([r["test_elbo"] for r in runs], 2)} | '
+                f'{_mean_std([r["test_log_likelihood_iw"] for r in runs], 2)} | '
+                f'{_mean_std([r["test_kl"] for r in runs], 2)} | {_mean_std([r["test_active_units"] for r in runs])} | '
+                f'{VAE_PAPER.get(variant, "–")} | {_ms_per_step(runs)} |')
+  print('\n'.join(rows))
+
+
+SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae}
 
 
 def main() -> None:
@@ -226,8 +251,10 @@ def main() -> None:
   parser.add_argument('--experiment', default='experiments/pacgan_grid.py', help='mixtures: the experiment.')
   parser.add_argument('--variants', nargs='+', default=['', 'unrolled', 'pack4'],
                       help="mixtures: its variants ('' is the experiment itself).")
-  parser.add_argument('--rbm_variants', nargs='+', default=['', 'pcd', 'cd25'],
+  parser.add_argument('--rbm_variants', nargs='+', default=['', 'pcd', 'cd10'],
                       help="rbm: experiments/rbm_mnist.py's variants ('' is CD-1).")
+  parser.add_argument('--vae_variants', nargs='+', default=[''],
+                      help="vae: experiments/vae_mnist.py's variants ('' is MNIST; fashion_mnist).")
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
   args = parser.parse_args()

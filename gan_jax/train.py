@@ -225,7 +225,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   # The checks that need the devices or the data, still before anything is written.
   parallel = parallel_lib.make_data_parallel(config.parallel.mode, config.parallel.model_shards)
   dataset = data.make_dataset(config.data)
-  families.get(config.model).check_data(config, dataset)
   arrays = training_arrays(config, dataset)
   with workdir_lib.claim(workdir, config, allow_config_change, jax.process_index(),
                          parallel_lib.any_process) as config_changes:

@@ -92,7 +92,7 @@ def test_smoke_run_learns_and_its_ais_matches_the_exact_partition_function(tmp_p
   assert final['test_log_likelihood_exact'] > -784 * np.log(2) + 200
   dataset = data.make_dataset(config.data)
   base = {'W': jnp.zeros((784, 16)), 'b': jnp.asarray(rbm_likelihood.base_rate_bias(
-      np.asarray(rbm_family.base_rates(dataset))[None])), 'c': jnp.zeros(16)}
+      families.base_rates(dataset, config.data.binarize)[None])), 'c': jnp.zeros(16)}
   base_ll = float(rbm_likelihood.log_likelihood(base, test_v, rbm_likelihood.exact_log_partition(base)))
   assert final['test_log_likelihood_exact'] > base_ll + 5
   np.testing.assert_allclose(final['test_log_likelihood'] - final['test_log_likelihood_exact'],

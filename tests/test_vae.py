@@ -322,7 +322,7 @@ def _without_decoder_optimizer(config):
     ({'vae.iw_samples': 0}, 'config.vae.iw_samples: got 0; must be an integer >= 1'),
     ({'vae.iw_chunk': 0}, 'config.vae.iw_chunk: got 0'),
     ({'vae.hidden': ()}, 'config.vae.hidden: got \\(\\); must be a non-empty tuple'),
-    (_without_decoder_optimizer, 'config.optim.decoder: the VAE family trains networks encoder and decoder'),
+    (_without_decoder_optimizer, "config.optim.decoder: config.model='vae' trains networks encoder, decoder"),
     ({'data.name': 'ring', 'data.binarize': 'none'}, "config.data.name: got 'ring'; the Bernoulli decoder models binary images"),
 ], ids=['binarize_none', 'latent_dim', 'iw_samples', 'iw_chunk', 'hidden', 'no_decoder_optimizer', 'not_images'])
 def test_bad_vae_config_is_refused_before_anything_is_written(change, message, tmp_path, offline_data_dir):

@@ -8,8 +8,7 @@ every family; a family supplies the parts that differ:
 - `make_train_step(config, dataset, parallel)`: `(train_step(state, real) -> (state, metrics), sample_real)`, where
   `sample_real(state, data_arrays)` draws this device's real batch for the state's step (`real_sampler`);
 - `make_evaluator(config, dataset)`: `evaluate(state) -> (metrics, pictures)`;
-- `loss_names`: the metrics whose first non-finite value stops the run;
-- `check_data(config, dataset)`: checks that need the loaded data (still before anything is written).
+- `loss_names`: the metrics whose first non-finite value stops the run.
 
 Families are imported when asked for, so a GAN run does not load the RBM's code.
 """
@@ -24,6 +23,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import data
+from gan_jax.config import require
 from gan_jax.data import in_memory
 
 # config.model -> the module whose FAMILY it is.
@@ -45,7 +45,6 @@ class Family:
   make_train_step: Callable[..., tuple[Callable, Callable]]
   make_evaluator: Callable[[ml_collections.ConfigDict, Any], Callable]
   loss_names: tuple[str, ...]
-  check_data: Callable[[ml_collections.ConfigDict, Any], None] = lambda config, dataset: None
 
 
 def get(name: str) -> Family:
@@ -82,6 +81,53 @@ def real_sampler(config: ml_collections.ConfigDict, dataset, parallel) -> Callab
     return jax.tree.map(lambda x: parallel.local_share(x, axis=1), real)
 
   return sample_real
+
+
+def validate_binary_image_model(config: ml_collections.ConfigDict, num_devices: int, num_processes: int,
+                                nets: tuple[str, ...], model: str) -> None:
+  """The checks every family of binary-image models shares (the RBM, the VAE), after its own section's: an
+  optimizer section per network, the optimizers, data, parallel and loop sections, an image dataset made binary,
+  the batch against the devices, and last the disk.
+
+  Args:
+    config: the experiment configuration.
+    num_devices: the devices the batch is split over.
+    num_processes: the JAX processes of the run.
+    nets: the family's networks, each needing a `config.optim.<net>` section.
+    model: what the family models, for the messages ('a Bernoulli RBM', ...).
+  """
+  from gan_jax import optim, parallel, validation  # validation imports this package.
+  for name in nets:
+    require(name in config.optim, f'optim.{name}', f'config.model={config.model!r} trains networks '
+            f'{", ".join(nets)}: give config.optim a {name} section (as gan_jax/config.py\'s {config.model}_config does)')
+  optim.validate(config.optim)
+  data.validate(config.data)
+  parallel.validate_parallel(config.parallel, num_processes)
+  validation.validate_loop(config)
+  require(config.train.n_critic == 1, 'train.n_critic',
+          f"got {config.train.n_critic}; {model} makes one update per step (n_critic is a GAN's D steps per G step)")
+  require(config.data.name in data.IMAGE_DATASETS, 'data.name',
+          f'got {config.data.name!r}; {model} models binary images: use one of {", ".join(data.IMAGE_DATASETS)} '
+          'with data.binarize')
+  require(config.data.binarize != 'none', 'data.binarize',
+          f"got 'none': {model} models binary pixels and data.name={config.data.name!r} has grey levels; set "
+          "data.binarize='sample' (each pixel on with its intensity as probability, drawn afresh every step) or "
+          "'threshold'")
+  require(config.train.batch_size % num_devices == 0, 'train.batch_size',
+          f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
+          f'parallel.mode={config.parallel.mode!r}')
+  data.check_available(config.data)
+  validation.validate_pipeline(config)
+
+
+def base_rates(dataset, how: str) -> np.ndarray:
+  """Each pixel's probability of being on in the training data binarised as `data.binarize` says: its mean
+  intensity under 'sample' (the expected bit), the fraction of images above middle grey under 'threshold'."""
+  images = dataset.host_arrays()['images']
+  images = images.reshape(images.shape[0], -1)
+  if how == 'threshold':
+    return (images > 127.5).mean(axis=0).astype(np.float32)  # binarize's x > 0 for x = image / 127.5 - 1.
+  return (images.mean(axis=0) / 255.0).astype(np.float32)
 
 
 def to_visible(x: jax.Array) -> jax.Array:

@@ -15,11 +15,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import data, optim, parallel as parallel_lib, validation
+from gan_jax import optim
 from gan_jax.config import int_at_least, require
 from gan_jax.evaluation import plots
 from gan_jax.evaluation import rbm_likelihood
-from gan_jax.families import EVAL_STREAM, Family, real_sampler, test_visibles, to_visible
+from gan_jax.families import (EVAL_STREAM, Family, base_rates, real_sampler, test_visibles, to_visible,
+                              validate_binary_image_model)
 from gan_jax.models import rbm as rbm_lib
 from gan_jax.rng import noise_key
 from gan_jax.state import Network, TrainState
@@ -37,44 +38,22 @@ def validate_rbm(config: ml_collections.ConfigDict, num_devices: int, num_proces
           f'got {section.ais_temperatures}; annealing needs at least two temperatures (the base model and the RBM)')
   int_at_least(section.ais_chains, 'rbm.ais_chains', minimum=2)  # A standard error needs two.
   int_at_least(section.sample_gibbs_steps, 'rbm.sample_gibbs_steps')
-  require(set(config.optim.keys()) >= {'rbm'}, 'optim.rbm', 'the RBM family trains network rbm: give config.optim '
-          'an rbm section (gan_jax.config.rbm_config has one)')
-  optim.validate(config.optim)
-  data.validate(config.data)
-  parallel_lib.validate_parallel(config.parallel, num_processes)
-  validation.validate_loop(config)
-  require(config.data.name in data.IMAGE_DATASETS, 'data.name',
-          f'got {config.data.name!r}; a Bernoulli RBM models binary images: use one of '
-          f'{", ".join(data.IMAGE_DATASETS)} with data.binarize')
-  require(config.data.binarize != 'none', 'data.binarize',
-          f"got 'none': a Bernoulli RBM models binary pixels and data.name={config.data.name!r} has grey levels; "
-          "set data.binarize='sample' (each pixel on with its intensity as probability) or 'threshold'")
-  require(config.train.batch_size % num_devices == 0, 'train.batch_size',
-          f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
-          f'parallel.mode={config.parallel.mode!r}')
-  data.check_available(config.data)
-  validation.validate_pipeline(config)
+  validate_binary_image_model(config, num_devices, num_processes, ('rbm',), 'a Bernoulli RBM')
 
 
 def create_rbm_state(config: ml_collections.ConfigDict, key: jax.Array, dataset) -> TrainState:
   """The RBM at step 0: network 'rbm' (W ~ N(0, init_std^2), zero biases) and, for PCD, the persistent chains
-  (started from the data's base rates: each visible unit on with its mean training intensity)."""
+  (started from the binarised training data's base rates)."""
   num_visible = int(np.prod(dataset.shape))
   init_key, chain_key, rng = jax.random.split(key, 3)
   module = rbm_lib.RBM(num_hidden=config.rbm.num_hidden, init_std=config.rbm.init_std)
   net = Network.create(module, optim.make_optimizer(config.optim.rbm), init_key, jnp.zeros((1, num_visible)))
   extras = {}
   if config.rbm.persistent:
-    mean = base_rates(dataset)
+    mean = jnp.asarray(base_rates(dataset, config.data.binarize))
     extras['chains'] = jax.random.bernoulli(chain_key, mean, (config.train.batch_size, num_visible)).astype(
         jnp.float32)
   return TrainState.create({'rbm': net}, rng, extras=extras)
-
-
-def base_rates(dataset) -> jax.Array:
-  """Each visible unit's mean training intensity in [0, 1] (the probability 'sample' binarisation turns it on)."""
-  images = dataset.host_arrays()['images']
-  return jnp.asarray(images.reshape(images.shape[0], -1).mean(axis=0) / 255.0, jnp.float32)
 
 
 def rbm_train_step(state: TrainState, real: dict, *, gibbs_steps: int, persistent: bool):
@@ -124,8 +103,9 @@ def make_rbm_evaluator(config: ml_collections.ConfigDict, dataset):
   test_v, _ = test_visibles(config, config.seed)
   num = min(config.eval.num_samples, test_v.shape[0])
   test_v = jnp.asarray(test_v[:num])
-  rates = base_rates(dataset)
-  base_bias = rbm_likelihood.base_rate_bias(np.asarray(rates)[None])
+  rates = base_rates(dataset, config.data.binarize)
+  base_bias = rbm_likelihood.base_rate_bias(rates[None])  # AIS starts from the data's base-rate model.
+  rates = jnp.asarray(rates)
   rows = config.eval.grid_rows
   key = jax.random.fold_in(jax.random.key(config.seed), EVAL_STREAM)
   ais_key, pll_key, sample_key, start_key = jax.random.split(key, 4)

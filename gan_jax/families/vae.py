@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import data, latent_space, optim, parallel as parallel_lib, validation
+from gan_jax import latent_space, optim
 from gan_jax.config import int_at_least, require
 from gan_jax.evaluation import plots
-from gan_jax.families import EVAL_STREAM, Family, real_sampler, test_visibles
+from gan_jax.families import EVAL_STREAM, Family, real_sampler, test_visibles, validate_binary_image_model
 from gan_jax.models import vae as vae_lib
 from gan_jax.rng import noise_key
 from gan_jax.state import Network, TrainState
@@ -42,27 +42,7 @@ def validate_vae(config: ml_collections.ConfigDict, num_devices: int, num_proces
           f'got {hidden!r}; must be a non-empty tuple of positive integers (the hidden layers\' widths)')
   int_at_least(section.iw_samples, 'vae.iw_samples')
   int_at_least(section.iw_chunk, 'vae.iw_chunk')
-  for name in NETS:
-    require(name in config.optim, f'optim.{name}', f'the VAE family trains networks {" and ".join(NETS)}: give '
-            f'config.optim an {name} section (gan_jax.config.vae_config has both)')
-  optim.validate(config.optim)
-  data.validate(config.data)
-  parallel_lib.validate_parallel(config.parallel, num_processes)
-  validation.validate_loop(config)
-  require(config.train.n_critic == 1, 'train.n_critic',
-          f'got {config.train.n_critic}; a VAE makes one update per step (n_critic is a GAN\'s D steps per G step)')
-  require(config.data.name in data.IMAGE_DATASETS, 'data.name',
-          f'got {config.data.name!r}; the Bernoulli decoder models binary images: use one of '
-          f'{", ".join(data.IMAGE_DATASETS)} with data.binarize')
-  require(config.data.binarize != 'none', 'data.binarize',
-          f"got 'none': the Bernoulli decoder models binary pixels and data.name={config.data.name!r} has grey "
-          "levels; set data.binarize='sample' (each pixel on with its intensity as probability, drawn afresh every "
-          "step) or 'threshold'")
-  require(config.train.batch_size % num_devices == 0, 'train.batch_size',
-          f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
-          f'parallel.mode={config.parallel.mode!r}')
-  data.check_available(config.data)
-  validation.validate_pipeline(config)
+  validate_binary_image_model(config, num_devices, num_processes, NETS, 'the Bernoulli decoder')
 
 
 def make_modules(config: ml_collections.ConfigDict,
