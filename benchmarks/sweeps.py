@@ -72,6 +72,21 @@ def _data_dir(args) -> list[str]:
   return [f'--config.data.data_dir={args.data_dir}'] if args.data_dir else []
 
 
+def seed_major(args, experiment: str, sweep: str, variants: list[str], base_name: str,
+               overrides: list[str] = ()) -> dict[str, list[dict]]:
+  """Each of an experiment's variants ('' is the experiment itself, named `base_name`) at each seed, seed-major (a
+  cut-short sweep still has every variant at the seeds it reached); returns the final metrics by variant."""
+  results = {variant: [] for variant in variants}
+  for seed in args.seeds:
+    for variant in variants:
+      workdir = os.path.join(args.root, sweep, f'{variant or base_name}_s{seed}')
+      metrics = result(args, experiment + (f':{variant}' if variant else ''), workdir,
+                       [f'--config.seed={seed}', *overrides])
+      if metrics:
+        results[variant].append(metrics)
+  return results
+
+
 def _ms_per_step(results: list[dict]) -> str:
   return _mean_std([1000 / r['steps_per_second'] for r in results if r.get('steps_per_second')])
 
@@ -79,7 +94,7 @@ def _ms_per_step(results: list[dict]) -> str:
 def _mean_std(values: list[float], digits: int = 1) -> str:
   if not values:
     return '–'
-  if len(values) == 1:
+  if len(set(values)) == 1:  # One run, or runs that agree (the steps of a sweep).
     return f'{values[0]:.{digits}f}'
   return f'{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}'
 
@@ -161,13 +176,7 @@ def mixtures(args) -> None:
   """Mode collapse on a 2-D mixture: an experiment's variants x seeds, seed-major (a cut-short sweep still has every
   variant at the seeds it reached), beside the published grid numbers."""
   stem = os.path.splitext(os.path.basename(args.experiment))[0]
-  results = {variant: [] for variant in args.variants}
-  for seed in args.seeds:
-    for variant in args.variants:
-      workdir = os.path.join(args.root, stem, f'{variant or "base"}_s{seed}')
-      metrics = result(args, args.experiment + (f':{variant}' if variant else ''), workdir, [f'--config.seed={seed}'])
-      if metrics:
-        results[variant].append(metrics)
+  results = seed_major(args, args.experiment, stem, args.variants, 'base')
   header = ['run', 'seeds', 'steps'] + [name for _, name, _ in MIXTURE_METRICS] + ['ms/step']
   rows = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   for variant, runs in results.items():
@@ -189,14 +198,7 @@ RBM_PAPER = {'cd25': '≈ −86'}
 
 def rbm(args) -> None:
   """The Bernoulli RBM (500 hidden units) on binarised MNIST by learning rule, measured by AIS, seed-major."""
-  results = {variant: [] for variant in args.rbm_variants}
-  for seed in args.seeds:
-    for variant in args.rbm_variants:
-      workdir = os.path.join(args.root, 'rbm', f'{variant or "cd1"}_s{seed}')
-      config = 'experiments/rbm_mnist.py' + (f':{variant}' if variant else '')
-      metrics = result(args, config, workdir, [f'--config.seed={seed}', *_data_dir(args)])
-      if metrics:
-        results[variant].append(metrics)
+  results = seed_major(args, 'experiments/rbm_mnist.py', 'rbm', args.rbm_variants, 'cd1', _data_dir(args))
   rows = ['| rule | seeds | steps | test log-likelihood (AIS, nats) | AIS std error of log Z | test pseudo-LL | '
           'reconstruction error / pixel | paper | ms/step |', '|' + '---|' * 9]
   for variant, runs in results.items():
@@ -214,14 +216,7 @@ VAE_PAPER = {'': '−86.76 (k = 5,000; 60,000 training digits)'}  # Burda et al.
 
 def vae(args) -> None:
   """The VAE (Burda et al.'s one-stochastic-layer model) on binarised MNIST (and its variants), seed-major."""
-  results = {variant: [] for variant in args.vae_variants}
-  for seed in args.seeds:
-    for variant in args.vae_variants:
-      workdir = os.path.join(args.root, 'vae', f'{variant or "mnist"}_s{seed}')
-      config = 'experiments/vae_mnist.py' + (f':{variant}' if variant else '')
-      metrics = result(args, config, workdir, [f'--config.seed={seed}', *_data_dir(args)])
-      if metrics:
-        results[variant].append(metrics)
+  results = seed_major(args, 'experiments/vae_mnist.py', 'vae', args.vae_variants, 'mnist', _data_dir(args))
   rows = ['| data | seeds | steps | test ELBO | test log-likelihood (k = 5,000) | KL | active units | paper | ms/step |',
           '|' + '---|' * 9]
   for variant, runs in results.items():

@@ -47,3 +47,33 @@ def g_loss(g_params, state, batch, objective, **unroll):
 def generate(state, batch, params=None):
   """G's samples for `batch`'s noise, in training mode (as the steps draw them)."""
   return objectives.generate(state, batch, params=params)[0]
+
+
+def load_family_state(workdir, config):
+  """The latest state saved in a run directory, restored into the template of `config.model`'s family."""
+  import os
+  import flax.serialization
+  import orbax.checkpoint as ocp
+  from gan_jax import families
+  template = families.get(config.model).create_state(config, jax.random.key(0), make_dataset(config.data))
+  manager = ocp.CheckpointManager(os.path.join(workdir, 'checkpoints'))
+  restored = manager.restore(manager.latest_step(),
+                             args=ocp.args.StandardRestore(flax.serialization.to_state_dict(template)))
+  return flax.serialization.from_state_dict(template, restored)
+
+
+def run_on(config, mode, num_calls=2, steps_per_call=3):
+  """`config.model`'s family trained `num_calls` x `steps_per_call` steps by the loop's compiled function, on one
+  device ('single') or all ('mesh'); returns this process's copy of the state and the last call's summary."""
+  from gan_jax import families, parallel as parallel_lib
+  from gan_jax.train import make_multi_step_fn, training_arrays
+  parallel = parallel_lib.make_data_parallel(mode)
+  dataset = make_dataset(config.data)
+  state = families.get(config.model).create_state(config, jax.random.key(0), dataset)
+  sharding = parallel.state_sharding(state)
+  compiled = make_multi_step_fn(config, dataset, parallel, sharding)
+  device_state = parallel.put(state, sharding)
+  arrays = parallel.put(training_arrays(config, dataset))
+  for _ in range(num_calls):
+    device_state, summary = compiled(steps_per_call)(device_state, arrays)
+  return jax.device_get(parallel.get(device_state)), jax.device_get(parallel.get(summary))

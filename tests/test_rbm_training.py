@@ -14,9 +14,9 @@ from gan_jax.evaluation import rbm_likelihood
 from gan_jax.families import rbm as rbm_family
 from gan_jax.models import rbm as rbm_lib
 from gan_jax.rng import noise_key
-from gan_jax.train import make_multi_step_fn, train_and_evaluate, training_arrays
+from gan_jax.train import train_and_evaluate
 from gan_jax.validation import validate
-from tests.helpers import comparable
+from tests.helpers import comparable, load_family_state, run_on
 from tests.test_experiments import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,17 +102,6 @@ def test_smoke_run_learns_and_its_ais_matches_the_exact_partition_function(tmp_p
   assert plots == ['filters_0000100.png', 'samples_0000100.png']
 
 
-def load_rbm_state(workdir, config):
-  """The latest state saved in a run directory, restored into the RBM family's template."""
-  import flax.serialization
-  import orbax.checkpoint as ocp
-  template = families.get('rbm').create_state(config, jax.random.key(0), data.make_dataset(config.data))
-  manager = ocp.CheckpointManager(os.path.join(workdir, 'checkpoints'))
-  restored = manager.restore(manager.latest_step(),
-                             args=ocp.args.StandardRestore(flax.serialization.to_state_dict(template)))
-  return flax.serialization.from_state_dict(template, restored)
-
-
 def test_resumed_pcd_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, offline_data_dir):
   whole = smoke_config(offline_data_dir, num_steps=30, checkpoint_every_steps=10, eval_every_steps=30)
   whole.rbm.persistent = True  # The chains are state too: a resume must continue them.
@@ -122,7 +111,7 @@ def test_resumed_pcd_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, off
   part.train.num_steps = 20
   train_and_evaluate(part, str(tmp_path / 'split'))
   train_and_evaluate(whole, str(tmp_path / 'split'))
-  a, b = load_rbm_state(tmp_path / 'whole', whole), load_rbm_state(tmp_path / 'split', whole)
+  a, b = load_family_state(tmp_path / 'whole', whole), load_family_state(tmp_path / 'split', whole)
   assert int(a.step) == 30 and a.extras['chains'].shape == (20, 784)
   jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), comparable(a),
                comparable(b))
@@ -154,19 +143,7 @@ def test_pcd_on_a_mesh_of_eight_devices_matches_one_device(offline_data_dir):
   config = smoke_config(offline_data_dir)
   config.rbm.persistent = True
   config.train.batch_size = 32
-  results = {}
-  for mode in ('single', 'mesh'):
-    parallel = parallel_lib.make_data_parallel(mode)
-    dataset = data.make_dataset(config.data)
-    state = families.get('rbm').create_state(config, jax.random.key(0), dataset)
-    sharding = parallel.state_sharding(state)
-    compiled = make_multi_step_fn(config, dataset, parallel, sharding)
-    device_state = parallel.put(state, sharding)
-    arrays = parallel.put(training_arrays(config, dataset))
-    for _ in range(2):
-      device_state, summary = compiled(3)(device_state, arrays)
-    results[mode] = jax.device_get(parallel.get(device_state)), jax.device_get(parallel.get(summary))
-  (state, summary), (expected, expected_summary) = results['mesh'], results['single']
+  (state, summary), (expected, expected_summary) = run_on(config, 'mesh'), run_on(config, 'single')
   assert int(state.step) == 6
   # The same bits drawn (binarisation, Gibbs samples) on 8 devices as on one: the chains are equal exactly.
   np.testing.assert_array_equal(state.extras['chains'], expected.extras['chains'])

@@ -14,8 +14,8 @@ from gan_jax import data, families, parallel as parallel_lib
 from gan_jax.config import ConfigError
 from gan_jax.models import vae as vae_lib
 from gan_jax.rng import noise_key
-from gan_jax.train import make_multi_step_fn, train_and_evaluate, training_arrays
-from tests.helpers import comparable
+from gan_jax.train import train_and_evaluate
+from tests.helpers import comparable, load_family_state, run_on
 from tests.test_experiments import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -264,17 +264,6 @@ def test_smoke_run_learns_and_its_importance_weighted_bound_lies_above_the_elbo(
     assert {'test_elbo', 'test_log_likelihood_iw'} <= set(json.load(f))
 
 
-def load_vae_state(workdir, config):
-  """The latest state saved in a run directory, restored into the VAE family's template."""
-  import flax.serialization
-  import orbax.checkpoint as ocp
-  template = families.get('vae').create_state(config, jax.random.key(0), data.make_dataset(config.data))
-  manager = ocp.CheckpointManager(os.path.join(workdir, 'checkpoints'))
-  restored = manager.restore(manager.latest_step(),
-                             args=ocp.args.StandardRestore(flax.serialization.to_state_dict(template)))
-  return flax.serialization.from_state_dict(template, restored)
-
-
 def test_resumed_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, offline_data_dir):
   whole = smoke_config(offline_data_dir, num_steps=30, checkpoint_every_steps=10, eval_every_steps=30)
   whole.vae.iw_samples = 4
@@ -283,7 +272,7 @@ def test_resumed_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, offline
   train_and_evaluate(whole, str(tmp_path / 'whole'))
   train_and_evaluate(part, str(tmp_path / 'split'))
   train_and_evaluate(whole, str(tmp_path / 'split'))
-  a, b = load_vae_state(tmp_path / 'whole', whole), load_vae_state(tmp_path / 'split', whole)
+  a, b = load_family_state(tmp_path / 'whole', whole), load_family_state(tmp_path / 'split', whole)
   assert int(a.step) == 30
   jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), comparable(a),
                comparable(b))
@@ -291,19 +280,7 @@ def test_resumed_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, offline
 
 def test_a_mesh_of_eight_devices_matches_one_device(offline_data_dir):
   config = smoke_config(offline_data_dir)
-  results = {}
-  for mode in ('single', 'mesh'):
-    parallel = parallel_lib.make_data_parallel(mode)
-    dataset = data.make_dataset(config.data)
-    state = families.get('vae').create_state(config, jax.random.key(0), dataset)
-    sharding = parallel.state_sharding(state)
-    compiled = make_multi_step_fn(config, dataset, parallel, sharding)
-    device_state = parallel.put(state, sharding)
-    arrays = parallel.put(training_arrays(config, dataset))
-    for _ in range(2):
-      device_state, summary = compiled(3)(device_state, arrays)
-    results[mode] = jax.device_get(parallel.get(device_state)), jax.device_get(parallel.get(summary))
-  (state, summary), (expected, expected_summary) = results['mesh'], results['single']
+  (state, summary), (expected, expected_summary) = run_on(config, 'mesh'), run_on(config, 'single')
   assert int(state.step) == 6
   for name in ('encoder', 'decoder'):
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), state.nets[name].params,
