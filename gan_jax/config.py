@@ -21,8 +21,8 @@ def base_config() -> ml_collections.ConfigDict:
   """Defaults shared by all experiments: the unrolled GAN paper's ring-of-8 setting (Metz et al. 2017, App. A)."""
   config = ml_collections.ConfigDict()
   config.seed = 0
-  # The model family (gan_jax/families): 'gan' (networks g and d, the sections below), 'rbm' (config.rbm) or 'vae'
-  # (config.vae).
+  # The model family (gan_jax/families): 'gan' (networks g and d, the sections below), 'rbm' (config.rbm), 'vae'
+  # (config.vae) or 'autoencoder' (config.autoencoder).
   config.model = 'gan'
 
   config.gen = ml_collections.ConfigDict()
@@ -309,6 +309,42 @@ def vae_config() -> ml_collections.ConfigDict:
   config.train.eval_every_steps = 50_000
   config.train.checkpoint_every_steps = 5000
   config.eval.num_samples = 10_000  # The whole test split (997 offline digits).
+  return config
+
+
+def autoencoder_config() -> ml_collections.ConfigDict:
+  """A one-layer autoencoder on grey 28x28 MNIST in [0, 1]: 64 sigmoid code units, a linear decoder to pixel logits,
+  the Bernoulli cross-entropy of the grey levels, Adam 1e-3 on both networks, batch 100; no sparsity penalty and no
+  corruption (the `sparse` and `denoising` variants of experiments/autoencoder_mnist.py add them)."""
+  config = base_config()
+  config.model = 'autoencoder'
+  config.autoencoder = ml_collections.ConfigDict()
+  config.autoencoder.code_dim = 64
+  config.autoencoder.hidden = ()  # The encoder's hidden widths before the code; the decoder mirrors them.
+  config.autoencoder.sparsity_target = 0.05  # rho, in (0, 1); read only when sparsity_weight > 0.
+  config.autoencoder.sparsity_weight = 0.0  # beta of beta * sum_j KL(rho || rho_hat_j); 0 turns it off.
+  config.autoencoder.corruption = 'none'  # 'none', 'mask' (a fraction set to 0) or 'gaussian' (N(0, level^2) added).
+  config.autoencoder.corruption_level = 0.0  # The masked fraction (< 1), or the Gaussian noise's std.
+  config.autoencoder.reconstruction = 'cross_entropy'  # Or 'squared' (squared error of sigmoid(logits)).
+  config.data.name = 'mnist'
+  config.data.resolution = 28
+  config.data.binarize = 'none'  # Grey levels: the cross-entropy takes targets in [0, 1].
+  ae_optim = ml_collections.ConfigDict(config.optim.g.to_dict())
+  ae_optim.learning_rate = 1e-3
+  ae_optim.b1 = 0.9
+  ae_optim.b2 = 0.999
+  ae_optim.eps = 1e-8
+  ae_optim.eps_root = 0.0  # Nothing differentiates through this Adam.
+  config.optim = ml_collections.ConfigDict({'encoder': ae_optim,
+                                            'decoder': ae_optim.copy_and_resolve_references()})
+  config.train.batch_size = 100
+  config.train.num_steps = 10_000
+  config.train.log_every_steps = 1000
+  config.train.eval_every_steps = 10_000
+  config.train.checkpoint_every_steps = 5000
+  # The whole test split (997 offline digits); the linear probes fit on the first min(5,000, num_samples) training
+  # images.
+  config.eval.num_samples = 10_000
   return config
 
 

@@ -31,6 +31,7 @@ _MODULES = {
     'gan': 'gan_jax.families.gan',
     'rbm': 'gan_jax.families.rbm',
     'vae': 'gan_jax.families.vae',
+    'autoencoder': 'gan_jax.families.autoencoder',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
@@ -84,10 +85,10 @@ def real_sampler(config: ml_collections.ConfigDict, dataset, parallel) -> Callab
 
 
 def validate_binary_image_model(config: ml_collections.ConfigDict, num_devices: int, num_processes: int,
-                                nets: tuple[str, ...], model: str) -> None:
-  """The checks every family of binary-image models shares (the RBM, the VAE), after its own section's: an
-  optimizer section per network, the optimizers, data, parallel and loop sections, an image dataset made binary,
-  the batch against the devices, and last the disk.
+                                nets: tuple[str, ...], model: str, binary: bool = True) -> None:
+  """The checks every family of image models shares (the RBM, the VAE, the autoencoders), after its own
+  section's: an optimizer section per network, the optimizers, data, parallel and loop sections, an image dataset
+  (made binary when `binary`), the batch against the devices, and last the disk.
 
   Args:
     config: the experiment configuration.
@@ -95,6 +96,8 @@ def validate_binary_image_model(config: ml_collections.ConfigDict, num_devices: 
     num_processes: the JAX processes of the run.
     nets: the family's networks, each needing a `config.optim.<net>` section.
     model: what the family models, for the messages ('a Bernoulli RBM', ...).
+    binary: whether the model needs binary pixels (`data.binarize` other than 'none'); the autoencoders model grey
+      levels in [0, 1] and take either.
   """
   from gan_jax import optim, parallel, validation  # validation imports this package.
   for name in nets:
@@ -107,9 +110,9 @@ def validate_binary_image_model(config: ml_collections.ConfigDict, num_devices: 
   require(config.train.n_critic == 1, 'train.n_critic',
           f"got {config.train.n_critic}; {model} makes one update per step (n_critic is a GAN's D steps per G step)")
   require(config.data.name in data.IMAGE_DATASETS, 'data.name',
-          f'got {config.data.name!r}; {model} models binary images: use one of {", ".join(data.IMAGE_DATASETS)} '
-          'with data.binarize')
-  require(config.data.binarize != 'none', 'data.binarize',
+          f'got {config.data.name!r}; {model} models {"binary " if binary else ""}images: use one of '
+          f'{", ".join(data.IMAGE_DATASETS)}{" with data.binarize" if binary else ""}')
+  require(not binary or config.data.binarize != 'none', 'data.binarize',
           f"got 'none': {model} models binary pixels and data.name={config.data.name!r} has grey levels; set "
           "data.binarize='sample' (each pixel on with its intensity as probability, drawn afresh every step) or "
           "'threshold'")

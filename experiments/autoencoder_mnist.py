@@ -1,0 +1,48 @@
+"""Autoencoders of grey MNIST in [0, 1] with 64 sigmoid code units: plain, sparse (Ng's CS294A notes) and denoising
+(Vincent et al. 2008); measured by the test reconstruction error and by a linear probe of the codes against the raw
+pixels and the untrained encoder's codes.
+
+  python -m gan_jax.main --config experiments/autoencoder_mnist.py --workdir workdirs/autoencoder_mnist
+  python -m gan_jax.main --config experiments/autoencoder_mnist.py:sparse --workdir workdirs/autoencoder_sparse
+  python -m gan_jax.main --config experiments/autoencoder_mnist.py:denoising --workdir workdirs/autoencoder_denoising
+  python -m gan_jax.main --config experiments/autoencoder_mnist.py:smoke --workdir /tmp/autoencoder_smoke
+
+Variants: `sparse`, `denoising`, `fashion_mnist` (the plain one on Fashion-MNIST) and `smoke` (16 code units, 40
+steps). The data are the offline MNIST digits (9,003 train / 997 test): `python -m gan_jax.data.prepare mnist` once
+(`fashion_mnist` for that variant).
+"""
+
+from gan_jax.config import autoencoder_config, select_variant, smoke
+
+
+def sparse(config):
+  # Ng's CS294A lecture notes ('Sparse autoencoder', 2011) and their exercise: target activation rho = 0.05 and
+  # sparsity weight beta = 3.
+  config.autoencoder.sparsity_target = 0.05
+  config.autoencoder.sparsity_weight = 3.0
+  return config
+
+
+def denoising(config):
+  # Vincent et al. (2008) train with masking noise at 10%, 25%, 40% ...; 25% is among their settings.
+  config.autoencoder.corruption = 'mask'
+  config.autoencoder.corruption_level = 0.25
+  return config
+
+
+def fashion_mnist(config):
+  config.data.name = 'fashion_mnist'
+  return config
+
+
+def smoke_autoencoder(config):
+  config = smoke(config)
+  config.autoencoder.code_dim = 16
+  config.train.batch_size = 32
+  config.eval.num_samples = 200  # The probes fit on 200 training codes and score 200 test codes.
+  return config
+
+
+def get_config(variant: str | None = None):
+  return select_variant(autoencoder_config(), variant, {'sparse': sparse, 'denoising': denoising,
+                                                        'fashion_mnist': fashion_mnist, 'smoke': smoke_autoencoder})

@@ -1,0 +1,225 @@
+"""The autoencoder family (`config.model='autoencoder'`): a deterministic autoencoder of images in [0, 1] with
+sigmoid codes, made sparse by Ng's KL penalty on the codes' batch means and denoising by Vincent et al. (2008)'s
+corruption of its input (`gan_jax.models.autoencoder`).
+
+One training step is one `update` of 'encoder' and 'decoder' jointly on the batch's loss, its corruption drawn from
+`noise_key(state.rng, state.step)`; each network is advanced by its own optimizer (`config.optim.encoder`,
+`config.optim.decoder`, with their `weight_decay`). The codes are judged by a linear probe: a multinomial logistic
+regression fitted on the codes of training images and scored on the test codes, beside the same probe on the raw
+pixels and on the codes of the run's untrained encoder.
+"""
+
+import functools
+import warnings
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gan_jax import optim
+from gan_jax.config import choice, int_at_least, require
+from gan_jax.evaluation import plots
+from gan_jax.families import EVAL_STREAM, Family, real_sampler, test_visibles, validate_binary_image_model
+from gan_jax.models import autoencoder as ae_lib
+from gan_jax.rng import noise_key
+from gan_jax.state import Network, TrainState
+from gan_jax.update import update
+
+NETS = ('encoder', 'decoder')
+PROBE_TRAIN_IMAGES = 5000  # Training images the probes fit on (at most; eval.num_samples bounds it too).
+# L-BFGS iterations of each probe: the same budget for codes, pixels and the untrained encoder's codes.
+PROBE_MAX_ITER = 500
+NUM_FILTERS = 64
+
+
+def _number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def validate_autoencoder(config: ml_collections.ConfigDict, num_devices: int, num_processes: int = 1) -> None:
+  """The autoencoder family's checks: its section, then the data (images, grey or binary), optimizers and loop."""
+  require('autoencoder' in config, 'autoencoder',
+          'the autoencoder family reads config.autoencoder: start from gan_jax.config.autoencoder_config()')
+  section = config.autoencoder
+  int_at_least(section.code_dim, 'autoencoder.code_dim')
+  hidden = section.hidden
+  require(isinstance(hidden, (tuple, list))
+          and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in hidden), 'autoencoder.hidden',
+          f'got {hidden!r}; must be a tuple of positive integers (the hidden layers\' widths; () for none)')
+  rho = section.sparsity_target
+  require(_number(rho) and 0.0 < rho < 1.0, 'autoencoder.sparsity_target',
+          f'got {rho!r}; must lie strictly between 0 and 1 (the target mean activation of a code unit)')
+  beta = section.sparsity_weight
+  require(_number(beta) and beta >= 0.0, 'autoencoder.sparsity_weight', f'got {beta!r}; must be a number >= 0')
+  choice(section.corruption, 'autoencoder.corruption', ae_lib.CORRUPTIONS)
+  level = section.corruption_level
+  require(_number(level) and level >= 0.0, 'autoencoder.corruption_level', f'got {level!r}; must be a number >= 0')
+  require(section.corruption != 'mask' or level < 1.0, 'autoencoder.corruption_level',
+          f'got {level!r}; masking noise sets this fraction of the pixels to 0 and must leave some: use a level < 1')
+  choice(section.reconstruction, 'autoencoder.reconstruction', ae_lib.RECONSTRUCTIONS)
+  validate_binary_image_model(config, num_devices, num_processes, NETS, 'the autoencoder', binary=False)
+
+
+def make_modules(config: ml_collections.ConfigDict,
+                 shape: tuple[int, ...]) -> tuple[ae_lib.MLPEncoder, ae_lib.MLPDecoder]:
+  """The encoder and decoder `config.autoencoder` describes, for images of `shape`; the decoder mirrors the
+  encoder."""
+  hidden = tuple(config.autoencoder.hidden)
+  return (ae_lib.MLPEncoder(hidden=hidden, code_dim=config.autoencoder.code_dim),
+          ae_lib.MLPDecoder(hidden=hidden[::-1], output_shape=tuple(shape)))
+
+
+def create_autoencoder_state(config: ml_collections.ConfigDict, key: jax.Array, dataset) -> TrainState:
+  """The autoencoder at step 0: networks 'encoder' and 'decoder', each with its optimizer."""
+  enc_key, dec_key, rng = jax.random.split(key, 3)
+  encoder, decoder = make_modules(config, dataset.shape)
+  nets = {
+      'encoder': Network.create(encoder, optim.make_optimizer(config.optim.encoder), enc_key,
+                                jnp.zeros((1, *dataset.shape))),
+      'decoder': Network.create(decoder, optim.make_optimizer(config.optim.decoder), dec_key,
+                                jnp.zeros((1, config.autoencoder.code_dim))),
+  }
+  return TrainState.create(nets, rng)
+
+
+def loss_settings(config: ml_collections.ConfigDict) -> dict:
+  """`ae_lib.autoencoder_loss`'s keyword settings from `config.autoencoder`."""
+  s = config.autoencoder
+  return dict(corruption=s.corruption, corruption_level=float(s.corruption_level), reconstruction=s.reconstruction,
+              sparsity_target=float(s.sparsity_target), sparsity_weight=float(s.sparsity_weight))
+
+
+def objective(state: TrainState, batch: dict, *, key: jax.Array, settings: dict):
+  """The objective `update` differentiates: `ae_lib.autoencoder_loss` of `batch['x']` (pixels in [0, 1]), with its
+  parts as metrics 'autoencoder_reconstruction', 'autoencoder_sparsity' (the unweighted KL) and
+  'autoencoder_mean_code'."""
+  enc, dec = state.nets['encoder'], state.nets['decoder']
+  loss, parts = ae_lib.autoencoder_loss(enc.module, dec.module, enc.params, dec.params, batch['x'], key, **settings)
+  return loss, (state, {f'autoencoder_{k}': v for k, v in parts.items()})
+
+
+def make_autoencoder_train_step(config: ml_collections.ConfigDict, dataset, parallel):
+  """`(train_step, sample_real)`: one optimizer step of both networks on the loss; `state.step` advances.
+
+  Metrics: 'autoencoder_loss', its parts (see `objective`), and per network the gradient, update and parameter
+  norms.
+  """
+  settings = loss_settings(config)
+
+  def train_step(state: TrainState, real: dict):
+    step_objective = functools.partial(objective, key=noise_key(state.rng, state.step), settings=settings)
+    state, metrics = update(state, {'x': (real['x'][0] + 1.0) / 2.0}, nets=NETS, objective=step_objective,
+                            name='autoencoder')
+    return state.replace(step=state.step + 1), metrics
+
+  return train_step, real_sampler(config, dataset, parallel)
+
+
+def probe_accuracy(train_features: np.ndarray, train_labels: np.ndarray, test_features: np.ndarray,
+                   test_labels: np.ndarray) -> float:
+  """The test accuracy of a multinomial logistic regression (scikit-learn, L2 with C = 1, L-BFGS for
+  `PROBE_MAX_ITER` iterations) fitted on the training features."""
+  from sklearn.exceptions import ConvergenceWarning
+  from sklearn.linear_model import LogisticRegression
+  with warnings.catch_warnings():
+    # A fixed budget, the same for every feature set; an unconverged fit is still a valid (weaker) probe.
+    warnings.simplefilter('ignore', ConvergenceWarning)
+    probe = LogisticRegression(max_iter=PROBE_MAX_ITER).fit(np.asarray(train_features, np.float64), train_labels)
+  return float(probe.score(np.asarray(test_features, np.float64), test_labels))
+
+
+def filter_images(kernel: np.ndarray, shape: tuple[int, ...], num: int) -> np.ndarray:
+  """The first `num` first-layer units' weight vectors [V, units] as images in [-1, 1], each scaled by its own
+  largest magnitude."""
+  w = np.asarray(kernel)[:, :num].T
+  w = w / np.maximum(np.abs(w).max(axis=1, keepdims=True), 1e-12)
+  return w.reshape(-1, *shape)
+
+
+def make_autoencoder_evaluator(config: ml_collections.ConfigDict, dataset):
+  """`evaluate(state) -> (metrics, pictures)` on the first `eval.num_samples` images of the test split (in [0, 1],
+  binarised once as the training data are when `data.binarize` says so: `families.test_visibles`).
+
+  Metrics: 'test_cross_entropy' (nats per image) and 'test_squared_error' (per pixel) of the reconstructions of
+  the clean test images; 'test_corrupted_cross_entropy', the same from their corruption (the denoising task);
+  'test_mean_code', the codes' mean activation; 'probe_accuracy', the test accuracy of a linear probe on the codes
+  fitted on the first min(5,000, eval.num_samples) training images, beside 'probe_accuracy_pixels' (the probe on
+  the raw pixels) and 'probe_accuracy_random_encoder' (on the codes of the run's step-0 encoder), both computed
+  once here.
+
+  Pictures: 'filters', the first layer's weights of its first 64 units (the code units when there is no hidden
+  layer), each scaled to its own range; 'reconstructions', rows of test digits, each followed by its reconstruction,
+  its corruption and the corruption's reconstruction.
+  """
+  shape = tuple(dataset.shape)
+  settings = loss_settings(config)
+  test_v, test = test_visibles(config, config.seed)
+  num = min(config.eval.num_samples, test_v.shape[0])
+  test_x = jnp.asarray(test_v[:num].reshape(num, *shape))
+  test_labels = np.asarray(test.host_arrays()['labels'][:num])
+  train_arrays = dataset.host_arrays()
+  num_train = min(PROBE_TRAIN_IMAGES, config.eval.num_samples, len(train_arrays['labels']))
+  # The training images as the steps see them, (x + 1) / 2 of x = image / 127.5 - 1 (not binarised: the probe
+  # reads the images themselves).
+  train_x = jnp.asarray(train_arrays['images'][:num_train], jnp.float32) / 255.0
+  train_labels = np.asarray(train_arrays['labels'][:num_train])
+  encoder, decoder = make_modules(config, shape)
+  key = jax.random.fold_in(jax.random.key(config.seed), EVAL_STREAM)
+  corrupted_x = ae_lib.corrupt(test_x, key, settings['corruption'], settings['corruption_level'])
+  rows = config.eval.grid_rows
+  groups = max(1, rows // 4)  # (digit, reconstruction, corruption, its reconstruction) groups per row.
+  pictured = np.arange(rows * groups) % num
+
+  @jax.jit
+  def codes_of(enc_params, x):
+    return ae_lib.encode(encoder, enc_params, x)
+
+  @jax.jit
+  def measure(enc_params, dec_params, test_x, corrupted_x):
+    codes = ae_lib.encode(encoder, enc_params, test_x)
+    logits = ae_lib.decode(decoder, dec_params, codes)
+    corrupted_logits = ae_lib.decode(decoder, dec_params, ae_lib.encode(encoder, enc_params, corrupted_x))
+    metrics = {
+        'test_cross_entropy': jnp.mean(ae_lib.reconstruction_error(logits, test_x, 'cross_entropy')),
+        'test_squared_error': jnp.mean((jax.nn.sigmoid(logits) - test_x)**2),
+        'test_corrupted_cross_entropy': jnp.mean(
+            ae_lib.reconstruction_error(corrupted_logits, test_x, 'cross_entropy')),
+        'test_mean_code': jnp.mean(codes),
+    }
+    return metrics, codes, jax.nn.sigmoid(logits), jax.nn.sigmoid(corrupted_logits)
+
+  def probe(enc_params):
+    return probe_accuracy(codes_of(enc_params, train_x), train_labels, codes_of(enc_params, test_x), test_labels)
+
+  # The baselines do not change during the run: the pixels, and the step-0 encoder of this run's seed.
+  pixel_accuracy = probe_accuracy(np.asarray(train_x).reshape(num_train, -1), train_labels,
+                                  np.asarray(test_x).reshape(num, -1), test_labels)
+  initial = create_autoencoder_state(config, jax.random.key(config.seed), dataset)
+  random_accuracy = probe(initial.nets['encoder'].params)
+
+  def evaluate(state: TrainState):
+    enc_params, dec_params = state.nets['encoder'].params, state.nets['decoder'].params
+    metrics, _, clean, noisy = measure(enc_params, dec_params, test_x, corrupted_x)
+    metrics = {k: float(v) for k, v in metrics.items()}
+    metrics['probe_accuracy'] = probe(enc_params)
+    metrics['probe_accuracy_pixels'] = pixel_accuracy
+    metrics['probe_accuracy_random_encoder'] = random_accuracy
+    groups_of_four = np.stack([np.asarray(test_x)[pictured], np.asarray(clean)[pictured],
+                               np.asarray(corrupted_x)[pictured], np.asarray(noisy)[pictured]], axis=1)
+    kernel = np.asarray(enc_params['Dense_0']['kernel'])  # The first layer, [pixels, units].
+    num_filters = min(NUM_FILTERS, kernel.shape[1])
+    filter_rows = int(np.ceil(np.sqrt(num_filters)))
+    pictures = {
+        'filters': plots.image_grid(filter_images(kernel, shape, num_filters), filter_rows),
+        'reconstructions': plots.image_grid(np.clip(groups_of_four.reshape(-1, *shape), 0.0, 1.0) * 2.0 - 1.0,
+                                            rows, 4 * groups),
+    }
+    return metrics, pictures
+
+  return evaluate
+
+
+FAMILY = Family(validate=validate_autoencoder, create_state=create_autoencoder_state,
+                make_train_step=make_autoencoder_train_step, make_evaluator=make_autoencoder_evaluator,
+                loss_names=('autoencoder_loss',))
