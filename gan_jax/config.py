@@ -338,9 +338,11 @@ def autoencoder_config() -> ml_collections.ConfigDict:
   config.optim = ml_collections.ConfigDict({'encoder': ae_optim,
                                             'decoder': ae_optim.copy_and_resolve_references()})
   config.train.batch_size = 100
-  config.train.num_steps = 10_000
+  # 333 epochs of the 9,003 offline training digits: about 1.5 minutes of training on a busy 2-core CPU, plus the
+  # probes. The plain model's test cross-entropy was still falling at 10,000 steps (76.9 nats per image).
+  config.train.num_steps = 30_000
   config.train.log_every_steps = 1000
-  config.train.eval_every_steps = 10_000
+  config.train.eval_every_steps = 30_000
   config.train.checkpoint_every_steps = 5000
   # The whole test split (997 offline digits); the linear probes fit on the first min(5,000, num_samples) training
   # images.
