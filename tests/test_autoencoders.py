@@ -210,6 +210,7 @@ def test_resumed_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, offline
   whole.autoencoder.corruption = 'mask'  # The corruption's draws must follow the step too.
   whole.autoencoder.corruption_level = 0.25
   whole.autoencoder.sparsity_weight = 3.0
+  whole.eval.num_samples = 50  # Each of the three runs fits its probes at set-up and at its end.
   part = whole.copy_and_resolve_references()
   part.train.num_steps = 20
   train_and_evaluate(whole, str(tmp_path / 'whole'))
