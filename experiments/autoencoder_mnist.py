@@ -16,15 +16,16 @@ from gan_jax.config import autoencoder_config, select_variant, smoke
 
 
 def sparse(config):
-  # Ng's CS294A lecture notes ('Sparse autoencoder', 2011) and their exercise: target activation rho = 0.05 and
-  # sparsity weight beta = 3.
+  # rho = 0.05 is the example of Ng's CS294A lecture notes ('Sparse autoencoder', 2011: 'say rho = 0.05'); beta = 3
+  # is the sparsity weight of the UFLDL exercises that go with them. Their objective also has weight decay
+  # (optim.<net>.weight_decay), left at 0 here.
   config.autoencoder.sparsity_target = 0.05
   config.autoencoder.sparsity_weight = 3.0
   return config
 
 
 def denoising(config):
-  # Vincent et al. (2008) train with masking noise at 10%, 25%, 40% ...; 25% is among their settings.
+  # Masking noise destroying 25% of the pixels: one of the destruction fractions of Vincent et al. (2008).
   config.autoencoder.corruption = 'mask'
   config.autoencoder.corruption_level = 0.25
   return config

@@ -249,3 +249,18 @@ def test_grey_images_are_accepted_and_non_images_refused(offline_data_dir):
   config.data.name = 'ring'
   with pytest.raises(ConfigError, match="config.data.name: got 'ring'; the autoencoder models images"):
     validate(config, num_devices=1)
+
+
+def test_filter_pictures_keep_a_filters_pattern_beside_one_huge_weight():
+  from gan_jax.families.autoencoder import filter_images
+  rng = np.random.default_rng(5)
+  kernel = rng.normal(size=(16, 3))
+  kernel[:3, 0] = 1e3  # Rarely-on border pixels' weights.
+  images = filter_images(kernel, (4, 4, 1), 2)
+  assert images.shape == (2, 4, 4, 1) and np.all(np.abs(images) <= 1.0)
+  np.testing.assert_array_equal(images[0].reshape(-1)[:3], 1.0)  # Clipped.
+  # The other 13 weights still spread over a visible range (scaled by the largest weight or by the standard
+  # deviation they would span 1e-2 at most).
+  assert np.ptp(images[0].reshape(-1)[3:]) > 0.5
+  # A filter without outliers keeps the order of its weights.
+  np.testing.assert_array_equal(np.argsort(images[1].reshape(-1)), np.argsort(kernel[:, 1]))

@@ -130,17 +130,18 @@ def probe_accuracy(train_features: np.ndarray, train_labels: np.ndarray, test_fe
 
 
 def filter_images(kernel: np.ndarray, shape: tuple[int, ...], num: int) -> np.ndarray:
-  """The first `num` first-layer units' weight vectors [V, units] as images in [-1, 1], each centred on its mean and
-  scaled so that 3 of its standard deviations reach +-1 (clipped beyond).
+  """The first `num` first-layer units' weight vectors [V, units] as images in [-1, 1], each centred on its median
+  and scaled so that 4.5 median absolute deviations (3 standard deviations for normal weights) reach +-1, clipped
+  beyond.
 
-  Scaling by each filter's largest magnitude instead (the RBM's pictures) shows nothing here: the weights of the
-  border pixels, on in a few training digits only, grow largest under Adam (each rare gradient is a full step) and
-  leave the digit's area one flat grey.
+  Scaling by each filter's largest magnitude (the RBM's pictures), or by its standard deviation, shows nothing here:
+  the weights of the border pixels, on in a few training digits only, grow largest under Adam (each rare gradient
+  is a full step) and would leave the digit's area one flat grey. The median and its deviation ignore them.
   """
   w = np.asarray(kernel, np.float64)[:, :num].T
-  w = w - w.mean(axis=1, keepdims=True)
-  w = np.clip(w / np.maximum(3.0 * w.std(axis=1, keepdims=True), 1e-12), -1.0, 1.0)
-  return w.reshape(-1, *shape)
+  w = w - np.median(w, axis=1, keepdims=True)
+  spread = 4.5 * np.median(np.abs(w), axis=1, keepdims=True)
+  return np.clip(w / np.maximum(spread, 1e-12), -1.0, 1.0).reshape(-1, *shape)
 
 
 def make_autoencoder_evaluator(config: ml_collections.ConfigDict, dataset):
@@ -155,7 +156,7 @@ def make_autoencoder_evaluator(config: ml_collections.ConfigDict, dataset):
   once here.
 
   Pictures: 'filters', the first layer's weights of its first 64 units (the code units when there is no hidden
-  layer), each scaled by its own spread (`filter_images`); 'reconstructions', rows of test digits, each followed by its reconstruction,
+  layer), each scaled by its own median deviation (`filter_images`); 'reconstructions', rows of test digits, each followed by its reconstruction,
   its corruption and the corruption's reconstruction.
   """
   shape = tuple(dataset.shape)
