@@ -10,8 +10,8 @@ pixels and the untrained encoder's codes.
   python -m gan_jax.main --config experiments/autoencoder_mnist.py:smoke --workdir /tmp/autoencoder_smoke
 
 Variants: `sparse`, `sparse_weight_decay` (Ng's whole objective), `denoising`, `fashion_mnist` (the plain one on
-Fashion-MNIST) and `smoke` (16 code units, 40 steps). The data are the offline MNIST digits (9,003 train / 997 test): `python -m gan_jax.data.prepare mnist` once
-(`fashion_mnist` for that variant).
+Fashion-MNIST) and `smoke` (16 code units, 40 steps). The data are the offline MNIST digits (9,003 train / 997
+test): `python -m gan_jax.data.prepare mnist` once (`fashion_mnist` for that variant).
 """
 
 from gan_jax.config import autoencoder_config, select_variant, smoke

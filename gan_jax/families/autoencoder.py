@@ -156,8 +156,8 @@ def make_autoencoder_evaluator(config: ml_collections.ConfigDict, dataset):
   once here.
 
   Pictures: 'filters', the first layer's weights of its first 64 units (the code units when there is no hidden
-  layer), each scaled by its own median deviation (`filter_images`); 'reconstructions', rows of test digits, each followed by its reconstruction,
-  its corruption and the corruption's reconstruction.
+  layer), each scaled by its own median deviation (`filter_images`); 'reconstructions', rows of test digits, each
+  followed by its reconstruction, its corruption and the corruption's reconstruction.
   """
   shape = tuple(dataset.shape)
   settings = loss_settings(config)
