@@ -84,7 +84,7 @@ def real_sampler(config: ml_collections.ConfigDict, dataset, parallel) -> Callab
   return sample_real
 
 
-def validate_binary_image_model(config: ml_collections.ConfigDict, num_devices: int, num_processes: int,
+def validate_image_model(config: ml_collections.ConfigDict, num_devices: int, num_processes: int,
                                 nets: tuple[str, ...], model: str, binary: bool = True) -> None:
   """The checks every family of image models shares (the RBM, the VAE, the autoencoders), after its own
   section's: an optimizer section per network, the optimizers, data, parallel and loop sections, an image dataset

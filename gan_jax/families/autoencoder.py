@@ -20,7 +20,7 @@ import numpy as np
 from gan_jax import optim
 from gan_jax.config import choice, int_at_least, require
 from gan_jax.evaluation import plots
-from gan_jax.families import EVAL_STREAM, Family, real_sampler, test_visibles, validate_binary_image_model
+from gan_jax.families import EVAL_STREAM, Family, real_sampler, test_visibles, validate_image_model
 from gan_jax.models import autoencoder as ae_lib
 from gan_jax.rng import noise_key
 from gan_jax.state import Network, TrainState
@@ -58,7 +58,7 @@ def validate_autoencoder(config: ml_collections.ConfigDict, num_devices: int, nu
   require(section.corruption != 'mask' or level < 1.0, 'autoencoder.corruption_level',
           f'got {level!r}; masking noise sets this fraction of the pixels to 0 and must leave some: use a level < 1')
   choice(section.reconstruction, 'autoencoder.reconstruction', ae_lib.RECONSTRUCTIONS)
-  validate_binary_image_model(config, num_devices, num_processes, NETS, 'the autoencoder', binary=False)
+  validate_image_model(config, num_devices, num_processes, NETS, 'the autoencoder', binary=False)
 
 
 def make_modules(config: ml_collections.ConfigDict,

@@ -20,7 +20,7 @@ from gan_jax.config import int_at_least, require
 from gan_jax.evaluation import plots
 from gan_jax.evaluation import rbm_likelihood
 from gan_jax.families import (EVAL_STREAM, Family, base_rates, real_sampler, test_visibles, to_visible,
-                              validate_binary_image_model)
+                              validate_image_model)
 from gan_jax.models import rbm as rbm_lib
 from gan_jax.rng import noise_key
 from gan_jax.state import Network, TrainState
@@ -38,7 +38,7 @@ def validate_rbm(config: ml_collections.ConfigDict, num_devices: int, num_proces
           f'got {section.ais_temperatures}; annealing needs at least two temperatures (the base model and the RBM)')
   int_at_least(section.ais_chains, 'rbm.ais_chains', minimum=2)  # A standard error needs two.
   int_at_least(section.sample_gibbs_steps, 'rbm.sample_gibbs_steps')
-  validate_binary_image_model(config, num_devices, num_processes, ('rbm',), 'a Bernoulli RBM')
+  validate_image_model(config, num_devices, num_processes, ('rbm',), 'a Bernoulli RBM')
 
 
 def create_rbm_state(config: ml_collections.ConfigDict, key: jax.Array, dataset) -> TrainState:

@@ -17,7 +17,7 @@ import numpy as np
 from gan_jax import latent_space, optim
 from gan_jax.config import int_at_least, require
 from gan_jax.evaluation import plots
-from gan_jax.families import EVAL_STREAM, Family, real_sampler, test_visibles, validate_binary_image_model
+from gan_jax.families import EVAL_STREAM, Family, real_sampler, test_visibles, validate_image_model
 from gan_jax.models import vae as vae_lib
 from gan_jax.rng import noise_key
 from gan_jax.state import Network, TrainState
@@ -42,7 +42,7 @@ def validate_vae(config: ml_collections.ConfigDict, num_devices: int, num_proces
           f'got {hidden!r}; must be a non-empty tuple of positive integers (the hidden layers\' widths)')
   int_at_least(section.iw_samples, 'vae.iw_samples')
   int_at_least(section.iw_chunk, 'vae.iw_chunk')
-  validate_binary_image_model(config, num_devices, num_processes, NETS, 'the Bernoulli decoder')
+  validate_image_model(config, num_devices, num_processes, NETS, 'the Bernoulli decoder')
 
 
 def make_modules(config: ml_collections.ConfigDict,
