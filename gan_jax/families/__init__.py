@@ -123,6 +123,22 @@ def validate_image_model(config: ml_collections.ConfigDict, num_devices: int, nu
   validation.validate_pipeline(config)
 
 
+def create_encoder_decoder_state(config: ml_collections.ConfigDict, key: jax.Array, dataset, encoder, decoder,
+                                 code_dim: int):
+  """A state of networks 'encoder' (on images of `dataset.shape`) and 'decoder' (on codes of `code_dim`), each
+  with its optimizer from `config.optim`, at step 0 (the VAE's and the autoencoders')."""
+  from gan_jax import optim
+  from gan_jax.state import Network, TrainState
+  enc_key, dec_key, rng = jax.random.split(key, 3)
+  nets = {
+      'encoder': Network.create(encoder, optim.make_optimizer(config.optim.encoder), enc_key,
+                                jnp.zeros((1, *dataset.shape))),
+      'decoder': Network.create(decoder, optim.make_optimizer(config.optim.decoder), dec_key,
+                                jnp.zeros((1, code_dim))),
+  }
+  return TrainState.create(nets, rng)
+
+
 def base_rates(dataset, how: str) -> np.ndarray:
   """Each pixel's probability of being on in the training data binarised as `data.binarize` says: its mean
   intensity under 'sample' (the expected bit), the fraction of images above middle grey under 'threshold'."""

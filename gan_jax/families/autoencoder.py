@@ -17,13 +17,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import optim
 from gan_jax.config import choice, int_at_least, require
 from gan_jax.evaluation import plots
-from gan_jax.families import EVAL_STREAM, Family, real_sampler, test_visibles, validate_image_model
+from gan_jax.families import (EVAL_STREAM, Family, create_encoder_decoder_state, real_sampler, test_visibles,
+                              validate_image_model)
 from gan_jax.models import autoencoder as ae_lib
 from gan_jax.rng import noise_key
-from gan_jax.state import Network, TrainState
+from gan_jax.state import TrainState
 from gan_jax.update import update
 
 NETS = ('encoder', 'decoder')
@@ -72,15 +72,7 @@ def make_modules(config: ml_collections.ConfigDict,
 
 def create_autoencoder_state(config: ml_collections.ConfigDict, key: jax.Array, dataset) -> TrainState:
   """The autoencoder at step 0: networks 'encoder' and 'decoder', each with its optimizer."""
-  enc_key, dec_key, rng = jax.random.split(key, 3)
-  encoder, decoder = make_modules(config, dataset.shape)
-  nets = {
-      'encoder': Network.create(encoder, optim.make_optimizer(config.optim.encoder), enc_key,
-                                jnp.zeros((1, *dataset.shape))),
-      'decoder': Network.create(decoder, optim.make_optimizer(config.optim.decoder), dec_key,
-                                jnp.zeros((1, config.autoencoder.code_dim))),
-  }
-  return TrainState.create(nets, rng)
+  return create_encoder_decoder_state(config, key, dataset, *make_modules(config, dataset.shape), config.autoencoder.code_dim)
 
 
 def loss_settings(config: ml_collections.ConfigDict) -> dict:

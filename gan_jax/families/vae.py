@@ -14,13 +14,14 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import latent_space, optim
+from gan_jax import latent_space
 from gan_jax.config import int_at_least, require
 from gan_jax.evaluation import plots
-from gan_jax.families import EVAL_STREAM, Family, real_sampler, test_visibles, validate_image_model
+from gan_jax.families import (EVAL_STREAM, Family, create_encoder_decoder_state, real_sampler, test_visibles,
+                              validate_image_model)
 from gan_jax.models import vae as vae_lib
 from gan_jax.rng import noise_key
-from gan_jax.state import Network, TrainState
+from gan_jax.state import TrainState
 from gan_jax.update import update
 
 NETS = ('encoder', 'decoder')
@@ -55,15 +56,7 @@ def make_modules(config: ml_collections.ConfigDict,
 
 def create_vae_state(config: ml_collections.ConfigDict, key: jax.Array, dataset) -> TrainState:
   """The VAE at step 0: networks 'encoder' and 'decoder', each with its optimizer."""
-  enc_key, dec_key, rng = jax.random.split(key, 3)
-  encoder, decoder = make_modules(config, dataset.shape)
-  nets = {
-      'encoder': Network.create(encoder, optim.make_optimizer(config.optim.encoder), enc_key,
-                                jnp.zeros((1, *dataset.shape))),
-      'decoder': Network.create(decoder, optim.make_optimizer(config.optim.decoder), dec_key,
-                                jnp.zeros((1, config.vae.latent_dim))),
-  }
-  return TrainState.create(nets, rng)
+  return create_encoder_decoder_state(config, key, dataset, *make_modules(config, dataset.shape), config.vae.latent_dim)
 
 
 def to_unit(x: jax.Array) -> jax.Array:
