@@ -77,3 +77,16 @@ def run_on(config, mode, num_calls=2, steps_per_call=3):
   for _ in range(num_calls):
     device_state, summary = compiled(steps_per_call)(device_state, arrays)
   return jax.device_get(parallel.get(device_state)), jax.device_get(parallel.get(summary))
+
+
+def adam_by_hand(params, grads, m, v, t, opt):
+  """One bias-corrected Adam step (Kingma & Ba) in float64 numpy, written out as the paper states it: the reference
+  the families' optax updates are checked against. `t` counts from 0; returns (params, m, v)."""
+  import numpy as np
+  g = jax.tree.map(lambda a: np.asarray(a, np.float64), grads)
+  m = jax.tree.map(lambda m, g: opt.b1 * m + (1 - opt.b1) * g, m, g)
+  v = jax.tree.map(lambda v, g: opt.b2 * v + (1 - opt.b2) * g**2, v, g)
+  params = jax.tree.map(
+      lambda p, m, v: p - opt.learning_rate * (m / (1 - opt.b1**(t + 1)))
+      / (np.sqrt(v / (1 - opt.b2**(t + 1)) + opt.eps_root) + opt.eps), params, m, v)
+  return params, m, v

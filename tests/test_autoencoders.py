@@ -16,7 +16,7 @@ from gan_jax.config import ConfigError
 from gan_jax.models import autoencoder as ae_lib
 from gan_jax.rng import noise_key
 from gan_jax.train import train_and_evaluate
-from tests.helpers import comparable, load_family_state
+from tests.helpers import adam_by_hand, comparable, load_family_state
 from tests.test_experiments import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -148,13 +148,7 @@ def test_family_steps_are_adam_on_the_hand_written_sparse_denoising_objective(of
     np.testing.assert_allclose([float(logged[t]['autoencoder_reconstruction']),
                                 float(logged[t]['autoencoder_sparsity'])], [float(ce), float(kl)], rtol=1e-5)
     assert float(kl) > 0.1  # The penalty is active: the untrained codes' means are far from 0.05.
-    # Adam (Kingma & Ba), bias-corrected, for each network with its own moments.
-    g = jax.tree.map(lambda a: np.asarray(a, np.float64), grads)
-    m = jax.tree.map(lambda m, g: opt.b1 * m + (1 - opt.b1) * g, m, g)
-    v = jax.tree.map(lambda v, g: opt.b2 * v + (1 - opt.b2) * g**2, v, g)
-    params = jax.tree.map(
-        lambda p, m, v: p - opt.learning_rate * (m / (1 - opt.b1**(t + 1)))
-        / (np.sqrt(v / (1 - opt.b2**(t + 1)) + opt.eps_root) + opt.eps), params, m, v)
+    params, m, v = adam_by_hand(params, grads, m, v, t, opt)  # Each network with its own moments.
   for name in ('encoder', 'decoder'):
     moved = jax.tree.map(lambda a, b: np.abs(np.asarray(a) - b).max(), state.nets[name].params, params[name])
     assert max(jax.tree.leaves(moved)) > 1e-3  # Both networks moved (by about two learning rates).
