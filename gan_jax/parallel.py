@@ -18,7 +18,7 @@ batch over both axes; XLA gathers the parameters where a layer needs them. The a
 
 import dataclasses
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import jax
 from jax.experimental import multihost_utils
@@ -51,11 +51,22 @@ class DataParallel:
       return jax.lax.with_sharding_constraint(x, NamedSharding(self.mesh, spec))
     return x
 
-  def state_sharding(self, tree: Any) -> Any:
+  def state_sharding(self, tree: Any, batch_extras: Sequence[str] = ()) -> Any:
     """Where each array of the state lives under a mesh: replicated, or (model_shards > 1) split over 'model'
-    along its largest dimension divisible by model_shards (arrays without one stay replicated). None for 'single'."""
+    along its largest dimension divisible by model_shards (arrays without one stay replicated). None for 'single'.
+
+    `batch_extras` name entries of `tree.extras` whose leading axis is a batch (a family's `batch_extras`, e.g.
+    PCD's persistent chains): those are split over the devices as the batch is, so that each device runs its own
+    chains instead of every device running all of them.
+    """
     if self.mode != 'mesh':
       return None
+    if batch_extras:
+      shardings = self.state_sharding(tree)
+      batch_axes = AXIS if self.model_shards == 1 else (AXIS, MODEL_AXIS)
+      split = {name: jax.tree.map(lambda _: NamedSharding(self.mesh, P(batch_axes)), tree.extras[name])
+               for name in batch_extras}
+      return shardings.replace(extras={**shardings.extras, **split})
 
     def leaf(x):
       shape = np.shape(x)

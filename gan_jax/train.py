@@ -243,7 +243,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, config_
   ckpt_dir = os.path.join(workdir, 'checkpoints')
   manager = checkpoint.make_manager(ckpt_dir, config.train.keep_checkpoints)
   # Under a mesh the checkpoint comes back as global arrays, on every process.
-  state_sharding = parallel.state_sharding(state)
+  state_sharding = parallel.state_sharding(state, family.batch_extras)
   restored = checkpoint.restore_latest(manager, state, state_sharding)
   if restored is not None:
     state = restored

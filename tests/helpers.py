@@ -69,8 +69,9 @@ def run_on(config, mode, num_calls=2, steps_per_call=3):
   from gan_jax.train import make_multi_step_fn, training_arrays
   parallel = parallel_lib.make_data_parallel(mode)
   dataset = make_dataset(config.data)
-  state = families.get(config.model).create_state(config, jax.random.key(0), dataset)
-  sharding = parallel.state_sharding(state)
+  family = families.get(config.model)
+  state = family.create_state(config, jax.random.key(0), dataset)
+  sharding = parallel.state_sharding(state, family.batch_extras)
   compiled = make_multi_step_fn(config, dataset, parallel, sharding)
   device_state = parallel.put(state, sharding)
   arrays = parallel.put(training_arrays(config, dataset))

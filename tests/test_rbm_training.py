@@ -150,3 +150,27 @@ def test_pcd_on_a_mesh_of_eight_devices_matches_one_device(offline_data_dir):
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), state.nets['rbm'].params,
                expected.nets['rbm'].params)
   np.testing.assert_allclose(summary['rbm_loss'], expected_summary['rbm_loss'], rtol=1e-4)
+
+
+def test_pcd_chains_are_split_over_the_devices_of_a_mesh(offline_data_dir):
+  # Each device runs batch / 8 of the persistent chains, as it holds batch / 8 of the data, and they stay split
+  # between steps (replicated chains would have every device run all 32).
+  from gan_jax import families, parallel as parallel_lib
+  from gan_jax.data import make_dataset
+  from gan_jax.train import make_multi_step_fn, training_arrays
+  config = smoke_config(offline_data_dir)
+  config.rbm.persistent = True
+  config.train.batch_size = 32
+  parallel = parallel_lib.make_data_parallel('mesh')
+  dataset = make_dataset(config.data)
+  family = families.get('rbm')
+  state = family.create_state(config, jax.random.key(0), dataset)
+  sharding = parallel.state_sharding(state, family.batch_extras)
+  placed = parallel.put(state, sharding)
+  placed, _ = make_multi_step_fn(config, dataset, parallel, sharding)(2)(placed, parallel.put(
+      training_arrays(config, dataset)))
+  chains = placed.extras['chains']
+  assert {shard.data.shape for shard in chains.addressable_shards} == {(32 // jax.device_count(), 784)}
+  assert placed.nets['rbm'].params['W'].sharding.is_fully_replicated
+  np.testing.assert_array_equal(np.concatenate([np.asarray(s.data) for s in sorted(
+      chains.addressable_shards, key=lambda s: s.index[0].start)]), np.asarray(parallel.get(placed).extras['chains']))

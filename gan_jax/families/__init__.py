@@ -8,7 +8,8 @@ every family; a family supplies the parts that differ:
 - `make_train_step(config, dataset, parallel)`: `(train_step(state, real) -> (state, metrics), sample_real)`, where
   `sample_real(state, data_arrays)` draws this device's real batch for the state's step (`real_sampler`);
 - `make_evaluator(config, dataset)`: `evaluate(state) -> (metrics, pictures)`;
-- `loss_names`: the metrics whose first non-finite value stops the run.
+- `loss_names`: the metrics whose first non-finite value stops the run;
+- `batch_extras`: the entries of `state.extras` with a batch axis first (PCD's chains), sharded like the batch.
 
 Families are imported when asked for, so a GAN run does not load the RBM's code.
 """
@@ -46,6 +47,8 @@ class Family:
   make_train_step: Callable[..., tuple[Callable, Callable]]
   make_evaluator: Callable[[ml_collections.ConfigDict, Any], Callable]
   loss_names: tuple[str, ...]
+  # Entries of `state.extras` whose leading axis is the batch: sharded over the devices like it under a mesh.
+  batch_extras: tuple[str, ...] = ()
 
 
 def get(name: str) -> Family:

@@ -143,4 +143,4 @@ def make_rbm_evaluator(config: ml_collections.ConfigDict, dataset):
 
 
 FAMILY = Family(validate=validate_rbm, create_state=create_rbm_state, make_train_step=make_rbm_train_step,
-                make_evaluator=make_rbm_evaluator, loss_names=('rbm_loss',))
+                make_evaluator=make_rbm_evaluator, loss_names=('rbm_loss',), batch_extras=('chains',))
