@@ -7,9 +7,10 @@ pixels and the untrained encoder's codes.
   python -m gan_jax.main --config experiments/autoencoder_mnist.py:sparse_weight_decay \
       --workdir workdirs/autoencoder_sparse_wd
   python -m gan_jax.main --config experiments/autoencoder_mnist.py:denoising --workdir workdirs/autoencoder_denoising
+  python -m gan_jax.main --config experiments/autoencoder_mnist.py:conv --workdir workdirs/autoencoder_conv
   python -m gan_jax.main --config experiments/autoencoder_mnist.py:smoke --workdir /tmp/autoencoder_smoke
 
-Variants: `sparse`, `sparse_weight_decay` (Ng's whole objective), `denoising`, `fashion_mnist` (the plain one on
+Variants: `sparse`, `sparse_weight_decay` (Ng's whole objective), `denoising`, `conv` (convolutional), `fashion_mnist` (the plain one on
 Fashion-MNIST) and `smoke` (16 code units, 40 steps). The data are the offline MNIST digits (9,003 train / 997
 test): `python -m gan_jax.data.prepare mnist` once (`fashion_mnist` for that variant).
 """
@@ -43,6 +44,18 @@ def denoising(config):
   return config
 
 
+def conv(config):
+  # Two 4x4 stride-2 convolutions (28 -> 14 -> 7; 16 and 32 channels, ReLU) to the same 64 sigmoid code units, and
+  # their mirror image of up-convolutions in the decoder. A step costs about 10x the dense one's on this CPU: 6,000
+  # steps (67 epochs) rather than 30,000.
+  config.autoencoder.architecture = 'conv'
+  config.autoencoder.conv_channels = (16, 32)
+  config.train.num_steps = 6000
+  config.train.eval_every_steps = 6000
+  config.train.checkpoint_every_steps = 1000
+  return config
+
+
 def fashion_mnist(config):
   config.data.name = 'fashion_mnist'
   return config
@@ -58,5 +71,5 @@ def smoke_autoencoder(config):
 
 def get_config(variant: str | None = None):
   return select_variant(autoencoder_config(), variant, {'sparse': sparse, 'sparse_weight_decay': sparse_weight_decay,
-                                                        'denoising': denoising,
+                                                        'denoising': denoising, 'conv': conv,
                                                         'fashion_mnist': fashion_mnist, 'smoke': smoke_autoencoder})

@@ -320,7 +320,9 @@ def autoencoder_config() -> ml_collections.ConfigDict:
   config.model = 'autoencoder'
   config.autoencoder = ml_collections.ConfigDict()
   config.autoencoder.code_dim = 64
-  config.autoencoder.hidden = ()  # The encoder's hidden widths before the code; the decoder mirrors them.
+  config.autoencoder.architecture = 'mlp'  # Or 'conv': stride-2 convolutions, then a dense layer to the code.
+  config.autoencoder.hidden = ()  # 'mlp': the encoder's hidden widths before the code; the decoder mirrors them.
+  config.autoencoder.conv_channels = (32, 64)  # 'conv': each 4x4 stride-2 convolution's channels; mirrored too.
   config.autoencoder.sparsity_target = 0.05  # rho, in (0, 1); read only when sparsity_weight > 0.
   config.autoencoder.sparsity_weight = 0.0  # beta of beta * sum_j KL(rho || rho_hat_j); 0 turns it off.
   config.autoencoder.corruption = 'none'  # 'none', 'mask' (a fraction set to 0) or 'gaussian' (N(0, level^2) added).

@@ -45,6 +45,31 @@ def test_networks_have_the_documented_shapes_and_codes_in_the_unit_interval():
   assert logits.shape == (3, 28, 28, 1)
 
 
+def np_conv_stride2(x, kernel, bias):
+  """A 4x4 stride-2 cross-correlation with 'SAME' padding (1 on each side: H -> H / 2) in float64 numpy."""
+  size = x.shape[1]
+  padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  patches = np.stack([padded[:, a:a + size:2, b:b + size:2, :] for a in range(4) for b in range(4)], axis=3)
+  return np.einsum('nijtc,tco->nijo', patches, kernel.reshape(16, *kernel.shape[2:])) + bias
+
+
+def test_conv_networks_mirror_each_other_and_the_encoder_is_the_convolutions_written_out_in_numpy():
+  encoder = ae_lib.ConvEncoder(channels=(3, 4), code_dim=5)
+  decoder = ae_lib.ConvDecoder(channels=(4, 3), output_shape=(32, 32, 2))
+  x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 2))
+  codes, variables = encoder.init_with_output(jax.random.key(1), x)
+  assert codes.shape == (2, 5) and bool(jnp.all((codes > 0) & (codes < 1)))
+  logits, dec_variables = decoder.init_with_output(jax.random.key(2), codes)
+  assert logits.shape == (2, 32, 32, 2)
+  assert dec_variables['params']['Dense_0']['kernel'].shape == (5, 8 * 8 * 4)  # The encoder's last map, 8x8x4.
+  p = jax.tree.map(lambda a: np.asarray(a, np.float64), variables['params'])
+  h = np.maximum(np_conv_stride2(np.asarray(x, np.float64), p['Conv_0']['kernel'], p['Conv_0']['bias']), 0.0)
+  h = np.maximum(np_conv_stride2(h, p['Conv_1']['kernel'], p['Conv_1']['bias']), 0.0)
+  assert h.shape == (2, 8, 8, 4)
+  expected = 1 / (1 + np.exp(-(h.reshape(2, -1) @ p['Dense_0']['kernel'] + p['Dense_0']['bias'])))
+  np.testing.assert_allclose(np.asarray(codes), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_kl_sparsity_matches_numpy_in_float64_and_vanishes_at_the_target():
   rng = np.random.default_rng(0)
   rho_hat = rng.uniform(0.01, 0.99, size=17)
@@ -199,6 +224,27 @@ def test_smoke_run_learns_to_reconstruct_and_reports_its_probes_beside_their_bas
             'probe_accuracy_random_encoder'} <= set(json.load(f))
 
 
+def test_conv_smoke_run_learns_to_reconstruct_and_pictures_its_first_layers_kernels(tmp_path, offline_data_dir):
+  config = smoke_config(offline_data_dir, num_steps=60, eval_every_steps=60, checkpoint_every_steps=60)
+  config.autoencoder.architecture = 'conv'
+  config.autoencoder.conv_channels = (4, 8)
+  config.eval.num_samples = 100
+  final = train_and_evaluate(config, str(tmp_path / 'run'))
+  # The step-0 model's test cross-entropy on the same 100 test digits (the module is checked against numpy above).
+  dataset = data.make_dataset(config.data)
+  fresh = families.get('autoencoder').create_state(config, jax.random.key(config.seed), dataset)
+  test = data.make_dataset(families._with_split(config.data, config.eval.test_split)).host_arrays()
+  x = jnp.asarray(test['images'][:100], jnp.float32) / 255.0
+  logits = fresh.nets['decoder'].apply(fresh.nets['encoder'].apply(x)[0])[0]
+  untrained = float(jnp.mean(ae_lib.reconstruction_error(logits, x, 'cross_entropy')))
+  assert final['test_cross_entropy'] < untrained - 200, (final['test_cross_entropy'], untrained)
+  from PIL import Image
+  with Image.open(tmp_path / 'run' / 'plots' / 'filters_0000060.png') as filters:
+    size = filters.size
+  # 4 kernels of 4x4 in a 2x2 grid: far smaller than a grid of 28x28 digit-sized filters.
+  assert max(size) < 28 * 2
+
+
 def test_resumed_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, offline_data_dir):
   whole = smoke_config(offline_data_dir, 'smoke', num_steps=30, checkpoint_every_steps=10, eval_every_steps=30)
   whole.autoencoder.corruption = 'mask'  # The corruption's draws must follow the step too.
@@ -223,12 +269,18 @@ def test_resumed_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, offline
     ('corruption_level', 1.0, 'config.autoencoder.corruption_level: got 1.0; masking noise .* level < 1'),
     ('reconstruction', 'l1', "config.autoencoder.reconstruction: got 'l1'; accepted values: cross_entropy, squared"),
     ('sparsity_weight', -1.0, 'config.autoencoder.sparsity_weight: got -1.0; must be a number >= 0'),
-], ids=['rho_0', 'rho_1', 'salt', 'mask_1', 'l1', 'negative_beta'])
+    ('architecture', 'rnn', "config.autoencoder.architecture: got 'rnn'; accepted values: mlp, conv"),
+    ('conv_channels', (8, 8, 8), 'config.autoencoder.conv_channels: got 3 stride-2 convolutions, which need an image '
+     'size divisible by 8; data.resolution=28'),
+    ('conv_channels', (), r'config.autoencoder.conv_channels: got \(\); must be a non-empty tuple'),
+], ids=['rho_0', 'rho_1', 'salt', 'mask_1', 'l1', 'negative_beta', 'rnn', 'conv_28_by_8', 'conv_none'])
 def test_bad_autoencoder_config_is_refused_before_anything_is_written(field, value, message, tmp_path,
                                                                      offline_data_dir):
   config = smoke_config(offline_data_dir)
   if field == 'corruption_level':
     config.autoencoder.corruption = 'mask'
+  if field == 'conv_channels':
+    config.autoencoder.architecture = 'conv'
   config.autoencoder[field] = value
   with pytest.raises(ConfigError, match=message):
     train_and_evaluate(config, str(tmp_path / 'run'))

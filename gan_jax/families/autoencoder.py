@@ -1,6 +1,7 @@
 """The autoencoder family (`config.model='autoencoder'`): a deterministic autoencoder of images in [0, 1] with
 sigmoid codes, made sparse by Ng's KL penalty on the codes' batch means and denoising by Vincent et al. (2008)'s
-corruption of its input (`gan_jax.models.autoencoder`).
+corruption of its input (`gan_jax.models.autoencoder`); dense (`autoencoder.hidden`) or convolutional
+(`autoencoder.architecture='conv'`).
 
 One training step is one `update` of 'encoder' and 'decoder' jointly on the batch's loss, its corruption drawn from
 `noise_key(state.rng, state.step)`; each network is advanced by its own optimizer (`config.optim.encoder`,
@@ -58,13 +59,27 @@ def validate_autoencoder(config: ml_collections.ConfigDict, num_devices: int, nu
   require(section.corruption != 'mask' or level < 1.0, 'autoencoder.corruption_level',
           f'got {level!r}; masking noise sets this fraction of the pixels to 0 and must leave some: use a level < 1')
   choice(section.reconstruction, 'autoencoder.reconstruction', ae_lib.RECONSTRUCTIONS)
+  choice(section.architecture, 'autoencoder.architecture', ae_lib.ARCHITECTURES)
+  if section.architecture == 'conv':
+    channels = section.conv_channels
+    require(isinstance(channels, (tuple, list)) and len(channels) >= 1
+            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels),
+            'autoencoder.conv_channels', f'got {channels!r}; must be a non-empty tuple of positive integers (the '
+            'stride-2 convolutions\' output channels)')
+    scale = 2**len(channels)
+    require(config.data.resolution % scale == 0, 'autoencoder.conv_channels',
+            f'got {len(channels)} stride-2 convolutions, which need an image size divisible by {scale}; '
+            f'data.resolution={config.data.resolution}: use fewer convolutions or a resolution divisible by {scale}')
   validate_image_model(config, num_devices, num_processes, NETS, 'the autoencoder', binary=False)
 
 
-def make_modules(config: ml_collections.ConfigDict,
-                 shape: tuple[int, ...]) -> tuple[ae_lib.MLPEncoder, ae_lib.MLPDecoder]:
+def make_modules(config: ml_collections.ConfigDict, shape: tuple[int, ...]) -> tuple:
   """The encoder and decoder `config.autoencoder` describes, for images of `shape`; the decoder mirrors the
   encoder."""
+  if config.autoencoder.architecture == 'conv':
+    channels = tuple(config.autoencoder.conv_channels)
+    return (ae_lib.ConvEncoder(channels=channels, code_dim=config.autoencoder.code_dim),
+            ae_lib.ConvDecoder(channels=channels[::-1], output_shape=tuple(shape)))
   hidden = tuple(config.autoencoder.hidden)
   return (ae_lib.MLPEncoder(hidden=hidden, code_dim=config.autoencoder.code_dim),
           ae_lib.MLPDecoder(hidden=hidden[::-1], output_shape=tuple(shape)))
@@ -106,6 +121,15 @@ def make_autoencoder_train_step(config: ml_collections.ConfigDict, dataset, para
     return state.replace(step=state.step + 1), metrics
 
   return train_step, real_sampler(config, dataset, parallel)
+
+
+def first_layer(enc_params, shape: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
+  """The encoder's first layer as (weights [inputs, units], the shape of one unit's weights as an image): a dense
+  layer's units see the whole image, a convolution's a kernel-sized patch of it."""
+  if 'Conv_0' in enc_params:
+    kernel = np.asarray(enc_params['Conv_0']['kernel'])  # [kh, kw, channels in, channels out]
+    return kernel.reshape(-1, kernel.shape[-1]), kernel.shape[:3]
+  return np.asarray(enc_params['Dense_0']['kernel']), shape
 
 
 def probe_accuracy(train_features: np.ndarray, train_labels: np.ndarray, test_features: np.ndarray,
@@ -206,11 +230,11 @@ def make_autoencoder_evaluator(config: ml_collections.ConfigDict, dataset):
     metrics['probe_accuracy_random_encoder'] = random_accuracy
     groups_of_four = np.stack([np.asarray(test_x)[pictured], np.asarray(clean)[pictured],
                                np.asarray(corrupted_x)[pictured], np.asarray(noisy)[pictured]], axis=1)
-    kernel = np.asarray(enc_params['Dense_0']['kernel'])  # The first layer, [pixels, units].
+    kernel, filter_shape = first_layer(enc_params, shape)
     num_filters = min(NUM_FILTERS, kernel.shape[1])
     filter_rows = int(np.ceil(np.sqrt(num_filters)))
     pictures = {
-        'filters': plots.image_grid(filter_images(kernel, shape, num_filters), filter_rows),
+        'filters': plots.image_grid(filter_images(kernel, filter_shape, num_filters), filter_rows),
         'reconstructions': plots.image_grid(np.clip(groups_of_four.reshape(-1, *shape), 0.0, 1.0) * 2.0 - 1.0,
                                             rows, 4 * groups),
     }

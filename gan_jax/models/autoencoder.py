@@ -22,6 +22,7 @@ from gan_jax.models.vae import bernoulli_log_likelihood
 PyTree = Any
 CORRUPTIONS = ('none', 'mask', 'gaussian')
 RECONSTRUCTIONS = ('cross_entropy', 'squared')
+ARCHITECTURES = ('mlp', 'conv')
 # Glorot & Bengio's uniform initialisation: Ng's notes draw W uniformly in +-sqrt(6 / (fan_in + fan_out + 1)).
 _KERNEL_INIT = nn.initializers.xavier_uniform()
 # rho_hat is kept this far inside (0, 1), where float32 sigmoids can round to 0 or 1 and the KL would be infinite.
@@ -66,6 +67,50 @@ class MLPDecoder(nn.Module):
       h = jax.nn.sigmoid(nn.Dense(width, kernel_init=_KERNEL_INIT)(h))
     logits = nn.Dense(int(np.prod(self.output_shape)), kernel_init=_KERNEL_INIT)(h)
     return logits.reshape(h.shape[0], *self.output_shape)
+
+
+class ConvEncoder(nn.Module):
+  """x -> ReLU convolutions (4x4, stride 2, each halving height and width) -> a code of `code_dim` sigmoid units.
+
+  Attributes:
+    channels: the convolutions' output channels, first to last (28x28 -> 14x14 -> 7x7 for two).
+    code_dim: the code units.
+  """
+  channels: Sequence[int] = (32, 64)
+  code_dim: int = 64
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+    """Codes of images `x` [B, H, W, C], each unit in (0, 1): [B, code_dim]."""
+    del train
+    for width in self.channels:
+      x = nn.relu(nn.Conv(width, (4, 4), strides=(2, 2), padding='SAME')(x))
+    return jax.nn.sigmoid(nn.Dense(self.code_dim, kernel_init=_KERNEL_INIT)(x.reshape(x.shape[0], -1)))
+
+
+class ConvDecoder(nn.Module):
+  """code -> a dense ReLU layer shaped as the encoder's last feature map -> ReLU up-convolutions (4x4, stride 2)
+  mirroring `ConvEncoder`, the last to the image's channels as logits.
+
+  Attributes:
+    channels: the feature maps' channels from the code side, i.e. the encoder's reversed ((64, 32) mirrors
+      (32, 64)); there are len(channels) up-convolutions, the last one to the image's channels.
+    output_shape: the shape of one image (H, W, C); H and W must be divisible by 2 ** len(channels).
+  """
+  channels: Sequence[int] = (64, 32)
+  output_shape: tuple[int, ...] = (28, 28, 1)
+
+  @nn.compact
+  def __call__(self, h: jax.Array, train: bool = True) -> jax.Array:
+    """Pixel logits [B, *output_shape] for codes `h` [B, code_dim]."""
+    del train
+    height, width, out_channels = self.output_shape
+    scale = 2**len(self.channels)
+    x = nn.relu(nn.Dense(height // scale * width // scale * self.channels[0], kernel_init=_KERNEL_INIT)(h))
+    x = x.reshape(h.shape[0], height // scale, width // scale, self.channels[0])
+    for channels in self.channels[1:]:
+      x = nn.relu(nn.ConvTranspose(channels, (4, 4), strides=(2, 2), padding='SAME')(x))
+    return nn.ConvTranspose(out_channels, (4, 4), strides=(2, 2), padding='SAME')(x)
 
 
 def kl_sparsity(rho: float, rho_hat: jax.Array) -> jax.Array:
