@@ -1,6 +1,5 @@
 """The main command's console: a few lines for a person; the detail in the workdir's log file, and on request."""
 
-import os
 import re
 import subprocess
 
