@@ -6,6 +6,7 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py mixtures [--experiment experiments/pacgan_grid.py] [--variants '' unrolled pack4]
   python benchmarks/sweeps.py rbm [--rbm_variants '' pcd cd10] [--seeds 0 1 2] [--num_steps N]
   python benchmarks/sweeps.py vae [--vae_variants '' fashion_mnist] [--seeds 0 1 2]
+  python benchmarks/sweeps.py autoencoder [--autoencoder_variants '' sparse sparse_weight_decay denoising conv]
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
@@ -228,7 +229,29 @@ def vae(args) -> None:
   print('\n'.join(rows))
 
 
-SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae}
+AUTOENCODER_LABELS = {'': 'plain', 'sparse': 'sparse', 'sparse_weight_decay': 'sparse + weight decay',
+                      'denoising': 'denoising (25% masked)', 'conv': 'convolutional'}
+
+
+def autoencoder(args) -> None:
+  """The autoencoders (64 sigmoid codes) by variant, seed-major: test reconstruction and linear probes of the codes
+  beside the raw pixels and the untrained encoder."""
+  results = seed_major(args, 'experiments/autoencoder_mnist.py', 'autoencoder', args.autoencoder_variants, 'plain',
+                       _data_dir(args))
+  rows = ['| autoencoder | seeds | steps | test cross-entropy (nats) | probe: codes | probe: pixels | '
+          'probe: untrained encoder | mean code | ms/step |', '|' + '---|' * 9]
+  for variant, runs in results.items():
+    rows.append(f'| {AUTOENCODER_LABELS.get(variant, variant)} | {len(runs)} | '
+                f'{_mean_std([r["step"] for r in runs], 0)} | {_mean_std([r["test_cross_entropy"] for r in runs])} | '
+                f'{_mean_std([r["probe_accuracy"] for r in runs], 3)} | '
+                f'{_mean_std([r["probe_accuracy_pixels"] for r in runs], 3)} | '
+                f'{_mean_std([r["probe_accuracy_random_encoder"] for r in runs], 3)} | '
+                f'{_mean_std([r["test_mean_code"] for r in runs], 3)} | {_ms_per_step(runs)} |')
+  print('\n'.join(rows))
+
+
+SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae,
+          'autoencoder': autoencoder}
 
 
 def main() -> None:
@@ -250,6 +273,9 @@ def main() -> None:
                       help="rbm: experiments/rbm_mnist.py's variants ('' is CD-1).")
   parser.add_argument('--vae_variants', nargs='+', default=[''],
                       help="vae: experiments/vae_mnist.py's variants ('' is MNIST; fashion_mnist).")
+  parser.add_argument('--autoencoder_variants', nargs='+',
+                      default=['', 'sparse', 'sparse_weight_decay', 'denoising', 'conv'],
+                      help="autoencoder: experiments/autoencoder_mnist.py's variants ('' is the plain one).")
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
   args = parser.parse_args()
