@@ -10,7 +10,6 @@ pixels and on the codes of the run's untrained encoder.
 """
 
 import functools
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +18,7 @@ import numpy as np
 
 from gan_jax.config import choice, int_at_least, require
 from gan_jax.evaluation import plots
+from gan_jax.evaluation.probes import PROBE_TRAIN_IMAGES, probe_accuracy
 from gan_jax.families import (EVAL_STREAM, Family, create_encoder_decoder_state, real_sampler, test_visibles,
                               validate_image_model)
 from gan_jax.models import autoencoder as ae_lib
@@ -27,9 +27,6 @@ from gan_jax.state import TrainState
 from gan_jax.update import update
 
 NETS = ('encoder', 'decoder')
-PROBE_TRAIN_IMAGES = 5000  # Training images the probes fit on (at most; eval.num_samples bounds it too).
-# L-BFGS iterations of each probe: the same budget for codes, pixels and the untrained encoder's codes.
-PROBE_MAX_ITER = 500
 NUM_FILTERS = 64
 
 
@@ -106,19 +103,6 @@ def make_autoencoder_train_step(config: ml_collections.ConfigDict, dataset, para
     return state.replace(step=state.step + 1), metrics
 
   return train_step, real_sampler(config, dataset, parallel)
-
-
-def probe_accuracy(train_features: np.ndarray, train_labels: np.ndarray, test_features: np.ndarray,
-                   test_labels: np.ndarray) -> float:
-  """The test accuracy of a multinomial logistic regression (scikit-learn, L2 with C = 1, L-BFGS for
-  `PROBE_MAX_ITER` iterations) fitted on the training features."""
-  from sklearn.exceptions import ConvergenceWarning
-  from sklearn.linear_model import LogisticRegression
-  with warnings.catch_warnings():
-    # A fixed budget, the same for every feature set; an unconverged fit is still a valid (weaker) probe.
-    warnings.simplefilter('ignore', ConvergenceWarning)
-    probe = LogisticRegression(max_iter=PROBE_MAX_ITER).fit(np.asarray(train_features, np.float64), train_labels)
-  return float(probe.score(np.asarray(test_features, np.float64), test_labels))
 
 
 def filter_images(kernel: np.ndarray, shape: tuple[int, ...], num: int) -> np.ndarray:
