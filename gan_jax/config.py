@@ -364,6 +364,10 @@ def autoencoder_config() -> ml_collections.ConfigDict:
   config.autoencoder.corruption = 'none'  # 'none', 'mask' (a fraction set to 0) or 'gaussian' (N(0, level^2) added).
   config.autoencoder.corruption_level = 0.0  # The masked fraction (< 1), or the Gaussian noise's std.
   config.autoencoder.reconstruction = 'cross_entropy'  # Or 'squared' (squared error of sigmoid(logits)).
+  # Stacked autoencoders: the greedy pre-training steps of each layer of the encoder (the hidden layers, then the
+  # code), one one-layer autoencoder of the previous layer's codes each, before the stack fine-tunes end to end until
+  # train.num_steps; () trains the whole autoencoder from the start.
+  config.autoencoder.pretrain_steps = ()
   config.data.name = 'mnist'
   config.data.resolution = 28
   config.data.binarize = 'none'  # Grey levels: the cross-entropy takes targets in [0, 1].
@@ -386,6 +390,14 @@ def autoencoder_config() -> ml_collections.ConfigDict:
   # images.
   config.eval.num_samples = 10_000
   return config
+
+
+def family_defaults(model: str) -> ml_collections.ConfigDict:
+  """The schema's defaults for a run of `config.model=model`: its family's config (which holds the family's own
+  section), or `base_config()` for GANs and unknown names. A resume compares a field added to the schema since the
+  run began (`autoencoder.pretrain_steps`, ...) with these."""
+  families = {'rbm': rbm_config, 'dbn': dbn_config, 'vae': vae_config, 'autoencoder': autoencoder_config}
+  return families.get(model, base_config)()
 
 
 def pacgan_config() -> ml_collections.ConfigDict:

@@ -22,7 +22,7 @@ from absl import logging
 from flax import traverse_util
 import ml_collections
 
-from gan_jax.config import base_config
+from gan_jax.config import family_defaults
 
 LOCK_NAME = 'run.lock'
 CONFIG_NAME = 'config.json'
@@ -178,7 +178,7 @@ def check_config(workdir: str, config: ml_collections.ConfigDict, allow_change: 
   if has_checkpoint(workdir):
     saved = _read_json(path)
     if saved is not None:
-      refused, changes = diff_configs(saved, current, flat_config(base_config()))
+      refused, changes = diff_configs(saved, current, flat_config(family_defaults(config.model)))
       if refused:
         raise WorkdirError(
             f'the config differs from the one the checkpoints in {workdir} were trained with ({path}) in fields '
