@@ -150,8 +150,6 @@ def make_dbn_evaluator(config: ml_collections.ConfigDict, dataset):
   start = jax.random.bernoulli(start_key, rates, (rows * rows, rates.shape[0])).astype(jnp.float32)
   widths = (train_v.shape[1], *section.hidden)
   num_classes = int(max(train_labels.max(), test_labels.max())) + 1
-  head = probes.glorot_layers(head_key, (widths[-1], num_classes))[0]
-  random_layers = probes.glorot_layers(random_key, widths) + [head]
   tune = functools.partial(probes.fine_tune, train_x=train_v, train_labels=jnp.asarray(train_labels), key=batch_key,
                            steps=section.finetune_steps, batch_size=section.finetune_batch_size,
                            learning_rate=float(section.finetune_learning_rate))
@@ -165,9 +163,10 @@ def make_dbn_evaluator(config: ml_collections.ConfigDict, dataset):
     return metrics, top, dbn_lib.up_pass(stack, train_v[:num_probe])[-1], samples
 
   pixel_accuracy = probes.probe_accuracy(train_v[:num_probe], train_labels[:num_probe], test_v, test_labels)
-  random_accuracy = None
+  head, random_accuracy = None, None
   if section.finetune_steps:  # Once: the random initialisation does not change during the run.
-    random_accuracy = probes.accuracy(tune(random_layers), test_v, test_labels)
+    head = probes.glorot_layers(head_key, (widths[-1], num_classes))[0]  # Both classifiers' softmax layer.
+    random_accuracy = probes.accuracy(tune(probes.glorot_layers(random_key, widths) + [head]), test_v, test_labels)
 
   def evaluate(state: TrainState):
     stack = stack_params(state)
