@@ -7,12 +7,16 @@ pixels and the untrained encoder's codes.
   python -m gan_jax.main --config experiments/autoencoder_mnist.py:sparse_weight_decay \
       --workdir workdirs/autoencoder_sparse_wd
   python -m gan_jax.main --config experiments/autoencoder_mnist.py:denoising --workdir workdirs/autoencoder_denoising
+  python -m gan_jax.main --config experiments/autoencoder_mnist.py:stacked --workdir workdirs/autoencoder_stacked
+  python -m gan_jax.main --config experiments/autoencoder_mnist.py:deep --workdir workdirs/autoencoder_deep
   python -m gan_jax.main --config experiments/autoencoder_mnist.py:conv --workdir workdirs/autoencoder_conv
   python -m gan_jax.main --config experiments/autoencoder_mnist.py:smoke --workdir /tmp/autoencoder_smoke
 
-Variants: `sparse`, `sparse_weight_decay` (Ng's whole objective), `denoising`, `conv` (convolutional), `fashion_mnist` (the plain one on
-Fashion-MNIST) and `smoke` (16 code units, 40 steps). The data are the offline MNIST digits (9,003 train / 997
-test): `python -m gan_jax.data.prepare mnist` once (`fashion_mnist` for that variant).
+Variants: `sparse`, `sparse_weight_decay` (Ng's whole objective), `denoising`, `deep` (a 256-unit hidden layer
+before the code), `stacked` (`deep` pre-trained greedily layer by layer, then fine-tuned), `conv` (convolutional),
+`fashion_mnist` (the plain one on Fashion-MNIST), `smoke` (16 code units, 40 steps) and `stacked_smoke`. The data are
+the offline MNIST digits (9,003 train / 997 test): `python -m gan_jax.data.prepare mnist` once (`fashion_mnist` for
+that variant).
 """
 
 from gan_jax.config import autoencoder_config, select_variant, smoke
@@ -56,6 +60,29 @@ def conv(config):
   return config
 
 
+def deep(config):
+  # One hidden layer of 256 sigmoid units before the 64-unit code (784-256-64-256-784), trained end to end from the
+  # start: the baseline of `stacked`, the same network for the same 30,000 steps.
+  config.autoencoder.hidden = (256,)
+  return config
+
+
+def stacked(config):
+  # `deep` pre-trained greedily (Bengio et al. 2007): a 784-256-784 autoencoder of the images for 5,000 steps, then a
+  # 256-64-256 one of its codes for 5,000, then the whole stack fine-tuned for the remaining 20,000 steps. The code
+  # stays at 64 units, so that the probe compares with the one-layer variants' codes.
+  config = deep(config)
+  config.autoencoder.pretrain_steps = (5000, 5000)
+  return config
+
+
+def stacked_smoke(config):
+  config = smoke_autoencoder(stacked(config))
+  config.autoencoder.hidden = (24,)
+  config.autoencoder.pretrain_steps = (10, 10)  # smoke's 40 steps: 10 per layer, then 20 fine-tuning.
+  return config
+
+
 def fashion_mnist(config):
   config.data.name = 'fashion_mnist'
   return config
@@ -71,5 +98,6 @@ def smoke_autoencoder(config):
 
 def get_config(variant: str | None = None):
   return select_variant(autoencoder_config(), variant, {'sparse': sparse, 'sparse_weight_decay': sparse_weight_decay,
-                                                        'denoising': denoising, 'conv': conv,
-                                                        'fashion_mnist': fashion_mnist, 'smoke': smoke_autoencoder})
+                                                        'denoising': denoising, 'deep': deep, 'stacked': stacked,
+                                                        'conv': conv, 'fashion_mnist': fashion_mnist,
+                                                        'smoke': smoke_autoencoder, 'stacked_smoke': stacked_smoke})

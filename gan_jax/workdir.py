@@ -22,7 +22,7 @@ from absl import logging
 from flax import traverse_util
 import ml_collections
 
-from gan_jax.config import base_config
+from gan_jax.config import family_defaults
 
 LOCK_NAME = 'run.lock'
 CONFIG_NAME = 'config.json'
@@ -32,16 +32,17 @@ CONFIG_NAME = 'config.json'
 # streams; the loss, its terms and k define which game the saved players are playing).
 # `*` stands for any one name (each network's optimizer section); weight decay and clipping add transformations
 # to the optimizer, and so parts to its state, when switched on.
-REFUSED = ('seed', 'model', 'gen', 'disc', 'rbm', 'vae', 'autoencoder', 'data', 'loss', 'unroll', 'cond', 'info',
-           'semi', 'replay', 'optim.*.name', 'optim.*.weight_decay', 'optim.*.clip_params',
+REFUSED = ('seed', 'model', 'gen', 'disc', 'rbm', 'dbn', 'vae', 'autoencoder', 'data', 'loss', 'unroll', 'cond',
+           'info', 'semi', 'replay', 'optim.*.name', 'optim.*.weight_decay', 'optim.*.clip_params',
            'train.reference_batch_size', 'parallel.model_shards')
 # Fields that never change what is computed: the run's length, how often it logs, evaluates and saves (chunks are
 # cut at every boundary, so a resumed run computes the same steps), what the evaluation measures (the VAE's
-# importance sampling included), and where the processes of a job meet. Everything else (learning rates and other
-# optimizer settings, batch size, n_critic, the update order, parallel.mode) changes the training from the resumed
-# step on: allowed with --allow_config_change.
+# importance sampling, the DBN's samples and fine-tuned classifiers included), and where the processes of a job
+# meet. Everything else (learning rates and other optimizer settings, batch size, n_critic, the update order,
+# parallel.mode) changes the training from the resumed step on: allowed with --allow_config_change.
 FREE = ('train.num_steps', 'train.steps_per_call', 'train.log_every_steps', 'train.eval_every_steps',
         'train.checkpoint_every_steps', 'train.keep_checkpoints', 'eval', 'vae.iw_samples', 'vae.iw_chunk',
+        'dbn.sample_gibbs_steps', 'dbn.finetune_steps', 'dbn.finetune_batch_size', 'dbn.finetune_learning_rate',
         'parallel.distributed', 'parallel.coordinator_address', 'parallel.num_processes', 'parallel.process_id')
 
 
@@ -177,7 +178,7 @@ def check_config(workdir: str, config: ml_collections.ConfigDict, allow_change: 
   if has_checkpoint(workdir):
     saved = _read_json(path)
     if saved is not None:
-      refused, changes = diff_configs(saved, current, flat_config(base_config()))
+      refused, changes = diff_configs(saved, current, flat_config(family_defaults(config.model)))
       if refused:
         raise WorkdirError(
             f'the config differs from the one the checkpoints in {workdir} were trained with ({path}) in fields '

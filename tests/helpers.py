@@ -91,3 +91,25 @@ def adam_by_hand(params, grads, m, v, t, opt):
       lambda p, m, v: p - opt.learning_rate * (m / (1 - opt.b1**(t + 1)))
       / (np.sqrt(v / (1 - opt.b2**(t + 1)) + opt.eps_root) + opt.eps), params, m, v)
   return params, m, v
+
+
+def preempt_after(monkeypatch, chunks):
+  """Makes the training loop see a SIGTERM once its `chunks`-th compiled call is done, as a preempted run does: it
+  saves that step's checkpoint and raises `train.PreemptedError`. For runs whose config cannot simply be shortened
+  (a phase schedule longer than the shorter run is refused)."""
+  import signal
+  from gan_jax import train
+
+  class PreemptedFlag(train._SigtermFlag):
+    checks = 0
+
+    @property
+    def raised(self):  # The loop reads it once after each call.
+      type(self).checks += 1
+      return signal.SIGTERM if type(self).checks >= chunks else 0
+
+    @raised.setter
+    def raised(self, value):
+      del value
+
+  monkeypatch.setattr(train, '_SigtermFlag', PreemptedFlag)

@@ -15,8 +15,8 @@ from gan_jax import parallel as parallel_lib
 from gan_jax.config import ConfigError
 from gan_jax.models import autoencoder as ae_lib
 from gan_jax.rng import noise_key
-from gan_jax.train import train_and_evaluate
-from tests.helpers import adam_by_hand, comparable, load_family_state
+from gan_jax.train import PreemptedError, train_and_evaluate
+from tests.helpers import adam_by_hand, comparable, load_family_state, preempt_after, run_on
 from tests.test_experiments import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -310,3 +310,138 @@ def test_filter_pictures_keep_a_filters_pattern_beside_one_huge_weight():
   assert np.ptp(images[0].reshape(-1)[3:]) > 0.5
   # A filter without outliers keeps the order of its weights.
   np.testing.assert_array_equal(np.argsort(images[1].reshape(-1)), np.argsort(kernel[:, 1]))
+
+
+# Stacked autoencoders: greedy layer-wise pre-training, then fine-tuning of the stack.
+
+
+def stacked_config(data_dir, pretrain_steps, **train):
+  config = smoke_config(data_dir, 'stacked_smoke', **train)
+  config.autoencoder.pretrain_steps = pretrain_steps
+  return config
+
+
+def assert_trees_equal(a, b):
+  jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
+
+
+def test_the_stack_computes_the_unstacked_autoencoder_of_its_widths(offline_data_dir):
+  from gan_jax.families import autoencoder as ae_family
+  stacked = stacked_config(offline_data_dir, (10, 10))
+  deep = stacked.copy_and_resolve_references()
+  deep.autoencoder.pretrain_steps = ()
+  dataset = data.make_dataset(deep.data)
+  family = families.get('autoencoder')
+  whole = family.create_state(deep, jax.random.key(0), dataset)
+  assert sorted(whole.nets) == ['decoder', 'encoder']  # Without pre-training, the state of every earlier run.
+  layers = family.create_state(stacked, jax.random.key(0), dataset)
+  assert sorted(layers.nets) == ['decoder_0', 'decoder_1', 'encoder_0', 'encoder_1']
+  enc, dec = whole.nets['encoder'].params, whole.nets['decoder'].params
+  copied = {'encoder_0': {'Dense_0': enc['Dense_0']}, 'encoder_1': {'Dense_0': enc['Dense_1']},
+            'decoder_1': {'Dense_0': dec['Dense_0']}, 'decoder_0': {'Dense_0': dec['Dense_1']}}
+  layers = layers.with_params(copied)
+  x = jax.random.uniform(jax.random.key(1), (8, 28, 28, 1))
+  settings = {**ae_family.loss_settings(deep), 'corruption': 'mask', 'corruption_level': 0.25,
+              'sparsity_weight': 3.0}
+  key = jax.random.key(2)
+  expected = ae_family.objective(whole, {'x': x}, key=key, settings=settings)
+  got = ae_family.stack_objective(layers, {'x': x}, key=key, settings=settings,
+                                  modules=ae_family.make_modules(stacked, dataset.shape))
+  np.testing.assert_allclose(float(got[0]), float(expected[0]), rtol=1e-6)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(float(a), float(b), rtol=1e-6), got[1][1], expected[1][1])
+
+
+def test_stacked_phases_train_only_their_layers_and_layer_1_is_an_autoencoder_of_layer_0s_codes(offline_data_dir):
+  config = stacked_config(offline_data_dir, (2, 2))
+  level, rho, beta = 0.25, 0.05, 3.0
+  config.autoencoder.update(corruption='mask', corruption_level=level, sparsity_weight=beta)
+  dataset = data.make_dataset(config.data)
+  family = families.get('autoencoder')
+  state = family.create_state(config, jax.random.key(0), dataset)
+  train_step, sample_real = family.make_train_step(config, dataset, parallel_lib.make_data_parallel('single'))
+  step = jax.jit(train_step)
+  arrays = jax.tree.map(jnp.asarray, dataset.host_arrays())
+  trained = {0: {'encoder_0', 'decoder_0'}, 1: {'encoder_1', 'decoder_1'}, 2: set(state.nets)}
+  keys = None
+  for t in range(6):
+    real = sample_real(state, arrays)
+    before = state
+    state, metrics = step(state, real)
+    phase = int(metrics['phase'])
+    assert phase == min(t // 2, 2)
+    keys = keys or set(metrics)
+    assert set(metrics) == keys  # One structure in every phase.
+    for name in state.nets:
+      if name in trained[phase]:
+        assert int(state.nets[name].count) == int(before.nets[name].count) + 1
+      else:  # Untouched: parameters, Adam's moments and step count.
+        assert_trees_equal(state.nets[name], before.nets[name])
+    if t == 2:  # Layer 1's first step: a one-layer sparse denoising autoencoder of layer 0's clean codes.
+      p0 = before.nets['encoder_0'].params['Dense_0']
+      x = np.asarray((real['x'][0] + 1.0) / 2.0, np.float64).reshape(len(real['x'][0]), -1)
+      codes = 1 / (1 + np.exp(-(x @ np.asarray(p0['kernel'], np.float64) + np.asarray(p0['bias'], np.float64))))
+      enc, dec = before.nets['encoder_1'].params['Dense_0'], before.nets['decoder_1'].params['Dense_0']
+      enc, dec = jax.tree.map(lambda a: np.asarray(a, np.float64), (enc, dec))
+      keep = ~np.asarray(jax.random.uniform(noise_key(before.rng, before.step), codes.shape) < level)
+      h = 1 / (1 + np.exp(-((codes * keep) @ enc['kernel'] + enc['bias'])))
+      logits = h @ dec['kernel'] + dec['bias']
+      ce = np.mean(np.sum(np.logaddexp(0, -logits) * codes + np.logaddexp(0, logits) * (1 - codes), axis=1))
+      r = h.mean(0)
+      kl = np.sum(rho * np.log(rho / r) + (1 - rho) * np.log((1 - rho) / (1 - r)))
+      np.testing.assert_allclose(float(metrics['autoencoder_reconstruction']), ce, rtol=1e-5)
+      np.testing.assert_allclose(float(metrics['autoencoder_loss']), ce + beta * kl, rtol=1e-5)
+  # While fine-tuning, 'encoder_param_norm' is the norm of every encoder layer's parameters together.
+  leaves = jax.tree.leaves([state.nets['encoder_0'].params, state.nets['encoder_1'].params])
+  np.testing.assert_allclose(float(metrics['encoder_param_norm']),
+                             np.sqrt(sum(np.sum(np.asarray(a, np.float64)**2) for a in leaves)), rtol=1e-5)
+  assert {'encoder_grad_norm', 'decoder_update_norm', 'autoencoder_loss', 'phase'} <= keys
+
+
+def test_stacked_resume_in_the_middle_of_a_layers_phase_matches_the_uninterrupted_run(tmp_path, monkeypatch,
+                                                                                     offline_data_dir):
+  config = stacked_config(offline_data_dir, (10, 10), num_steps=30, steps_per_call=5, checkpoint_every_steps=5,
+                          eval_every_steps=30, log_every_steps=5)
+  config.autoencoder.update(corruption='mask', corruption_level=0.25)  # Its draws must follow the step too.
+  config.eval.num_samples = 50
+  with monkeypatch.context() as patch:
+    preempt_after(patch, chunks=3)  # Step 15: five steps into layer 1's pre-training.
+    with pytest.raises(PreemptedError, match='at step 15'):
+      train_and_evaluate(config, str(tmp_path / 'split'))
+  train_and_evaluate(config, str(tmp_path / 'split'))
+  resumed = load_family_state(tmp_path / 'split', config)
+  uninterrupted, _ = run_on(config, 'single', num_calls=6, steps_per_call=5)
+  assert int(resumed.step) == 30 and int(resumed.nets['encoder_0'].count) == 20
+  assert_trees_equal(comparable(resumed), comparable(uninterrupted))
+
+
+@pytest.mark.parametrize('pretrain_steps, message', [
+    ((10,), r'config.autoencoder.pretrain_steps: got \(10,\): 1 step counts for the 2 layers of '
+            r'autoencoder.hidden=\(24,\) and the code \(autoencoder.code_dim=16\); give one per layer'),
+    ((30, 20), r'config.autoencoder.pretrain_steps: got \(30, 20\), 50 steps in all, more than train.num_steps=40'),
+    ((10, 0), r'config.autoencoder.pretrain_steps: got \(10, 0\); must be \(\) for no pre-training, or a tuple'),
+    ('conv', r"config.autoencoder.pretrain_steps: got \(10, 10\) with autoencoder.architecture='conv': greedy "
+             r'pre-training stacks dense layers'),
+])
+def test_bad_pretraining_schedule_is_refused(pretrain_steps, message, tmp_path):
+  from gan_jax.validation import validate
+  config = load(os.path.join(ROOT, 'experiments', 'autoencoder_mnist.py')).get_config('stacked_smoke')
+  if pretrain_steps == 'conv':
+    config.autoencoder.architecture = 'conv'
+  else:
+    config.autoencoder.pretrain_steps = pretrain_steps
+  config.data.data_dir = str(tmp_path)
+  with pytest.raises(ConfigError, match=message):
+    validate(config, num_devices=1)
+
+
+def test_a_run_from_before_pretraining_existed_resumes_and_turning_it_on_is_refused(tmp_path):
+  from gan_jax import workdir as workdir_lib
+  config = smoke_config(str(tmp_path))
+  saved = {k: v for k, v in workdir_lib.flat_config(config).items() if k != 'autoencoder.pretrain_steps'}
+  (tmp_path / 'checkpoints' / '20').mkdir(parents=True)
+  (tmp_path / 'config.json').write_text(json.dumps(saved))
+  assert workdir_lib.check_config(str(tmp_path), config, allow_change=False) == []
+  (tmp_path / 'config.json').write_text(json.dumps(saved))
+  config.autoencoder.pretrain_steps = (10, 10)
+  with pytest.raises(workdir_lib.WorkdirError, match=r'autoencoder.pretrain_steps: .<absent>. -> \[10, 10\]'):
+    workdir_lib.check_config(str(tmp_path), config, allow_change=False)

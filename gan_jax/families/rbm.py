@@ -56,22 +56,45 @@ def create_rbm_state(config: ml_collections.ConfigDict, key: jax.Array, dataset)
   return TrainState.create({'rbm': net}, rng, extras=extras)
 
 
+def cd_update(state: TrainState, name: str, v_data: jax.Array, start: jax.Array, key: jax.Array, gibbs_steps: int,
+              loss_name: str | None = None):
+  """One CD-k update of the RBM network `name` on `v_data`: k Gibbs steps from `start` (the data for CD, the
+  persistent chains for PCD), then an `update` of that network alone on `models.rbm.cd_objective`.
+
+  Args:
+    state: the training state (`state.step` is not advanced).
+    name: the RBM's network.
+    v_data: [B, V] the batch it models (binary pixels, or a lower layer's probabilities in a DBN).
+    start: [B', V] where the negative chains start.
+    key: the chains' key.
+    gibbs_steps: k (static).
+    loss_name: the prefix of the loss and reconstruction metrics (default `name`).
+
+  Returns:
+    (state, metrics, chain): metrics '<loss_name>_loss' (mean free energy of the data minus that of the chains'
+    end), '<loss_name>_reconstruction_error' (`models.rbm.reconstruction_error` of the batch before the update)
+    and the network's norms; the chain as `models.rbm.gibbs_chain` returns it.
+  """
+  params = jax.lax.stop_gradient(state.nets[name].params)
+  chain = rbm_lib.gibbs_chain(params, start, key, gibbs_steps)
+
+  def objective(state, batch):
+    return rbm_lib.cd_objective(state.nets[name].params, batch['v'], chain['v'])
+
+  state, metrics = update(state, {'v': v_data}, nets=(name,), objective=objective, name=loss_name)
+  metrics[f'{loss_name or name}_reconstruction_error'] = rbm_lib.reconstruction_error(params, v_data)
+  return state, metrics, chain
+
+
 def rbm_train_step(state: TrainState, real: dict, *, gibbs_steps: int, persistent: bool):
-  """One CD-k (or PCD-k) update of network 'rbm' on the step's binary batch; advances `state.step`.
+  """One CD-k (or PCD-k) update of network 'rbm' on the step's binary batch (`cd_update`); advances `state.step`.
 
   Metrics: 'rbm_loss' (the objective: mean free energy of the data minus that of the chains' end), and the batch's
   one-pass reconstruction error per pixel 'rbm_reconstruction_error' (`models.rbm.reconstruction_error`).
   """
   v_data = to_visible(real['x'][0])
-  params = jax.lax.stop_gradient(state.nets['rbm'].params)
   start = state.extras['chains'] if persistent else v_data
-  chain = rbm_lib.gibbs_chain(params, start, noise_key(state.rng, state.step), gibbs_steps)
-
-  def objective(state, batch):
-    return rbm_lib.cd_objective(state.nets['rbm'].params, batch['v'], chain['v'])
-
-  state, metrics = update(state, {'v': v_data}, nets=('rbm',), objective=objective)
-  metrics['rbm_reconstruction_error'] = rbm_lib.reconstruction_error(params, v_data)
+  state, metrics, chain = cd_update(state, 'rbm', v_data, start, noise_key(state.rng, state.step), gibbs_steps)
   if persistent:
     state = state.replace(extras={**state.extras, 'chains': chain['v']})
   return state.replace(step=state.step + 1), metrics

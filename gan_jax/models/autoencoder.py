@@ -113,6 +113,32 @@ class ConvDecoder(nn.Module):
     return nn.ConvTranspose(out_channels, (4, 4), strides=(2, 2), padding='SAME')(x)
 
 
+class Stack(nn.Module):
+  """Modules applied in turn, a sigmoid between consecutive ones when `sigmoid_between`: a stacked autoencoder's
+  encoder (its layers' one-layer encoders, bottom first) or decoder (their decoders, top first, each one's logits
+  made the next one's input by the sigmoid) as one module.
+
+  Its parameters are {'layers_0': the first module's, 'layers_1': ...}: the layers are trained as separate networks
+  and composed for the whole stack's loss. With layers of widths (256, 64) it computes what `MLPEncoder(hidden=(256,),
+  code_dim=64)` and its mirrored `MLPDecoder` compute.
+
+  Attributes:
+    layers: the modules, in the order they are applied.
+    sigmoid_between: pass each module's output through a sigmoid before the next (the decoders' logits).
+  """
+  layers: Sequence[nn.Module]
+  sigmoid_between: bool = False
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+    del train
+    for index, layer in enumerate(self.layers):
+      if index and self.sigmoid_between:
+        x = jax.nn.sigmoid(x)
+      x = layer(x)
+    return x
+
+
 def kl_sparsity(rho: float, rho_hat: jax.Array) -> jax.Array:
   """The sparse autoencoder's penalty sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j)) (Ng's notes, eq. in sec. 3).
 
