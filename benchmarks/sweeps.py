@@ -6,7 +6,8 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py mixtures [--experiment experiments/pacgan_grid.py] [--variants '' unrolled pack4]
   python benchmarks/sweeps.py rbm [--rbm_variants '' pcd cd10] [--seeds 0 1 2] [--num_steps N]
   python benchmarks/sweeps.py vae [--vae_variants '' fashion_mnist] [--seeds 0 1 2]
-  python benchmarks/sweeps.py autoencoder [--autoencoder_variants '' sparse sparse_weight_decay denoising conv]
+  python benchmarks/sweeps.py autoencoder [--autoencoder_variants '' sparse sparse_weight_decay denoising deep ...]
+  python benchmarks/sweeps.py dbn [--dbn_variants '' fashion_mnist] [--seeds 0 1 2]
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
@@ -230,7 +231,8 @@ def vae(args) -> None:
 
 
 AUTOENCODER_LABELS = {'': 'plain', 'sparse': 'sparse', 'sparse_weight_decay': 'sparse + weight decay',
-                      'denoising': 'denoising (25% masked)', 'conv': 'convolutional'}
+                      'denoising': 'denoising (25% masked)', 'deep': '784-256-64, end to end',
+                      'stacked': '784-256-64, stacked (greedy pre-training)', 'conv': 'convolutional'}
 
 
 def autoencoder(args) -> None:
@@ -250,8 +252,24 @@ def autoencoder(args) -> None:
   print('\n'.join(rows))
 
 
+def dbn(args) -> None:
+  """The DBN (784-500-500, CD-1 per layer) by variant, seed-major: its top features under a linear probe against the
+  pixels, and a classifier fine-tuned from it against the same one from random weights."""
+  results = seed_major(args, 'experiments/dbn_mnist.py', 'dbn', args.dbn_variants, 'mnist', _data_dir(args))
+  rows = ['| DBN | seeds | steps | probe: top features | probe: pixels | fine-tuned from the DBN | '
+          'fine-tuned from random weights | test reconstruction error / pixel | ms/step |', '|' + '---|' * 9]
+  for variant, runs in results.items():
+    rows.append(f'| {variant or "mnist"} | {len(runs)} | {_mean_std([r["step"] for r in runs], 0)} | '
+                f'{_mean_std([r["probe_accuracy"] for r in runs], 3)} | '
+                f'{_mean_std([r["probe_accuracy_pixels"] for r in runs], 3)} | '
+                f'{_mean_std([r["fine_tuned_accuracy"] for r in runs], 3)} | '
+                f'{_mean_std([r["fine_tuned_accuracy_random_init"] for r in runs], 3)} | '
+                f'{_mean_std([r["test_reconstruction_error"] for r in runs], 4)} | {_ms_per_step(runs)} |')
+  print('\n'.join(rows))
+
+
 SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae,
-          'autoencoder': autoencoder}
+          'autoencoder': autoencoder, 'dbn': dbn}
 
 
 def main() -> None:
@@ -274,8 +292,10 @@ def main() -> None:
   parser.add_argument('--vae_variants', nargs='+', default=[''],
                       help="vae: experiments/vae_mnist.py's variants ('' is MNIST; fashion_mnist).")
   parser.add_argument('--autoencoder_variants', nargs='+',
-                      default=['', 'sparse', 'sparse_weight_decay', 'denoising', 'conv'],
+                      default=['', 'sparse', 'sparse_weight_decay', 'denoising', 'deep', 'stacked', 'conv'],
                       help="autoencoder: experiments/autoencoder_mnist.py's variants ('' is the plain one).")
+  parser.add_argument('--dbn_variants', nargs='+', default=[''],
+                      help="dbn: experiments/dbn_mnist.py's variants ('' is MNIST; cd10, fashion_mnist).")
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
   args = parser.parse_args()
