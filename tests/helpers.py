@@ -113,3 +113,12 @@ def preempt_after(monkeypatch, chunks):
       del value
 
   monkeypatch.setattr(train, '_SigtermFlag', PreemptedFlag)
+
+
+def set_field(config, field: str, value) -> None:
+  """Sets the dotted config field `field` ('optim.g.learning_rate', or a top-level 'seed') to `value`."""
+  section, _, key = field.rpartition('.')
+  node = config
+  for part in filter(None, section.split('.')):
+    node = node[part]
+  node[key] = value

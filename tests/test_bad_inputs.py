@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from gan_jax.config import ConfigError
+from tests.helpers import set_field
 from tests.test_experiments import EXPERIMENTS, load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -115,11 +116,7 @@ def test_field_out_of_range_is_named(field, value, message):
   from gan_jax.config import base_config
   from gan_jax.validation import validate
   config = base_config()
-  section, _, key = field.rpartition('.')
-  node = config
-  for part in filter(None, section.split('.')):
-    node = node[part]
-  node[key] = value
+  set_field(config, field, value)
   with pytest.raises(ConfigError) as error:
     validate(config, num_devices=1)
   assert message in str(error.value)

@@ -10,6 +10,7 @@ from gan_jax import config as config_lib
 from gan_jax.config import ConfigError, base_config
 from gan_jax.train import train_and_evaluate
 from gan_jax.validation import validate
+from tests.helpers import set_field
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,11 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ])
 def test_validate_names_the_field(field, value, message):
   config = base_config()
-  section, _, key = field.rpartition('.')
-  node = config
-  for part in section.split('.'):
-    node = node[part]
-  node[key] = value
+  set_field(config, field, value)
   with pytest.raises(ConfigError) as error:
     validate(config, num_devices=1)
   assert message in str(error.value)

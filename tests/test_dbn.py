@@ -21,7 +21,7 @@ from gan_jax.models import rbm as rbm_lib
 from gan_jax.rng import noise_key
 from gan_jax.train import PreemptedError, train_and_evaluate
 from gan_jax.validation import validate
-from tests.helpers import comparable, load_family_state, preempt_after, run_on
+from tests.helpers import comparable, load_family_state, preempt_after, run_on, set_field
 from tests.test_experiments import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -209,11 +209,7 @@ def test_resume_in_the_middle_of_a_layers_phase_matches_the_uninterrupted_run_bi
 ])
 def test_bad_dbn_config_is_refused_before_anything_runs(field, value, message, tmp_path):
   config = load(os.path.join(ROOT, 'experiments', 'dbn_mnist.py')).get_config('smoke')
-  section, _, name = field.rpartition('.')
-  target = config
-  for part in section.split('.'):
-    target = target[part]
-  target[name] = value
+  set_field(config, field, value)
   config.data.data_dir = str(tmp_path)
   with pytest.raises(ConfigError, match=message):
     validate(config, num_devices=1)

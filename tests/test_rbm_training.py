@@ -16,7 +16,7 @@ from gan_jax.models import rbm as rbm_lib
 from gan_jax.rng import noise_key
 from gan_jax.train import train_and_evaluate
 from gan_jax.validation import validate
-from tests.helpers import comparable, load_family_state, run_on
+from tests.helpers import comparable, load_family_state, run_on, set_field
 from tests.test_experiments import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,11 +128,7 @@ def test_resumed_pcd_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, off
 ])
 def test_bad_rbm_config_is_refused_before_anything_runs(field, value, message, tmp_path):
   config = load(os.path.join(ROOT, 'experiments', 'rbm_mnist.py')).get_config('smoke')
-  section, name = field.rsplit('.', 1) if '.' in field else ('', field)
-  target = config
-  for part in filter(None, section.split('.')):
-    target = target[part]
-  target[name] = value
+  set_field(config, field, value)
   config.data.data_dir = str(tmp_path)
   with pytest.raises(ConfigError, match=message):
     validate(config, num_devices=1)

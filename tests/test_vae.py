@@ -15,7 +15,7 @@ from gan_jax.config import ConfigError
 from gan_jax.models import vae as vae_lib
 from gan_jax.rng import noise_key
 from gan_jax.train import train_and_evaluate
-from tests.helpers import adam_by_hand, comparable, load_family_state, run_on
+from tests.helpers import adam_by_hand, comparable, load_family_state, run_on, set_field
 from tests.test_experiments import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -302,8 +302,7 @@ def test_bad_vae_config_is_refused_before_anything_is_written(change, message, t
     change(config)
   else:
     for field, value in change.items():
-      section, name = field.rsplit('.', 1)
-      config[section][name] = value
+      set_field(config, field, value)
   with pytest.raises(ConfigError, match=message):
     train_and_evaluate(config, str(tmp_path / 'run'))
   assert not os.path.exists(tmp_path / 'run')
