@@ -32,6 +32,7 @@ _MODULES = {
     'rbm': 'gan_jax.families.rbm',
     'vae': 'gan_jax.families.vae',
     'autoencoder': 'gan_jax.families.autoencoder',
+    'ppgn': 'gan_jax.families.ppgn',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
