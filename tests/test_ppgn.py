@@ -261,11 +261,12 @@ def test_smoke_run_evaluates_both_samplers_and_resumes_bit_for_bit(tmp_path, off
   final = train_and_evaluate(config, str(tmp_path / 'whole'))
   assert final['step'] == 6
   for sampler in ('full', 'no_prior'):
-    for name in ('accuracy_conditioning', 'accuracy_independent', 'diversity', 'diversity_ratio', 'mixing_distance',
-                 'mixing_ratio'):
+    for name in ('accuracy_conditioning', 'accuracy_independent', 'accuracy_nearest_neighbour',
+                 'nearest_neighbour_distance', 'diversity', 'diversity_ratio', 'mixing_distance', 'mixing_ratio'):
       assert np.isfinite(final[f'{sampler}_{name}'])
     assert 0.0 <= final[f'{sampler}_accuracy_independent'] <= 1.0
-  assert final['real_accuracy_independent'] > 0.95  # The independent classifier on the real test digits.
+  # The judges on the real test digits: the independent classifier, and 1-NN over the 9,003 training digits.
+  assert final['real_accuracy_independent'] > 0.95 and final['real_accuracy_nearest_neighbour'] > 0.9
   assert {f'full_accuracy_independent_class{c}' for c in range(10)} <= set(final)
   assert 1 <= final['unconditional_classes_final'] <= 10
   assert sorted(os.listdir(tmp_path / 'whole' / 'plots')) == [
@@ -335,6 +336,22 @@ def test_the_shipped_independent_classifiers_are_other_weights_with_their_record
     assert judge.resolution == first.resolution
   with pytest.raises(KeyError, match='datasets with one: mnist, fashion_mnist'):
     digits.load_independent_classifier('sklearn_digits')
+
+
+def test_nearest_neighbour_judge_against_a_brute_force_search_in_numpy():
+  rng = np.random.default_rng(3)
+  reference = rng.integers(0, 256, size=(40, 4, 4, 1)).astype(np.uint8)
+  labels = rng.integers(0, 10, size=40)
+  queries = rng.uniform(-1.0, 1.0, size=(37, 4, 4, 1))  # Two chunks of 32 and 5 (padded to 8).
+  got_labels, got_distances = family.nearest_neighbour_classifier(reference, labels, chunk=32)(queries)
+  flat = reference.reshape(40, -1).astype(np.float64) / 127.5 - 1.0
+  d = np.linalg.norm(queries.reshape(37, 1, -1) - flat[None], axis=-1)
+  np.testing.assert_array_equal(got_labels, labels[np.argmin(d, axis=1)])
+  np.testing.assert_allclose(got_distances, d.min(axis=1), rtol=1e-4)
+  # A reference image itself is its own nearest neighbour, at distance 0.
+  own, distance = family.nearest_neighbour_classifier(reference, labels)(flat[:3].reshape(3, 4, 4, 1))
+  np.testing.assert_array_equal(own, labels[:3])
+  np.testing.assert_allclose(distance, 0.0, atol=1e-3)
 
 
 def test_mean_pairwise_distance_and_class_changes_by_hand():

@@ -36,6 +36,8 @@ from gan_jax.update import run, update
 NETS = ('g', 'd', 'dae')
 CHAIN_STARTS = ('noise', 'real')
 DECODE_CHUNK = 1000  # Codes decoded per call when measuring G on the test split.
+NN_CHUNK = 512  # Images per call of the nearest-neighbour judge.
+NN_REAL_QUERIES = 1000  # Test images the nearest-neighbour judge's own accuracy and distances are measured on.
 PICTURED_PER_CLASS = 10  # Samples of each class in the sample grids.
 
 
@@ -182,6 +184,39 @@ def mean_pairwise_distance(features: np.ndarray) -> float:
   return float(np.mean(np.sqrt(d2[upper])))
 
 
+def nearest_neighbour_classifier(images: np.ndarray, labels: np.ndarray, chunk: int = NN_CHUNK):
+  """A 1-nearest-neighbour classifier in pixel space over reference `images` (uint8 [N, H, W, C]) and their
+  `labels`: a judge that shares nothing with the convolutional classifiers, so perturbations that climb one of
+  them and transfer to the other (both CNNs of one architecture and data) do not carry over to it.
+
+  Returns:
+    `classify(x) -> (labels [Q], distances [Q])` for images `x` [Q, H, W, C] in [-1, 1]: the label of each one's
+    nearest reference image and the Euclidean distance to it (pixels in [-1, 1]); queries go `chunk` at a time, each
+    padded to a power of two (at most `chunk`).
+  """
+  reference = jnp.asarray(images.reshape(len(images), -1), jnp.float32) / 127.5 - 1.0
+  squared = jnp.sum(reference**2, axis=1)
+  labels = np.asarray(labels)
+
+  @jax.jit
+  def nearest(reference, squared, q):
+    d2 = jnp.sum(q**2, axis=1)[:, None] + squared[None, :] - 2.0 * q @ reference.T
+    return jnp.argmin(d2, axis=1), jnp.sqrt(jnp.maximum(jnp.min(d2, axis=1), 0.0))
+
+  def classify(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, np.float32).reshape(len(x), -1)
+    indices, distances = [], []
+    for start in range(0, len(x), chunk):
+      q = x[start:start + chunk]
+      size = min(chunk, 1 << (len(q) - 1).bit_length())
+      i, d = jax.device_get(nearest(reference, squared, jnp.pad(jnp.asarray(q), ((0, size - len(q)), (0, 0)))))
+      indices.append(i[:len(q)])
+      distances.append(d[:len(q)])
+    return labels[np.concatenate(indices)], np.concatenate(distances)
+
+  return classify
+
+
 def class_changes_per_100_steps(labels: np.ndarray, steps_between: int) -> float:
   """How often the class of a chain changes, per chain and 100 steps, from its labels at frames [F, B] taken
   `steps_between` steps apart (changes within one interval count once)."""
@@ -199,8 +234,13 @@ def make_ppgn_evaluator(config: ml_collections.ConfigDict, dataset):
   (`digits.INDEPENDENT_WEIGHTS_BY_DATASET`), whose features also measure distances.
 
   Metrics, for <s> in full, no_prior (means over classes; per class '<s>_..._class<c>' for the full sampler):
-    '<s>_accuracy_conditioning', '<s>_accuracy_independent': the fraction of the chains of class c whose last
-      sample each classifier assigns to c;
+    '<s>_accuracy_conditioning', '<s>_accuracy_independent', '<s>_accuracy_nearest_neighbour': the fraction of the
+      chains of class c whose last sample each judge assigns to c: the conditioning classifier, the independent
+      one, and a 1-nearest-neighbour classifier in pixel space over the training images (`nearest_neighbour_classifier`:
+      the two classifiers share an architecture and data, and perturbations that climb one fool the other too);
+    '<s>_nearest_neighbour_distance': the mean pixel distance (pixels in [-1, 1]) from a sample to its nearest
+      training image, beside 'real_nearest_neighbour_distance' of the first 1,000 test images (and
+      'real_accuracy_nearest_neighbour', the judge's own accuracy on them);
     '<s>_diversity': the mean pairwise distance, in the independent classifier's features, among the last samples
       of a class; 'real_diversity' the same among the test images of that class; '<s>_diversity_ratio' their ratio;
     '<s>_mixing_distance': how far a conditioned chain moves late in its run: the mean feature distance between its
@@ -227,6 +267,11 @@ def make_ppgn_evaluator(config: ml_collections.ConfigDict, dataset):
   real_logits, real_features = judge(test_x)
   real_diversity = np.asarray([mean_pairwise_distance(real_features[test_y == c]) for c in range(num_classes)])
   real_accuracy = float(np.mean(np.argmax(real_logits, axis=1) == test_y))
+  train = dataset.host_arrays()
+  nearest = nearest_neighbour_classifier(train['images'], train['labels'])
+  real_nn_labels, real_nn_distances = nearest(test_x[:NN_REAL_QUERIES])
+  real_nn = {'real_accuracy_nearest_neighbour': float(np.mean(real_nn_labels == test_y[:NN_REAL_QUERIES])),
+             'real_nearest_neighbour_distance': float(np.mean(real_nn_distances))}
   num = min(config.eval.num_samples, len(test_x))
   k = s.samples_per_class
   target = jnp.repeat(jnp.arange(num_classes), k)
@@ -264,12 +309,16 @@ def make_ppgn_evaluator(config: ml_collections.ConfigDict, dataset):
     end_logits, end_features = judge(images[1])
     _, middle_features = judge(images[0])
     conditioning = np.argmax(encoder(images[1])[0], axis=1)
+    nn_labels, nn_distances = nearest(images[1])
     labels = np.asarray(target)
-    per_class = {'accuracy_conditioning': [], 'accuracy_independent': [], 'diversity': [], 'mixing_distance': []}
+    per_class = {'accuracy_conditioning': [], 'accuracy_independent': [], 'accuracy_nearest_neighbour': [],
+                 'nearest_neighbour_distance': [], 'diversity': [], 'mixing_distance': []}
     for c in range(num_classes):
       mine = labels == c
       per_class['accuracy_conditioning'].append(np.mean(conditioning[mine] == c))
       per_class['accuracy_independent'].append(np.mean(np.argmax(end_logits[mine], axis=1) == c))
+      per_class['accuracy_nearest_neighbour'].append(np.mean(nn_labels[mine] == c))
+      per_class['nearest_neighbour_distance'].append(np.mean(nn_distances[mine]))
       per_class['diversity'].append(mean_pairwise_distance(end_features[mine]))
       per_class['mixing_distance'].append(np.mean(np.linalg.norm(end_features[mine] - middle_features[mine],
                                                                  axis=1)))
@@ -286,7 +335,7 @@ def make_ppgn_evaluator(config: ml_collections.ConfigDict, dataset):
 
   def evaluate(state: TrainState):
     g, dae = state.nets['g'], state.nets['dae']
-    metrics = {'real_accuracy_independent': real_accuracy, 'real_diversity': float(np.mean(real_diversity))}
+    metrics = {'real_accuracy_independent': real_accuracy, **real_nn, 'real_diversity': float(np.mean(real_diversity))}
     reconstructed = reconstruct(g)
     metrics['test_reconstruction_mse'] = float(np.mean((reconstructed - test_x[:num])**2))
     metrics['test_reconstruction_accuracy_independent'] = float(np.mean(judge.predict(reconstructed) == test_y[:num]))
@@ -295,7 +344,7 @@ def make_ppgn_evaluator(config: ml_collections.ConfigDict, dataset):
       per_class, codes, images = judged(g, dae, eps1)
       metrics.update({f'{sampler}_{name}': float(np.mean(values)) for name, values in per_class.items()})
       if sampler == 'full':
-        for name in ('accuracy_conditioning', 'accuracy_independent', 'diversity'):
+        for name in ('accuracy_conditioning', 'accuracy_independent', 'accuracy_nearest_neighbour', 'diversity'):
           metrics.update({f'full_{name}_class{c}': float(v) for c, v in enumerate(per_class[name])})
         first_chains = np.asarray(decode(g, codes[:, ::k]))  # [frames + 1, classes, ...]
         pictures['chain'] = plots.image_grid(np.swapaxes(first_chains, 0, 1).reshape(-1, *first_chains.shape[2:]),
