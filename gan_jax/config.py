@@ -22,7 +22,7 @@ def base_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
   # The model family (gan_jax/families): 'gan' (networks g and d, the sections below), 'rbm' (config.rbm), 'dbn'
-  # (config.dbn), 'vae' (config.vae) or 'autoencoder' (config.autoencoder).
+  # (config.dbn), 'vae' (config.vae), 'autoencoder' (config.autoencoder) or 'ppgn' (config.ppgn).
   config.model = 'gan'
 
   config.gen = ml_collections.ConfigDict()
@@ -398,8 +398,54 @@ def family_defaults(model: str) -> ml_collections.ConfigDict:
   """The schema's defaults for a run of `config.model=model`: its family's config (which holds the family's own
   section), or `base_config()` for GANs and unknown names. A resume compares a field added to the schema since the
   run began (`autoencoder.pretrain_steps`, ...) with these."""
-  families = {'rbm': rbm_config, 'dbn': dbn_config, 'vae': vae_config, 'autoencoder': autoencoder_config}
+  families = {'rbm': rbm_config, 'dbn': dbn_config, 'vae': vae_config, 'autoencoder': autoencoder_config,
+              'ppgn': ppgn_config}
   return families.get(model, base_config)()
+
+
+def ppgn_config() -> ml_collections.ConfigDict:
+  """PPGN-h (Nguyen et al. 2017) on grey 28x28 MNIST: E, the encoder of h and the condition p(y|x), is the shipped
+  mnist classifier (frozen; h its 128 ReLU features); G (DCGAN's generator, width 32) learns x from h, D (DCGAN's
+  discriminator) judges G(E(x)) against x, and R (an MLP) denoises h; the sampler climbs log p(h) + log p(y = c | G(h))
+  in h (gan_jax/models/ppgn.py). Each network has its Adam; batch 64."""
+  config = dcgan_config()
+  config.model = 'ppgn'
+  config.data.name = 'mnist'
+  config.data.resolution = 28  # The shipped classifiers' resolution: G's output is what E reads.
+  config.gen.base_channels = config.disc.base_channels = 32
+  config.ppgn = ml_collections.ConfigDict()
+  # G's loss: image_weight * mean (G(E(x)) - x)^2 + feature_weight * mean (E(G(E(x))) - E(x))^2 + adversarial_weight *
+  # the loss.name G loss. The paper's (Dosovitskiy & Brox's) 2e-6, 0.01 and 100 weigh sums over 227x227x3 pixels and
+  # 4096 fc6 units; these weigh means over 784 pixels and 128 units.
+  config.ppgn.image_weight = 1.0
+  config.ppgn.feature_weight = 0.1
+  config.ppgn.adversarial_weight = 0.01
+  config.ppgn.dae_hidden = (256, 128, 64, 128, 256)  # R's hidden widths: the paper's 7-layer shape.
+  config.ppgn.dae_noise_std = 1.0  # sigma of R's training noise N(0, sigma^2), in units of h.
+  # The sampler (gan_jax/models/ppgn.py): the multipliers of the prior, the condition and the noise. The released
+  # code's (1e-5, 1, 1e-17) rescale every step to a mean |step| of 1, so only their ratios carry over. eps3 here is
+  # the noise of a Langevin step whose drift is the prior term: R(h) - h ~ sigma^2 d log p(h) / dh makes
+  # eps1 (R(h) - h) a step of size 2 eps1 sigma^2, whose noise is sigma sqrt(2 eps1) = 0.45. With the paper's
+  # near-zero noise the chains settle, and fewer samples are of their class by a pixel-space judge (swept with
+  # benchmarks/ppgn_sampler.py).
+  config.ppgn.eps1 = 0.1
+  config.ppgn.eps2 = 1.0
+  config.ppgn.eps3 = 0.45
+  config.ppgn.h_max = 30.0  # The chain's codes stay in [0, h_max] (ReLU features; the released code's fc6 range).
+  config.ppgn.chain_steps = 200
+  config.ppgn.record_every = 10  # Frames of the chains kept for the mixing measure and the pictures.
+  config.ppgn.chain_start = 'noise'  # h_0 ~ N(0, I) ('noise') or E(x) of random test images ('real').
+  config.ppgn.samples_per_class = 20  # Chains per class in each evaluation.
+  dae_optim = ml_collections.ConfigDict(config.optim.g.to_dict())
+  dae_optim.learning_rate = 1e-3
+  dae_optim.b1 = 0.9
+  dae_optim.eps_root = 0.0  # Nothing differentiates through this Adam.
+  config.optim.dae = dae_optim
+  config.train.num_steps = 6000
+  config.train.log_every_steps = 100
+  config.train.eval_every_steps = 6000
+  config.train.checkpoint_every_steps = 1000
+  return config
 
 
 def pacgan_config() -> ml_collections.ConfigDict:

@@ -12,7 +12,10 @@ from gan_jax.validation import validate
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENTS = sorted(glob.glob(os.path.join(ROOT, 'experiments', '*.py')))
 NEEDS_DOWNLOAD = {'dcgan_cifar10': 'cifar10', 'dcgan_celeb_a': 'celeb_a'}
-NEEDS_PREPARE = {'unrolled_stacked': 'mnist', 'rbm_mnist': 'mnist', 'dbn_mnist': 'mnist', 'vae_mnist': 'mnist', 'autoencoder_mnist': 'mnist', 'dcgan_mnist': 'mnist', 'dcgan_fashion_mnist': 'fashion_mnist'}  # Offline datasets: python -m gan_jax.data.prepare NAME.
+# Offline datasets: python -m gan_jax.data.prepare NAME.
+NEEDS_PREPARE = {'unrolled_stacked': 'mnist', 'rbm_mnist': 'mnist', 'dbn_mnist': 'mnist', 'vae_mnist': 'mnist',
+                 'autoencoder_mnist': 'mnist', 'ppgn_mnist': 'mnist', 'dcgan_mnist': 'mnist',
+                 'dcgan_fashion_mnist': 'fashion_mnist'}
 
 
 def load(path):

@@ -39,6 +39,12 @@ WEIGHTS_BY_DATASET = {
     'mnist': 'mnist_classifier_r28.npz',
     'fashion_mnist': 'fashion_mnist_classifier_r28.npz',
 }
+# A second classifier of a dataset, trained by the same command from another seed (`--seed 1`): a judge that a
+# sampler climbing the first one's gradients never saw (PPGN's samples are scored by both).
+INDEPENDENT_WEIGHTS_BY_DATASET = {
+    'mnist': 'mnist_classifier_r28_seed1.npz',
+    'fashion_mnist': 'fashion_mnist_classifier_r28_seed1.npz',
+}
 CHUNK_SIZE = 1024  # Images per compiled call: bounds memory for any number of samples.
 SAMPLES_PER_IS_SPLIT = 1000  # IS splits hold at least this many samples (up to 10 splits), else p(y) is noisy.
 
@@ -164,6 +170,17 @@ def load_digit_classifier(path: str | os.PathLike | None = None, batch_size: int
   model = DigitClassifier(conv_features=tuple(info['model']['conv_features']),
                           feature_dim=info['model']['feature_dim'], num_classes=info['model']['num_classes'])
   return Classifier(model, load_params(path), info['resolution'], info, batch_size)
+
+
+def load_independent_classifier(dataset: str, batch_size: int = CHUNK_SIZE) -> Classifier:
+  """The second shipped classifier of `dataset` (`INDEPENDENT_WEIGHTS_BY_DATASET`), loaded as
+  `load_digit_classifier` loads the first; a KeyError listing the datasets that have one."""
+  if dataset not in INDEPENDENT_WEIGHTS_BY_DATASET:
+    raise KeyError(f'no independent classifier is shipped for {dataset!r}; datasets with one: '
+                   f'{", ".join(INDEPENDENT_WEIGHTS_BY_DATASET)}')
+  resource = importlib.resources.files(__package__) / 'weights' / INDEPENDENT_WEIGHTS_BY_DATASET[dataset]
+  with importlib.resources.as_file(resource) as local:
+    return load_digit_classifier(local, batch_size)
 
 
 @functools.cache

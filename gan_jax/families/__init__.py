@@ -34,6 +34,7 @@ _MODULES = {
     'vae': 'gan_jax.families.vae',
     'autoencoder': 'gan_jax.families.autoencoder',
     'dbn': 'gan_jax.families.dbn',
+    'ppgn': 'gan_jax.families.ppgn',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
