@@ -8,6 +8,7 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py vae [--vae_variants '' fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py autoencoder [--autoencoder_variants '' sparse sparse_weight_decay denoising deep ...]
   python benchmarks/sweeps.py dbn [--dbn_variants '' fashion_mnist] [--seeds 0 1 2]
+  python benchmarks/sweeps.py ppgn [--ppgn_variants '' fashion_mnist] [--seeds 0 1 2]
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
@@ -268,8 +269,30 @@ def dbn(args) -> None:
   print('\n'.join(rows))
 
 
+PPGN_COLUMNS = (('accuracy_conditioning', 'conditioning classifier', 3), ('accuracy_independent',
+                'independent classifier', 3), ('accuracy_nearest_neighbour', 'pixel 1-NN', 3),
+                ('nearest_neighbour_distance', 'distance to nearest training image', 2),
+                ('diversity_ratio', 'diversity / real', 2), ('mixing_ratio', 'mixing ratio', 2))
+
+
+def ppgn(args) -> None:
+  """PPGN-h by variant, seed-major: per sampler (the full one, and eps1 = 0 without the prior), the fraction of
+  samples of their class by three judges, their distance to the training images, diversity and mixing."""
+  results = seed_major(args, 'experiments/ppgn_mnist.py', 'ppgn', args.ppgn_variants, 'mnist', _data_dir(args))
+  header = ['data', 'sampler', 'seeds'] + [name for _, name, _ in PPGN_COLUMNS]
+  rows = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  for variant, runs in results.items():
+    for sampler, label in (('full', 'full (eps1 > 0)'), ('no_prior', 'no prior (eps1 = 0)'), ('real', 'real test')):
+      cells = [variant or 'mnist', label, str(len(runs))]
+      for key, _, digits in PPGN_COLUMNS:
+        values = [r[f'{sampler}_{key}'] for r in runs if f'{sampler}_{key}' in r]
+        cells.append(_mean_std(values, digits) if values else '–')
+      rows.append('| ' + ' | '.join(cells) + ' |')
+  print('\n'.join(rows))
+
+
 SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae,
-          'autoencoder': autoencoder, 'dbn': dbn}
+          'autoencoder': autoencoder, 'dbn': dbn, 'ppgn': ppgn}
 
 
 def main() -> None:
@@ -296,6 +319,8 @@ def main() -> None:
                       help="autoencoder: experiments/autoencoder_mnist.py's variants ('' is the plain one).")
   parser.add_argument('--dbn_variants', nargs='+', default=[''],
                       help="dbn: experiments/dbn_mnist.py's variants ('' is MNIST; cd10, fashion_mnist).")
+  parser.add_argument('--ppgn_variants', nargs='+', default=[''],
+                      help="ppgn: experiments/ppgn_mnist.py's variants ('' is MNIST; fashion_mnist).")
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
   args = parser.parse_args()
