@@ -33,6 +33,7 @@ _MODULES = {
     'rbm': 'gan_jax.families.rbm',
     'vae': 'gan_jax.families.vae',
     'autoencoder': 'gan_jax.families.autoencoder',
+    'pix2pix': 'gan_jax.families.pix2pix',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
