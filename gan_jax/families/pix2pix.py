@@ -134,12 +134,18 @@ def make_networks(config: ml_collections.ConfigDict, channels: int) -> tuple[i2i
 def create_pix2pix_state(config: ml_collections.ConfigDict, key: jax.Array, dataset) -> TrainState:
   """pix2pix at step 0: networks 'g' and 'd' for `dataset`'s image shape, each with its optimizer."""
   generator, discriminator = make_networks(config, dataset.shape[-1])
-  g_key, d_key, rng = jax.random.split(key, 3)
   image = jnp.zeros((1, *dataset.shape))
   judged = i2i.conditional_input(image, image) if config.pix2pix.conditional else image
-  nets = {'g': Network.create(generator, optim.make_optimizer(config.optim.g), g_key, image),
-          'd': Network.create(discriminator, optim.make_optimizer(config.optim.d), d_key, judged)}
-  return TrainState.create(nets, rng)
+
+  def create(key):
+    g_key, d_key, rng = jax.random.split(key, 3)
+    nets = {'g': Network.create(generator, optim.make_optimizer(config.optim.g), g_key, image),
+            'd': Network.create(discriminator, optim.make_optimizer(config.optim.d), d_key, judged)}
+    return TrainState.create(nets, rng)
+
+  # One compiled initialisation instead of a compile per eager operation of the two networks' layers (the tests'
+  # depth-4 U-Net: 1.7 s against 5.5 s).
+  return jax.jit(create)(key)
 
 
 def judge(state: TrainState, source: jax.Array, image: jax.Array, conditional: bool, *,
