@@ -76,7 +76,8 @@ class Context:
     batch: real examples 'x' (labels 'y'), G's noise ('z', 'fake_y', codes), 'eps' for the gradient penalty; for an
       image-to-image translation (pix2pix) the input images 'source' and their paired targets 'x'.
     fake: G's samples (a translation: G's outputs for `batch['source']`).
-    real_out, fake_out: D's outputs (dicts, see `state.DISCRIMINATOR_CONTRACT`) on `batch['x']` and on `fake`.
+    real_out, fake_out: D's outputs (dicts, see `state.DISCRIMINATOR_CONTRACT`) on `batch['x']` and on `fake`; a
+      PatchGAN's 'logits' are one per patch, [B, H', W', 1], which the adversarial losses average like a batch's.
     d_params: the D parameters those outputs came from (unrolled ones in an unrolled G objective).
     objective: the objective's options.
     labelled_out: D's outputs on the semi-supervised GAN's labelled batch, when the batch has one.

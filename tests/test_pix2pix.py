@@ -383,12 +383,13 @@ BAD = [
      'terms adversarial: set it to 0'),
     ('loss.g.adversarial', 0.0, None),  # With l1 also 0 below.
     ('data.pipeline', 'stream', "config.data.pipeline: got 'stream'; the paired dataset"),
+    ('data.resize', 'pad', "config.data.resize: got 'pad'; the paired dataset data.name='satellite_maps' is resized"),
 ]
 
 
 @pytest.mark.parametrize('field, value, message', BAD, ids=['unpaired', 'not_divisible', 'direction',
                                                             'negative_lambda', 'patch_too_big', 'patch_size',
-                                                            'gan_term', 'no_g_objective', 'stream'])
+                                                            'gan_term', 'no_g_objective', 'stream', 'pad'])
 def test_bad_pix2pix_config_is_refused_naming_the_field_before_anything_is_written(field, value, message, tmp_path):
   config = tiny_config(str(tmp_path / 'data'))
   section, name = field.rsplit('.', 1)

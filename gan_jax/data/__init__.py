@@ -160,6 +160,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   require(config.get('binarize', 'none') == 'none' or config.name in IMAGE_DATASETS, 'data.binarize',
           f"binarises image pixels; data.name={config.name!r} is not an image dataset: use 'none'")
   int_at_least(config.shuffle_buffer, 'data.shuffle_buffer')
+  require(config.resize == 'resize' or config.name not in PAIRED_DATASETS, 'data.resize',
+          f"got {config.resize!r}; the paired dataset data.name={config.name!r} is resized (centre crop, bilinear) "
+          "to data.resolution: use 'resize'")
   require(config.pipeline != 'stream' or config.name not in PAIRED_DATASETS, 'data.pipeline',
           f"got 'stream'; the paired dataset data.name={config.name!r} is held in device memory (its pairs are "
           "gathered there by one set of indices): use 'auto' or 'in_memory'")
