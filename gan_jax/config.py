@@ -22,7 +22,8 @@ def base_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
   # The model family (gan_jax/families): 'gan' (networks g and d, the sections below), 'rbm' (config.rbm), 'dbn'
-  # (config.dbn), 'vae' (config.vae), 'autoencoder' (config.autoencoder) or 'ppgn' (config.ppgn).
+  # (config.dbn), 'vae' (config.vae), 'autoencoder' (config.autoencoder), 'ppgn' (config.ppgn) or 'pix2pix'
+  # (config.pix2pix, image-to-image translation).
   config.model = 'gan'
 
   config.gen = ml_collections.ConfigDict()
@@ -399,7 +400,7 @@ def family_defaults(model: str) -> ml_collections.ConfigDict:
   section), or `base_config()` for GANs and unknown names. A resume compares a field added to the schema since the
   run began (`autoencoder.pretrain_steps`, ...) with these."""
   families = {'rbm': rbm_config, 'dbn': dbn_config, 'vae': vae_config, 'autoencoder': autoencoder_config,
-              'ppgn': ppgn_config}
+              'ppgn': ppgn_config, 'pix2pix': pix2pix_config}
   return families.get(model, base_config)()
 
 
@@ -445,6 +446,55 @@ def ppgn_config() -> ml_collections.ConfigDict:
   config.train.log_every_steps = 100
   config.train.eval_every_steps = 6000
   config.train.checkpoint_every_steps = 1000
+  return config
+
+
+def pix2pix_config() -> ml_collections.ConfigDict:
+  """pix2pix (Isola et al. 2017) on satellite_maps, image -> map, in the paper's setting: a U-Net generator taking
+  256x256 down to 1x1 (C64 ... C512, 8 stride-2 layers, dropout 0.5 as its noise), the 70x70 PatchGAN judging
+  (input, output) pairs, instance normalisation (the paper's batch norm at batch 1), random jitter (286 -> 256 crops)
+  and mirroring; D's loss halved, G's the non-saturating cGAN loss + 100 L1; Adam 2e-4, beta (0.5, 0.999), batch 1,
+  200 epochs (the paper's maps: 1,096 pairs for 200 epochs at batch 1; here 296 training tiles). A 2-core CPU cannot
+  run this: experiments/pix2pix_maps.py is the sized-down experiment."""
+  config = base_config()
+  config.model = 'pix2pix'
+  config.pix2pix = ml_collections.ConfigDict()
+  # Which feature of each pair is translated into which: '<source>_to_<target>' of the dataset's two features
+  # (satellite_maps: 'image_to_map' or 'map_to_image').
+  config.pix2pix.direction = 'image_to_map'
+  config.pix2pix.depth = 8  # The U-Net's stride-2 layers: data.resolution must be divisible by 2^depth.
+  config.pix2pix.gen_channels = 64  # Its first layer's width; the widths double up to 8x.
+  config.pix2pix.dropout_rate = 0.5  # On its first 3 decoder layers, in training and evaluation: G's only noise.
+  # The discriminator's patch (receptive field) in pixels: 1 (PixelGAN), 16, 70 (the paper's default) or 286.
+  config.pix2pix.patch = 70
+  config.pix2pix.disc_channels = 64
+  # Whether D sees the input with the output (the cGAN) or the output alone (the paper's 'GAN' ablation).
+  config.pix2pix.conditional = True
+  config.pix2pix.norm = 'instance'  # 'instance', 'batch' or 'none', in both networks.
+  # The paper's random jitter: each pair resized up by 286/256, cropped back at a random offset and mirrored at
+  # random (one crop and flip for both images), on device in the step.
+  config.pix2pix.jitter = True
+  config.loss.name = 'non_saturating'
+  # "We divide the objective by 2 while optimizing D, which slows down the rate at which D learns relative to G."
+  config.loss.d.adversarial = 0.5
+  config.loss.g.adversarial = 1.0
+  config.loss.g.l1 = 100.0  # lambda.
+  for player in ('g', 'd'):
+    config.optim[player].learning_rate = 2e-4
+    config.optim[player].b1 = 0.5
+    config.optim[player].eps_root = 0.0  # Nothing differentiates through this Adam.
+  config.data.name = 'satellite_maps'
+  config.data.resolution = 256
+  config.data.channels = 3
+  config.data.pipeline = 'in_memory'
+  config.train.batch_size = 1
+  config.train.num_steps = 200 * 296
+  # One step per call: XLA's CPU backend runs convolutions inside a loop about 20x slower (see dcgan_config).
+  config.train.steps_per_call = 1
+  config.train.log_every_steps = 296
+  config.train.eval_every_steps = 296 * 10
+  config.train.checkpoint_every_steps = 296 * 10
+  config.eval.grid_rows = 8  # Test tiles pictured, one (input, output, target) row each.
   return config
 
 

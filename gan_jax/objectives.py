@@ -73,9 +73,11 @@ class Context:
 
   Attributes:
     state: the training state, holding the parameters being differentiated.
-    batch: real examples 'x' (labels 'y'), G's noise ('z', 'fake_y', codes), 'eps' for the gradient penalty.
-    fake: G's samples.
-    real_out, fake_out: D's outputs (dicts, see `state.DISCRIMINATOR_CONTRACT`) on `batch['x']` and on `fake`.
+    batch: real examples 'x' (labels 'y'), G's noise ('z', 'fake_y', codes), 'eps' for the gradient penalty; for an
+      image-to-image translation (pix2pix) the input images 'source' and their paired targets 'x'.
+    fake: G's samples (a translation: G's outputs for `batch['source']`).
+    real_out, fake_out: D's outputs (dicts, see `state.DISCRIMINATOR_CONTRACT`) on `batch['x']` and on `fake`; a
+      PatchGAN's 'logits' are one per patch, [B, H', W', 1], which the adversarial losses average like a batch's.
     d_params: the D parameters those outputs came from (unrolled ones in an unrolled G objective).
     objective: the objective's options.
     labelled_out: D's outputs on the semi-supervised GAN's labelled batch, when the batch has one.
@@ -194,6 +196,14 @@ def feature_matching(ctx: Context) -> jax.Array:
 def g_aux_classifier(ctx: Context) -> jax.Array:
   """AC-GAN: G's samples should be classified as the classes they were drawn for."""
   return losses.classification_loss(output(ctx.fake_out, 'class_logits', 'aux_classifier'), ctx.batch['fake_y'])
+
+
+@g_term('l1')
+def l1(ctx: Context) -> jax.Array:
+  """pix2pix's reconstruction term: the mean absolute difference between G's outputs and their paired targets
+  `batch['x']` (weight: lambda, 100 in Isola et al. 2017). Needs paired data: G's output for an input must have a
+  target to be compared with."""
+  return jnp.mean(jnp.abs(ctx.batch['x'] - ctx.fake))
 
 
 @g_term('historical_averaging')

@@ -28,6 +28,8 @@ _TERM_NEEDS = {
     'info_categorical': (lambda c: c.info.categories, 'needs a categorical code: set info.categories > 0'),
     'info_continuous': (lambda c: c.info.continuous, 'needs continuous codes: set info.continuous > 0'),
     'supervised': (lambda c: c.semi.labels_per_class, 'needs labelled examples: set semi.labels_per_class > 0'),
+    'l1': (lambda c: False, "compares G's outputs with paired targets, which a GAN's samples from noise do not have: "
+           "it is pix2pix's term (config.model='pix2pix')"),
 }
 _GRADIENT_PENALTIES = ('gradient_penalty', 'r1', 'r2')
 
@@ -123,6 +125,10 @@ def validate_combinations(config: ml_collections.ConfigDict, num_devices: int) -
     config: the experiment configuration, each section already valid on its own.
     num_devices: the devices the batch is split over in the configured parallel mode.
   """
+  require(config.data.name not in data.PAIRED_DATASETS, 'data.name',
+          f"got {config.data.name!r}, a dataset of image pairs: translate one image of a pair into the other with "
+          f"config.model='pix2pix' (gan_jax.config.pix2pix_config); a GAN models {', '.join(data.IMAGE_DATASETS)}"
+          ' or the mixtures')
   for term, (needs, message) in _TERM_NEEDS.items():
     for player in ('d', 'g'):
       require(not config.loss[player].get(term) or needs(config), f'loss.{player}.{term}', message)

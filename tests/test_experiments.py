@@ -15,7 +15,8 @@ NEEDS_DOWNLOAD = {'dcgan_cifar10': 'cifar10', 'dcgan_celeb_a': 'celeb_a'}
 # Offline datasets: python -m gan_jax.data.prepare NAME.
 NEEDS_PREPARE = {'unrolled_stacked': 'mnist', 'rbm_mnist': 'mnist', 'dbn_mnist': 'mnist', 'vae_mnist': 'mnist',
                  'autoencoder_mnist': 'mnist', 'ppgn_mnist': 'mnist', 'dcgan_mnist': 'mnist',
-                 'dcgan_fashion_mnist': 'fashion_mnist'}
+                 'dcgan_fashion_mnist': 'fashion_mnist', 'pix2pix_maps': 'satellite_maps'}
+IMAGE_SETS = ('satellite_maps',)  # Prepared by the image_sets_dir fixture; the others by offline_data_dir.
 
 
 def load(path):
@@ -37,7 +38,10 @@ def test_experiment_validates(path, variant, tmp_path, request):
   elif name in NEEDS_PREPARE:
     with pytest.raises(ConfigError, match=f'python -m gan_jax.data.prepare {NEEDS_PREPARE[name]}'):
       validate(config, num_devices=1)
-    config.data.data_dir = request.getfixturevalue('offline_data_dir')
+    if NEEDS_PREPARE[name] in IMAGE_SETS:
+      config.data.data_dir = request.getfixturevalue('image_sets_dir')(NEEDS_PREPARE[name])
+    else:
+      config.data.data_dir = request.getfixturevalue('offline_data_dir')
     validate(config, num_devices=1)
   else:
     validate(config, num_devices=1)

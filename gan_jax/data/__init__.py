@@ -10,12 +10,16 @@ Every dataset is sampled on device inside the compiled training step, so no batc
   `resolve_pipeline`) streams those from TFDS with tf.data, and each compiled call receives its steps' batches as
   an argument instead (see `streaming.py`). The step function is the same; only `sample` and its arrays differ.
 
+- paired image datasets (`PAIRED_DATASETS`, pix2pix's): two pixel-aligned image features per example, held in
+  memory and read as batches of pairs, one gather by the step's indices for both (see `paired.py`).
+
 A dataset has `shape` (one example), `num_classes`, `host_arrays()` (what to hold on device) and
 `sample(arrays, rng, step, num)`: the global batch of a training step, `{'x': examples, 'y': int32 labels}` (a
-mixture's labels are its components; stacked digits have 1,000 classes). A streamed dataset holds nothing on
-device and has `open_feed` too, which gives each call its arrays.
+mixture's labels are its components; stacked digits have 1,000 classes; a paired dataset's batch is its features by
+name instead). A streamed dataset holds nothing on device and has `open_feed` too, which gives each call its arrays.
 """
 
+import dataclasses
 from typing import Any, Callable
 
 import ml_collections
@@ -23,6 +27,7 @@ import ml_collections
 from gan_jax.config import ConfigError, choice, int_at_least, require
 from gan_jax.data.in_memory import InMemoryImages, StackedImages
 from gan_jax.data.mixtures import GaussianMixture, gaussian_1d_from_config, grid_from_config, ring_from_config
+from gan_jax.data.paired import PairedImages
 
 # Image datasets: config name -> (TFDS name, stacked). 'digits' needs no download.
 IMAGE_DATASETS: dict[str, tuple[str, bool]] = {
@@ -33,6 +38,30 @@ IMAGE_DATASETS: dict[str, tuple[str, bool]] = {
     'fashion_mnist': ('fashion_mnist', False),
     'cifar10': ('cifar10', False),
     'celeb_a': ('celeb_a', False),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class PairedDataset:
+  """A TFDS dataset of pixel-aligned image pairs.
+
+  Attributes:
+    tfds_name: its TFDS name (prepared in data_dir).
+    features: its two image features; a translation goes from either to the other ('image_to_map').
+  """
+  tfds_name: str
+  features: tuple[str, str]
+
+  @property
+  def directions(self) -> dict[str, tuple[str, str]]:
+    """'<a>_to_<b>' -> (source feature, target feature), both ways."""
+    a, b = self.features
+    return {f'{a}_to_{b}': (a, b), f'{b}_to_{a}': (b, a)}
+
+
+# Paired datasets (pix2pix): config name -> the dataset (satellite_maps: python -m gan_jax.data.prepare satellite_maps).
+PAIRED_DATASETS: dict[str, PairedDataset] = {
+    'satellite_maps': PairedDataset('satellite_maps', ('image', 'map')),
 }
 # TFDS datasets with a shipped classifier (gan_jax/evaluation/digits.py), which scores 1-channel images.
 CLASSIFIED_DATASETS = ('sklearn_digits', 'mnist', 'fashion_mnist')
@@ -63,11 +92,20 @@ def _images_from_config(name: str) -> Callable[[ml_collections.ConfigDict], Any]
   return build
 
 
+def paired_from_config(c: ml_collections.ConfigDict) -> PairedImages:
+  """The `config.data` section's paired dataset: both features of split `c.split` at `c.resolution`."""
+  from gan_jax.data import images  # TensorFlow loads only for image data.
+  spec = PAIRED_DATASETS[c.name]
+  return PairedImages(images.load_paired(spec.tfds_name, c.split, spec.features, c.data_dir or None, c.resolution,
+                                         c.channels))
+
+
 DATASETS: dict[str, Callable[[ml_collections.ConfigDict], Any]] = {
     'ring': ring_from_config,
     'grid': grid_from_config,
     'gaussian_1d': gaussian_1d_from_config,
     **{name: _images_from_config(name) for name in IMAGE_DATASETS},
+    **{name: paired_from_config for name in PAIRED_DATASETS},
 }
 
 
@@ -122,6 +160,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
   require(config.get('binarize', 'none') == 'none' or config.name in IMAGE_DATASETS, 'data.binarize',
           f"binarises image pixels; data.name={config.name!r} is not an image dataset: use 'none'")
   int_at_least(config.shuffle_buffer, 'data.shuffle_buffer')
+  require(config.resize == 'resize' or config.name not in PAIRED_DATASETS, 'data.resize',
+          f"got {config.resize!r}; the paired dataset data.name={config.name!r} is resized (centre crop, bilinear) "
+          "to data.resolution: use 'resize'")
+  require(config.pipeline != 'stream' or config.name not in PAIRED_DATASETS, 'data.pipeline',
+          f"got 'stream'; the paired dataset data.name={config.name!r} is held in device memory (its pairs are "
+          "gathered there by one set of indices): use 'auto' or 'in_memory'")
   require(config.pipeline != 'stream' or config.name in IMAGE_DATASETS, 'data.pipeline',
           f"got 'stream', which reads image datasets from TFDS; data.name={config.name!r} is drawn on device: "
           "use 'auto' or 'in_memory'")
@@ -131,8 +175,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     int_at_least(config.num_modes, 'data.num_modes')
   if config.name == 'grid':
     int_at_least(config.grid_size, 'data.grid_size')
-  if config.name in IMAGE_DATASETS:
-    tfds_name, stacked = IMAGE_DATASETS[config.name]
+  if config.name in IMAGE_DATASETS or config.name in PAIRED_DATASETS:
+    tfds_name, stacked = IMAGE_DATASETS.get(config.name, ('', False))
     require(stacked or tfds_name not in CLASSIFIED_DATASETS or config.channels == 1, 'data.channels',
             f'got {config.channels}; data.name={config.name!r} is grayscale and its classifier (the evaluation) '
             'reads 1-channel images: set data.channels=1')
@@ -156,7 +200,15 @@ def check_available(config: ml_collections.ConfigDict) -> None:
                             config.resize)
     except ValueError as error:
       raise ConfigError(f'config.data.name: {error}') from error
+  if config.name in PAIRED_DATASETS:
+    from gan_jax.data import images
+    spec = PAIRED_DATASETS[config.name]
+    try:
+      images.check_paired_readable(spec.tfds_name, config.data_dir or None, spec.features)
+    except ValueError as error:
+      raise ConfigError(f'config.data.name: {error}') from error
 
 
-__all__ = ['CLASSIFIED_DATASETS', 'DATASETS', 'IMAGE_DATASETS', 'PIPELINES', 'GaussianMixture', 'InMemoryImages',
-           'StackedImages', 'make_dataset', 'resolve_pipeline', 'validate', 'check_available']
+__all__ = ['CLASSIFIED_DATASETS', 'DATASETS', 'IMAGE_DATASETS', 'PAIRED_DATASETS', 'PIPELINES', 'GaussianMixture',
+           'InMemoryImages', 'PairedDataset', 'PairedImages', 'StackedImages', 'make_dataset', 'resolve_pipeline',
+           'validate', 'check_available']

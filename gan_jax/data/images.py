@@ -252,3 +252,78 @@ def load_images(name: str, split: str, data_dir: str | None = None, resolution: 
   if start != num:
     raise ValueError(f'Dataset {name!r} split {split!r}: read {start} examples, its info says {num}.')
   return images, labels
+
+
+def check_paired_readable(name: str, data_dir: str | None, features: tuple[str, ...]) -> None:
+  """Checks, before anything is compiled or written, that a prepared dataset has the image features `features`,
+  each of one fixed shape, all of the same height and width (pixel-aligned pairs).
+
+  Raises:
+    DatasetUnavailableError: the dataset is not prepared.
+    ValueError: a feature is missing, is not an image of fixed shape, or the features' sizes differ.
+  """
+  check_available(name, data_dir)
+  _paired_shape(tfds.builder(name, data_dir=resolve_data_dir(data_dir)), name, features)
+
+
+def _paired_shape(builder, name: str, features: tuple[str, ...]) -> tuple[int, int]:
+  sizes = set()
+  for key in features:
+    feature = builder.info.features[key] if key in builder.info.features else None
+    if not isinstance(feature, tfds.features.Image):
+      raise ValueError(f'Dataset {name!r} has no image feature {key!r}; a paired dataset needs image features '
+                       f'{", ".join(features)}.')
+    height, width, in_channels = feature.shape
+    if height is None or width is None or in_channels not in CHANNELS:
+      raise ValueError(f'Dataset {name!r}: feature {key!r} has images of shape {feature.shape}; need one fixed '
+                       'height and width and 1 or 3 channels.')
+    sizes.add((height, width))
+  if len(sizes) != 1:
+    raise ValueError(f'Dataset {name!r}: the features {", ".join(features)} have different sizes {sorted(sizes)}; '
+                     'a pair must be pixel-aligned.')
+  return sizes.pop()
+
+
+def load_paired(name: str, split: str, features: tuple[str, ...], data_dir: str | None = None, resolution: int = 64,
+                channels: int = 3) -> dict[str, np.ndarray]:
+  """Reads a whole split of a TFDS dataset of pixel-aligned image pairs (satellite photo and map, ...) into numpy.
+
+  Every feature is converted as `load_images` converts images under `resize_method='resize'` (centre crop to a
+  square, bilinear with antialiasing when downsampling, rounded once), each image on its own, so a pair stays
+  aligned: both images go through the same geometric map. Read in order, `READ_BATCH_SIZE` examples at a time.
+
+  Args:
+    name: a TFDS dataset prepared in data_dir.
+    split: a TFDS split, slices included.
+    features: the image features to read (for `satellite_maps`: 'image', 'map').
+    data_dir: where prepared TFDS datasets live; None for $TFDS_DATA_DIR or ~/tensorflow_datasets.
+    resolution: the side of the square images returned.
+    channels: 1 (grayscale) or 3 (RGB).
+
+  Returns:
+    feature name -> uint8 [N, resolution, resolution, channels], row i of each from example i.
+
+  Raises:
+    DatasetUnavailableError: the dataset is not prepared in data_dir.
+    ValueError: a missing feature, features of different sizes, or a bad resolution or channel count.
+  """
+  if channels not in CHANNELS:
+    raise ValueError(f'channels: got {channels!r}; accepted values: 1, 3')
+  if not isinstance(resolution, int) or resolution < 1:
+    raise ValueError(f'resolution: got {resolution!r}; must be a positive integer')
+  data_dir = resolve_data_dir(data_dir)
+  check_available(name, data_dir)
+  builder = tfds.builder(name, data_dir=data_dir)
+  _paired_shape(builder, name, features)
+  num = builder.info.splits[split].num_examples
+  arrays = {key: np.empty((num, resolution, resolution, channels), np.uint8) for key in features}
+  dataset = builder.as_dataset(split=split, batch_size=READ_BATCH_SIZE, shuffle_files=False)
+  start = 0
+  for batch in tfds.as_numpy(dataset):
+    stop = start + batch[features[0]].shape[0]
+    for key in features:
+      arrays[key][start:stop] = convert_batch(batch[key], resolution, channels, 'resize')
+    start = stop
+  if start != num:
+    raise ValueError(f'Dataset {name!r} split {split!r}: read {start} examples, its info says {num}.')
+  return arrays

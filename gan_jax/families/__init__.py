@@ -35,6 +35,7 @@ _MODULES = {
     'autoencoder': 'gan_jax.families.autoencoder',
     'dbn': 'gan_jax.families.dbn',
     'ppgn': 'gan_jax.families.ppgn',
+    'pix2pix': 'gan_jax.families.pix2pix',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.

@@ -1,0 +1,120 @@
+"""How close a translated image is to its target: per-image L1, PSNR and SSIM on [0, 1] pixels, and for maps the
+agreement of their colour classes.
+
+SSIM is Wang et al. (2004)'s: an 11 x 11 Gaussian window of standard deviation 1.5 (normalised), K1 = 0.01,
+K2 = 0.03, dynamic range 1, the population (not sample) variances, computed on each colour channel separately and
+averaged over the channels and over the window positions that lie wholly inside the image. That is what
+`skimage.metrics.structural_similarity(a, b, channel_axis=-1, data_range=1, gaussian_weights=True, sigma=1.5,
+use_sample_covariance=False)` computes; the tests compare the two. PSNR is 10 log10(1 / MSE) of one image (all its
+pixels and channels), then averaged over images.
+
+Map classes: a palette of `PALETTE_SIZE` colours found by k-means on the training maps' pixels (`fit_palette`);
+each pixel's class is its nearest palette colour (`classify`). On the shaded-relief maps the clusters split into
+water colours (blue above green) and land colours: `water_classes` names the former, so that the water/land
+agreement can be read apart from the finer colour bands.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+SSIM_SIGMA = 1.5
+SSIM_RADIUS = 5  # 11 x 11: skimage's int(3.5 * sigma + 0.5) with its default truncation at 3.5 sigma.
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+PALETTE_SIZE = 6
+PALETTE_PIXELS = 100_000  # Training-map pixels the k-means sees (drawn with the seed; all when there are fewer).
+# A palette colour whose blue exceeds its green by more than this (in [0, 1]) is water: on satellite_maps' training
+# maps at 64x64 the three water centres lie 0.066 to 0.144 above, the three land ones 0.038 to 0.063 below (shaded
+# relief's greens, tans and greys). The palest water colour also takes in the ice caps, which the map paints
+# near-white with a blue tint (Greenland): 'water' is the map's water colours.
+WATER_BLUE_MARGIN = 0.015
+
+
+def to_unit(x: jax.Array) -> jax.Array:
+  """Images in [-1, 1] -> [0, 1]."""
+  return (x + 1.0) / 2.0
+
+
+def l1(a: jax.Array, b: jax.Array) -> jax.Array:
+  """Mean absolute difference of each image pair [B, H, W, C] -> [B]."""
+  return jnp.mean(jnp.abs(a - b), axis=(1, 2, 3))
+
+
+def psnr(a: jax.Array, b: jax.Array, data_range: float = 1.0) -> jax.Array:
+  """Peak signal-to-noise ratio in dB of each image pair [B, H, W, C] -> [B] (infinite for equal images)."""
+  mse = jnp.mean((a - b)**2, axis=(1, 2, 3))
+  return 10.0 * jnp.log10(data_range**2 / mse)
+
+
+def gaussian_window(sigma: float = SSIM_SIGMA, radius: int = SSIM_RADIUS) -> np.ndarray:
+  """The normalised 1-D Gaussian taps of SSIM's separable window, [2 radius + 1]."""
+  taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma)**2)
+  return taps / taps.sum()
+
+
+def _window_mean(x: jax.Array) -> jax.Array:
+  """Gaussian-weighted local means of every channel of [B, H, W, C] at the window positions inside the image:
+  [B, H - 2 radius, W - 2 radius, C]."""
+  taps = jnp.asarray(gaussian_window(), x.dtype)
+  channels = x.shape[-1]
+  # Depthwise 'VALID' convolutions: the window along the rows, then along the columns.
+  rows = jnp.tile(taps[:, None, None, None], (1, 1, 1, channels))
+  cols = jnp.tile(taps[None, :, None, None], (1, 1, 1, channels))
+  spec = ('NHWC', 'HWIO', 'NHWC')
+  x = jax.lax.conv_general_dilated(x, rows, (1, 1), 'VALID', dimension_numbers=spec, feature_group_count=channels)
+  return jax.lax.conv_general_dilated(x, cols, (1, 1), 'VALID', dimension_numbers=spec, feature_group_count=channels)
+
+
+def ssim(a: jax.Array, b: jax.Array, data_range: float = 1.0) -> jax.Array:
+  """Wang et al. (2004)'s mean SSIM of each image pair [B, H, W, C] -> [B], per channel then averaged (see the
+  module docstring); H and W must exceed the 11-pixel window."""
+  c1, c2 = (SSIM_K1 * data_range)**2, (SSIM_K2 * data_range)**2
+  mu_a, mu_b = _window_mean(a), _window_mean(b)
+  var_a = _window_mean(a * a) - mu_a**2
+  var_b = _window_mean(b * b) - mu_b**2
+  cov = _window_mean(a * b) - mu_a * mu_b
+  index = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+  return jnp.mean(index, axis=(1, 2, 3))
+
+
+def fit_palette(images: np.ndarray, seed: int, size: int = PALETTE_SIZE) -> np.ndarray:
+  """The `size` colours of the map classes: k-means (scikit-learn, k-means++ with 4 restarts) on up to
+  `PALETTE_PIXELS` pixels of `images` (uint8 [N, H, W, C]) drawn with `seed`, in [0, 1], ordered by their blue
+  minus green (land first, then water), so that class numbers do not depend on the clustering's order.
+
+  Returns:
+    [size, C] float32.
+  """
+  from sklearn.cluster import KMeans
+  pixels = np.asarray(images, np.float64).reshape(-1, images.shape[-1]) / 255.0
+  rng = np.random.default_rng(seed)
+  if len(pixels) > PALETTE_PIXELS:
+    pixels = pixels[rng.choice(len(pixels), PALETTE_PIXELS, replace=False)]
+  centres = KMeans(size, n_init=4, random_state=seed).fit(pixels).cluster_centers_
+  if centres.shape[1] >= 3:
+    centres = centres[np.argsort(centres[:, 2] - centres[:, 1], kind='stable')]
+  return centres.astype(np.float32)
+
+
+def water_classes(palette: np.ndarray) -> np.ndarray:
+  """Which palette colours are water: blue above green by more than `WATER_BLUE_MARGIN` ([size] bool; none for
+  grey palettes)."""
+  palette = np.asarray(palette)
+  if palette.shape[1] < 3:
+    return np.zeros(len(palette), bool)
+  return palette[:, 2] - palette[:, 1] > WATER_BLUE_MARGIN
+
+
+def classify(images: jax.Array, palette: jax.Array) -> jax.Array:
+  """Each pixel's class: the index of its nearest palette colour (Euclidean in [0, 1]); [B, H, W, C] -> [B, H, W]."""
+  distances = jnp.sum((images[..., None, :] - palette)**2, axis=-1)
+  return jnp.argmin(distances, axis=-1)
+
+
+@jax.jit
+def class_agreement(generated: jax.Array, target: jax.Array, palette: jax.Array,
+                    water: jax.Array) -> dict[str, jax.Array]:
+  """Per image [B], the fraction of pixels whose palette class in `generated` equals that in `target` ('classes')
+  and whose water/land kind agrees ('water'); images in [0, 1]."""
+  got, want = classify(generated, palette), classify(target, palette)
+  return {'classes': jnp.mean(got == want, axis=(1, 2)), 'water': jnp.mean(water[got] == water[want], axis=(1, 2))}
