@@ -22,9 +22,9 @@ def get_config(variant: str | None = None):
   config.cyclegan.gen_channels = 16
   config.cyclegan.disc_channels = 16
   # 4 epochs of the 1,217 training emoji (the paper: 200): 3.1 minutes at 26.9 steps/s on the shared 2-core CPU
-  # (the code of commit 1d31a97). Measured once, seed 0: test L1 of G_ab(openmoji) against the true noto 0.147 (the openmoji copied
-  # as its translation: 0.163), SSIM 0.211 (copy: 0.176); noto -> openmoji L1 0.153, SSIM 0.172; cycle L1 0.070 (A)
-  # and 0.084 (B). At 2,500 steps the numbers were within 0.01 of these.
+  # (the code of commit 1d31a97). Measured once, seed 0: test L1 of G_ab(openmoji) against the true noto 0.147
+  # (the openmoji copied as its translation: 0.163), SSIM 0.211 (copy: 0.176); noto -> openmoji L1 0.153, SSIM
+  # 0.172; cycle L1 0.070 (A) and 0.084 (B). At 2,500 steps the numbers were within 0.01 of these.
   config.train.num_steps = 5000
   config.train.log_every_steps = 250
   config.train.eval_every_steps = 2500

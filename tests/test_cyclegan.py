@@ -121,7 +121,7 @@ def test_a_step_updates_both_generators_then_both_discriminators_on_the_pre_upda
     after_g, g_metrics = update(state, batch, nets=('g_ab', 'g_ba'), objective=objective)
     for name in ('d_a', 'd_b'):  # The generators' update leaves the discriminators where they were.
       assert after_g.nets[name] is state.nets[name]
-    pooled = {'pool_a': jax.lax.stop_gradient(g_metrics['fake_a']), 'pool_b': jax.lax.stop_gradient(g_metrics['fake_b'])}
+    pooled = {f'pool_{d}': jax.lax.stop_gradient(g_metrics[f'fake_{d}']) for d in 'ab'}
     after_d, _ = update(after_g, {**batch, **pooled}, nets=('d_a', 'd_b'), objective=cyclegan.discriminator_objective)
     return after_d
 
