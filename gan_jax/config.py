@@ -22,8 +22,8 @@ def base_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
   # The model family (gan_jax/families): 'gan' (networks g and d, the sections below), 'rbm' (config.rbm), 'dbn'
-  # (config.dbn), 'vae' (config.vae), 'autoencoder' (config.autoencoder), 'ppgn' (config.ppgn) or 'pix2pix'
-  # (config.pix2pix, image-to-image translation).
+  # (config.dbn), 'vae' (config.vae), 'autoencoder' (config.autoencoder), 'ppgn' (config.ppgn), 'pix2pix'
+  # (config.pix2pix, image-to-image translation) or 'cyclegan' (config.cyclegan, unpaired translation).
   config.model = 'gan'
 
   config.gen = ml_collections.ConfigDict()
@@ -400,8 +400,50 @@ def family_defaults(model: str) -> ml_collections.ConfigDict:
   section), or `base_config()` for GANs and unknown names. A resume compares a field added to the schema since the
   run began (`autoencoder.pretrain_steps`, ...) with these."""
   families = {'rbm': rbm_config, 'dbn': dbn_config, 'vae': vae_config, 'autoencoder': autoencoder_config,
-              'ppgn': ppgn_config, 'pix2pix': pix2pix_config}
+              'ppgn': ppgn_config, 'pix2pix': pix2pix_config, 'cyclegan': cyclegan_config}
   return families.get(model, base_config)()
+
+
+def cyclegan_config() -> ml_collections.ConfigDict:
+  """CycleGAN (Zhu et al. 2017) on emoji_styles, OpenMoji <-> Noto at 64x64, in the paper's setting: ResNet
+  generators (6 residual blocks, the paper's choice for 128x128), 70x70 PatchGANs, instance norm, the least-squares
+  GAN loss, cycle loss lambda = 10, identity loss 0.5 lambda, a 50-image pool per discriminator, Adam 2e-4, beta
+  (0.5, 0.999), batch 1, 200 epochs (the paper's last 100 with a linearly decaying rate; not here yet: constant).
+  A 2-core CPU cannot run this: experiments/cyclegan_emoji.py is the sized-down experiment."""
+  config = base_config()
+  config.model = 'cyclegan'
+  config.cyclegan = ml_collections.ConfigDict()
+  config.cyclegan.reverse = False  # Domain A is the dataset's first feature (emoji_styles: openmoji), B its second.
+  config.cyclegan.n_blocks = 6  # Residual blocks of the generators, at a quarter of the resolution.
+  config.cyclegan.gen_channels = 64  # The generators' first width (64, 128, 256).
+  config.cyclegan.disc_channels = 64
+  config.cyclegan.patch = 70  # The discriminators' patch: 1, 16, 70 or 286 (see pix2pix_config).
+  config.cyclegan.norm = 'instance'
+  config.cyclegan.cycle_weight = 10.0  # lambda.
+  config.cyclegan.identity_weight = 0.5  # lambda_identity: the identity term weighs lambda_identity * lambda.
+  config.cyclegan.pool_size = 50  # Generated images each discriminator's pool keeps (0: no pool).
+  config.loss.name = 'least_squares'  # The only one the family takes: the paper's.
+  template = config.optim.g.to_dict()
+  config.optim = ml_collections.ConfigDict()
+  for name in ('g_ab', 'g_ba', 'd_a', 'd_b'):
+    section = ml_collections.ConfigDict(template)
+    section.learning_rate = 2e-4
+    section.b1 = 0.5
+    section.eps_root = 0.0  # Nothing differentiates through this Adam.
+    config.optim[name] = section
+  config.data.name = 'emoji_styles'
+  config.data.resolution = 64
+  config.data.channels = 3
+  config.data.pipeline = 'in_memory'
+  config.train.batch_size = 1
+  config.train.num_steps = 200 * 1217
+  config.train.steps_per_call = 1  # As pix2pix: XLA's CPU backend runs convolutions in a loop far slower.
+  config.train.log_every_steps = 1217
+  config.train.eval_every_steps = 1217 * 10
+  config.train.checkpoint_every_steps = 1217 * 10
+  config.eval.grid_rows = 8
+  config.eval.num_samples = 160  # The whole test split.
+  return config
 
 
 def ppgn_config() -> ml_collections.ConfigDict:

@@ -4,6 +4,9 @@
   ||theta - (1/t) sum_{i<t} theta_i||^2; the running mean of past parameters lives in the state.
 - Experience replay (Goodfellow's NIPS 2016 tutorial; Shrivastava et al. 2017): a fixed-size ring buffer of past
   generated samples; a fraction of D's fake batch is drawn from it.
+- CycleGAN's image pool (Zhu et al. 2017, section 4, after Shrivastava et al. 2017): the same buffer, queried as the
+  paper's code does (`query_pool`): until it is full every new image enters it and goes to D; after, each goes to D
+  with probability 1/2, else a random stored image does and the new one takes its place.
 - Snapshot swaps (the same tutorial): copies of G and D taken every so often; for a few iterations each player
   trains against its opponent's older copy.
 
@@ -77,6 +80,41 @@ def mix(buffer: dict[str, jax.Array], key: jax.Array, fresh: jax.Array, fraction
     return samples, None
   head_labels = jnp.where(use, buffer['labels'][indices], fresh_labels[:num_replayed])
   return samples, jnp.concatenate([head_labels, fresh_labels[num_replayed:]])
+
+
+def query_pool(buffer: dict[str, jax.Array], key: jax.Array, fresh: jax.Array,
+               probability: float = 0.5) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """CycleGAN's image pool (the reference code's `ImagePool.query`), one image at a time in batch order.
+
+  While the buffer holds fewer than its capacity, each fresh image is stored and returned. Once full, each fresh
+  image is, with `probability`, swapped for a uniformly drawn stored one (that one is returned, the fresh one stored
+  in its slot); otherwise it is returned and the buffer is unchanged. Unlike `mix`, which replaces a fixed
+  round(fraction * B) of the batch from the first insert on (none at B = 1 and fraction 1/2), this draws per image.
+
+  Args:
+    buffer: from `init_buffer(capacity, image_shape)`; its 'count' is the images stored, at most the capacity.
+    key: the step's key for the pool.
+    fresh: [B, ...] the generator's new images.
+    probability: the chance of a swap once the pool is full (1/2 in the paper).
+
+  Returns:
+    (images for D [B, ...], the new buffer).
+  """
+  capacity = buffer['samples'].shape[0]
+
+  def one(buffer, inputs):
+    key, image = inputs
+    swap_key, index_key = jax.random.split(key)
+    filling = buffer['count'] < capacity
+    swap = ~filling & jax.random.bernoulli(swap_key, probability)
+    slot = jnp.where(filling, buffer['count'], jax.random.randint(index_key, (), 0, capacity))
+    stored = buffer['samples'][slot]
+    out = jnp.where(swap, stored, image)
+    samples = buffer['samples'].at[slot].set(jnp.where(filling | swap, image, stored))
+    return {**buffer, 'samples': samples, 'count': buffer['count'] + filling.astype(jnp.int32)}, out
+
+  buffer, out = jax.lax.scan(one, buffer, (jax.random.split(key, fresh.shape[0]), fresh))
+  return out, buffer
 
 
 def select(condition: jax.Array, when_true: PyTree, when_false: PyTree) -> PyTree:

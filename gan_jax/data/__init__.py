@@ -59,9 +59,11 @@ class PairedDataset:
     return {f'{a}_to_{b}': (a, b), f'{b}_to_{a}': (b, a)}
 
 
-# Paired datasets (pix2pix): config name -> the dataset (satellite_maps: python -m gan_jax.data.prepare satellite_maps).
+# Paired datasets (pix2pix; CycleGAN reads their two features as two unpaired domains): config name -> the dataset
+# (python -m gan_jax.data.prepare satellite_maps, or emoji_styles).
 PAIRED_DATASETS: dict[str, PairedDataset] = {
     'satellite_maps': PairedDataset('satellite_maps', ('image', 'map')),
+    'emoji_styles': PairedDataset('emoji_styles', ('openmoji', 'noto')),
 }
 # TFDS datasets with a shipped classifier (gan_jax/evaluation/digits.py), which scores 1-channel images.
 CLASSIFIED_DATASETS = ('sklearn_digits', 'mnist', 'fashion_mnist')

@@ -36,6 +36,7 @@ _MODULES = {
     'dbn': 'gan_jax.families.dbn',
     'ppgn': 'gan_jax.families.ppgn',
     'pix2pix': 'gan_jax.families.pix2pix',
+    'cyclegan': 'gan_jax.families.cyclegan',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.

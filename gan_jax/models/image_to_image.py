@@ -1,4 +1,5 @@
-"""The networks of pix2pix (Isola et al. 2017): the U-Net generator and the PatchGAN discriminator.
+"""The networks of pix2pix (Isola et al. 2017): the U-Net generator and the PatchGAN discriminator; and CycleGAN's
+(Zhu et al. 2017) ResNet generator, which CycleGAN pairs with the same 70x70 PatchGAN.
 
 U-Net (the paper's appendix 6.1.1): an encoder of 4x4 stride-2 convolutions C64-C128-C256-C512-C512-... (LeakyReLU
 0.2, normalisation on all but the first), a decoder of 4x4 stride-2 up-convolutions that mirrors it (ReLU), each
@@ -13,6 +14,11 @@ one 4x4 stride-1 convolution, then a 4x4 stride-1 convolution to one logit per p
 PixelGAN (1x1 convolutions C64-C128, then one logit). `receptive_field` gives a setting's patch size, and the tests
 measure it from the gradients. A conditional D sees the input image and the (real or generated) output concatenated
 on the channel axis: the caller concatenates.
+
+ResNet generator (CycleGAN's appendix 7.2, after Johnson et al. 2016): c7s1-64, d128, d256, R256 x n_blocks, u128,
+u64, c7s1-3: 7x7 convolutions with reflection padding at both ends, two 3x3 stride-2 convolutions down and two
+stride-2 up-convolutions back, residual blocks of two reflection-padded 3x3 convolutions between; instance norm and
+ReLU after every layer but the last, which ends in tanh. The paper uses 6 blocks at 128x128 and 9 at 256x256.
 
 Normalisation: the paper uses batch norm with a batch of 1 and the test batch's own statistics, i.e. instance norm
 ('instance', the default here; every example is normalised alone, in training and evaluation); 'batch' is batch
@@ -83,6 +89,46 @@ class UNetGenerator(nn.Module):
         x = nn.Dropout(self.dropout_rate)(x, deterministic=False, rng=keys[i])
     x = nn.relu(jnp.concatenate([x, skips[0]], axis=-1)) if len(widths) > 1 else nn.relu(x)
     x = nn.ConvTranspose(self.out_channels, (4, 4), strides=(2, 2), padding='SAME', kernel_init=_INIT)(x)
+    return jnp.tanh(x)
+
+
+def _reflect(x: jax.Array, pad: int) -> jax.Array:
+  return jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode='reflect')
+
+
+class ResNetGenerator(nn.Module):
+  """image [B, H, W, C_in] in [-1, 1] -> image [B, H, W, out_channels] in (-1, 1); H and W divisible by 4.
+
+  Attributes:
+    out_channels: the output image's channels.
+    n_blocks: the residual blocks at 1/4 of the resolution (the paper: 6 at 128x128, 9 at 256x256).
+    base_channels: the first layer's width (64 in the paper); the down-sampled layers have 2x and 4x it.
+    norm: one of `NORMS` (the paper: instance).
+  """
+  out_channels: int = 3
+  n_blocks: int = 6
+  base_channels: int = 64
+  norm: str = 'instance'
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+    width = self.base_channels
+
+    def conv_norm_relu(x, features, kernel, stride=1, padding='VALID'):
+      x = nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding=padding, kernel_init=_INIT)(x)
+      return nn.relu(_norm(self.norm, train)(x))
+
+    x = conv_norm_relu(_reflect(x, 3), width, 7)  # c7s1-64.
+    for k in (2, 4):  # d128, d256.
+      x = conv_norm_relu(x, k * width, 3, 2, ((1, 1), (1, 1)))
+    for _ in range(self.n_blocks):  # R256.
+      y = conv_norm_relu(_reflect(x, 1), 4 * width, 3)
+      y = nn.Conv(4 * width, (3, 3), padding='VALID', kernel_init=_INIT)(_reflect(y, 1))
+      x = x + _norm(self.norm, train)(y)
+    for k in (2, 1):  # u128, u64: PyTorch's ConvTranspose2d(3, stride 2, padding 1, output_padding 1) doubles the side.
+      x = nn.ConvTranspose(k * width, (3, 3), strides=(2, 2), padding='SAME', kernel_init=_INIT)(x)
+      x = nn.relu(_norm(self.norm, train)(x))
+    x = nn.Conv(self.out_channels, (7, 7), padding='VALID', kernel_init=_INIT)(_reflect(x, 3))  # c7s1-3.
     return jnp.tanh(x)
 
 

@@ -1,0 +1,233 @@
+"""CycleGAN: the ResNet generator's shape, the objectives against numpy, which networks each update moves, the image
+pool against the paper's rule, the two domains' independent draws, then the family end to end on test_pix2pix's tiny
+TFDS tiles read as two unpaired domains (an exact resume, a refused change) and its bad inputs."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import data, history
+from gan_jax.config import ConfigError
+from gan_jax.families import cyclegan
+from gan_jax.models import image_to_image as i2i
+from gan_jax.state import TrainState
+from gan_jax.train import train_and_evaluate
+from gan_jax.update import update
+from gan_jax.workdir import WorkdirError
+from tests.helpers import comparable, load_family_state, run_on
+from tests.test_experiments import load
+from tests.test_pix2pix import TINY_SPLITS, tiny_builder, tiny_pairs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_config(data_dir=''):
+  """The smoke variant at 16x16 on the tiny tiles: one residual block, widths 4, the 16x16 PatchGAN."""
+  config = load(os.path.join(ROOT, 'experiments', 'cyclegan_emoji.py')).get_config('smoke')
+  config.data.name = 'tiny_maps'
+  config.data.data_dir = data_dir
+  config.data.resolution = 16
+  config.eval.num_samples = 4
+  return config
+
+
+@pytest.fixture(scope='module')
+def tiny_dir(tmp_path_factory):
+  data_dir = str(tmp_path_factory.mktemp('tiny_domains'))
+  tiny_builder()(data_dir=data_dir).download_and_prepare()
+  return data_dir
+
+
+@pytest.fixture
+def tiny_maps(monkeypatch):
+  """data.name='tiny_maps': the tiny tiles' 'image' and 'map' as domains A and B."""
+  monkeypatch.setitem(data.PAIRED_DATASETS, 'tiny_maps', data.PairedDataset('tiny_satellite_maps', ('image', 'map')))
+  monkeypatch.setitem(data.DATASETS, 'tiny_maps', data.paired_from_config)
+
+
+def tiny_state(config, seed=0):
+  dataset = data.PairedImages(tiny_pairs(4, config.data.resolution, seed))
+  return cyclegan.create_cyclegan_state(config, jax.random.key(seed), dataset)
+
+
+def random_batch(seed, size=16, batch=2):
+  ka, kb = jax.random.split(jax.random.key(seed))
+  return {'a': jax.random.uniform(ka, (batch, size, size, 3), minval=-1, maxval=1),
+          'b': jax.random.uniform(kb, (batch, size, size, 3), minval=-1, maxval=1)}
+
+
+def apply(state, name, x):
+  return np.asarray(state.nets[name].apply(x)[0], np.float64)
+
+
+def test_the_resnet_generator_keeps_the_size_and_has_the_papers_layers():
+  generator = i2i.ResNetGenerator(out_channels=3, n_blocks=2, base_channels=4)
+  variables = generator.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
+  out = generator.apply(variables, jnp.ones((2, 16, 12, 3)))
+  assert out.shape == (2, 16, 12, 3) and float(jnp.max(jnp.abs(out))) < 1.0
+  kernels = [x.shape for path, x in jax.tree_util.tree_leaves_with_path(variables['params'])
+             if 'kernel' in jax.tree_util.keystr(path)]
+  # c7s1-4, d8, d16, 2 x (two 3x3 at 16), u8, u4, c7s1-3 (the parameters are listed by name, not in order).
+  assert sorted(kernels) == sorted([(7, 7, 3, 4), (3, 3, 4, 8), (3, 3, 8, 16)] + [(3, 3, 16, 16)] * 4 + [
+      (3, 3, 16, 8), (3, 3, 8, 4), (7, 7, 4, 3)])
+
+
+# The objectives and the step.
+
+
+def test_the_objectives_are_lsgan_plus_lambda_cycle_plus_half_lambda_identity_by_hand():
+  config = tiny_config()
+  state = tiny_state(config)
+  batch = random_batch(1)
+  a, b = (np.asarray(batch[d], np.float64) for d in 'ab')
+  value, (_, metrics) = cyclegan.generator_objective(state, batch, cycle_weight=10.0, identity_weight=0.5)
+  fake_b, fake_a = apply(state, 'g_ab', batch['a']), apply(state, 'g_ba', batch['b'])
+  adversarial = (np.mean((apply(state, 'd_b', fake_b) - 1) ** 2) + np.mean((apply(state, 'd_a', fake_a) - 1) ** 2))
+  cycle = np.mean(np.abs(apply(state, 'g_ba', fake_b) - a)) + np.mean(np.abs(apply(state, 'g_ab', fake_a) - b))
+  identity = np.mean(np.abs(apply(state, 'g_ab', batch['b']) - b)) + np.mean(np.abs(apply(state, 'g_ba',
+                                                                                          batch['a']) - a))
+  np.testing.assert_allclose(float(metrics['g_term_adversarial']), adversarial, rtol=1e-5)
+  np.testing.assert_allclose(float(metrics['g_term_cycle']), cycle, rtol=1e-5)
+  np.testing.assert_allclose(float(metrics['g_term_identity']), identity, rtol=1e-5)
+  np.testing.assert_allclose(float(value), adversarial + 10 * cycle + 5 * identity, rtol=1e-5)
+  # D: each discriminator's LSGAN loss on its real domain and on the (pooled) translations into it, halved.
+  pooled = {**batch, 'pool_a': jnp.asarray(fake_a, jnp.float32), 'pool_b': jnp.asarray(fake_b, jnp.float32)}
+  d_value, (_, d_metrics) = cyclegan.discriminator_objective(state, pooled)
+  by_hand = {d: 0.5 * (np.mean((apply(state, f'd_{d}', pooled[d]) - 1) ** 2)
+                       + np.mean(apply(state, f'd_{d}', pooled[f'pool_{d}']) ** 2)) for d in 'ab'}
+  np.testing.assert_allclose(float(d_metrics['d_a_loss']), by_hand['a'], rtol=1e-5)
+  np.testing.assert_allclose(float(d_value), by_hand['a'] + by_hand['b'], rtol=1e-5)
+
+
+def test_a_step_updates_both_generators_then_both_discriminators_on_the_pre_update_translations():
+  config = tiny_config()
+  state = tiny_state(config)
+  batch = random_batch(2)
+  real = jax.tree.map(lambda x: x[None], batch)
+  stepped, metrics = jax.jit(lambda s, r: cyclegan.train_step(s, r, cycle_weight=10.0, identity_weight=0.5))(
+      state, real)
+  assert int(stepped.step) == 1
+  for name in cyclegan.NETS:
+    assert not np.allclose(np.asarray(jax.tree.leaves(stepped.nets[name].params)[0]),
+                           np.asarray(jax.tree.leaves(state.nets[name].params)[0])), name
+  # The pools took the step's translations (empty pools show them unchanged).
+  assert int(stepped.extras['pool_a']['count']) == int(stepped.extras['pool_b']['count']) == 2
+
+  def by_parts(state):
+    objective = lambda s, b: cyclegan.generator_objective(s, b, cycle_weight=10.0, identity_weight=0.5)
+    after_g, g_metrics = update(state, batch, nets=('g_ab', 'g_ba'), objective=objective)
+    for name in ('d_a', 'd_b'):  # The generators' update leaves the discriminators where they were.
+      assert after_g.nets[name] is state.nets[name]
+    pooled = {f'pool_{d}': jax.lax.stop_gradient(g_metrics[f'fake_{d}']) for d in 'ab'}
+    after_d, _ = update(after_g, {**batch, **pooled}, nets=('d_a', 'd_b'), objective=cyclegan.discriminator_objective)
+    return after_d
+
+  expected = jax.jit(by_parts)(state)
+  for name in cyclegan.NETS:
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6),
+                 stepped.nets[name].params, expected.nets[name].params)
+  assert {'g_loss', 'g_term_cycle', 'd_loss', 'd_a_loss', 'g_ab_grad_norm', 'd_b_param_norm'} <= set(metrics)
+  assert 'fake_a' not in metrics
+
+
+def test_the_pool_shows_new_images_until_full_then_swaps_half_of_them_for_stored_ones():
+  capacity, steps = 4, 400
+  buffer = history.init_buffer(capacity, (1,))
+  query = jax.jit(history.query_pool)
+  swaps = 0
+  for t in range(steps):
+    before = np.asarray(buffer['samples'])[:, 0].copy()
+    out, buffer = query(buffer, jax.random.key(t), jnp.full((1, 1), float(t + 1)))
+    shown, now = float(out[0, 0]), np.asarray(buffer['samples'])[:, 0]
+    if t < capacity:  # Filling: shown and stored.
+      assert shown == t + 1 and now[t] == t + 1
+    elif shown == t + 1:  # Kept: the pool is unchanged.
+      np.testing.assert_array_equal(now, before)
+    else:  # Swapped: a stored image is shown and the new one takes its slot.
+      slot = int(np.flatnonzero(before == shown)[0])
+      expected = before.copy()
+      expected[slot] = t + 1
+      np.testing.assert_array_equal(now, expected)
+      swaps += 1
+  assert int(buffer['count']) == capacity
+  assert 0.4 < swaps / (steps - capacity) < 0.6
+  # history.mix, the replay of the GAN family, replaces round(fraction * B) images: none at CycleGAN's batch of 1.
+  mixed, _ = history.mix(buffer, jax.random.key(0), jnp.zeros((1, 1)), 0.5)
+  assert float(mixed[0, 0]) == 0.0
+
+
+def test_the_two_domains_are_drawn_by_independent_permutations(tiny_maps):
+  from gan_jax import parallel as parallel_lib
+  config = tiny_config()
+  num = 12
+  codes = np.arange(num, dtype=np.uint8)[:, None, None, None] * np.ones((1, 4, 4, 3), np.uint8)
+  dataset = data.PairedImages({'image': codes, 'map': codes})  # Example i is the image of value i in both domains.
+  arrays = jax.tree.map(jnp.asarray, dataset.host_arrays())
+  sampler = cyclegan.make_unpaired_sampler(config, dataset, parallel_lib.make_data_parallel('single'))
+  rng = jax.random.key(5)
+  drawn = {'a': [], 'b': []}
+  for step in range(3 * num):
+    real = sampler(TrainState.create({}, rng).replace(step=jnp.int32(step)), arrays)
+    for d in 'ab':
+      drawn[d].append(int(np.rint((float(real[d][0, 0, 0, 0, 0]) + 1) * 127.5)))
+  a, b = np.array(drawn['a']), np.array(drawn['b'])
+  for epoch in range(3):  # Each domain sees every example once an epoch...
+    assert sorted(a[epoch * num:(epoch + 1) * num]) == sorted(b[epoch * num:(epoch + 1) * num]) == list(range(num))
+  assert np.mean(a == b) < 0.25  # ...in its own order: a pair meets by chance (1/12 expected), not by design.
+
+
+# The family end to end.
+
+
+def test_a_resumed_run_is_bit_for_bit_the_uninterrupted_one_and_refuses_a_changed_model(tmp_path, tiny_dir, tiny_maps):
+  config = tiny_config(tiny_dir)
+  for field, value in (('num_steps', 4), ('checkpoint_every_steps', 2), ('eval_every_steps', 4),
+                       ('log_every_steps', 2)):
+    config.train[field] = value
+  part = config.copy_and_resolve_references()
+  part.train.num_steps = 2
+  train_and_evaluate(part, str(tmp_path / 'run'))
+  final = train_and_evaluate(config, str(tmp_path / 'run'))  # Resumed at step 2, pools included.
+  whole, _ = run_on(config, 'single', num_calls=4, steps_per_call=1)
+  resumed = load_family_state(tmp_path / 'run', config)
+  assert int(resumed.step) == int(whole.step) == 4
+  jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), comparable(whole),
+               comparable(resumed))
+  for name in ('l1_ab', 'ssim_ab', 'l1_ba', 'ssim_ba', 'cycle_l1_a', 'cycle_l1_b'):
+    assert np.isfinite(final[f'test_{name}'])
+  test = tiny_pairs(TINY_SPLITS['test'], 32, 1)
+  assert final['test_l1_ab_input_copy'] == pytest.approx(final['test_l1_ba_input_copy'])
+  assert 0.0 < final['test_l1_ab_input_copy'] < np.mean(np.abs(test['image'] / 255.0 - test['map'] / 255.0)) + 0.05
+  changed = config.copy_and_resolve_references()
+  changed.train.num_steps = 6
+  changed.cyclegan.cycle_weight = 5.0
+  with pytest.raises(WorkdirError, match='cyclegan.cycle_weight'):
+    train_and_evaluate(changed, str(tmp_path / 'run'))
+
+
+BAD = [
+    ('data.name', 'mnist', "config.data.name: got 'mnist'; CycleGAN translates between two image domains"),
+    ('cyclegan.cycle_weight', -1.0, r'config.cyclegan.cycle_weight: got -1.0; must be a number >= 0'),
+    ('cyclegan.identity_weight', -0.5, r'config.cyclegan.identity_weight: got -0.5; must be a number >= 0'),
+    ('data.resolution', 18, r'config.data.resolution: got 18; the ResNet generator halves the image twice'),
+    ('cyclegan.patch', 70, 'config.cyclegan.patch: got 70: its discriminator halves the image 3 times and needs '
+     'data.resolution >= 24; data.resolution=16'),
+    ('loss.name', 'hinge', "config.loss.name: got 'hinge'; the cyclegan family trains with the paper's "
+     'least-squares GAN loss only'),
+    ('cyclegan.pool_size', -1, 'config.cyclegan.pool_size: got -1; must be an integer >= 0'),
+]
+
+
+@pytest.mark.parametrize('field, value, message', BAD, ids=[b[0] + '=' + str(b[1]) for b in BAD])
+def test_bad_cyclegan_config_is_refused_naming_the_field_before_anything_is_written(field, value, message, tmp_path):
+  config = tiny_config(str(tmp_path / 'data'))
+  config.data.name = 'emoji_styles'
+  section, name = field.rsplit('.', 1)
+  config[section][name] = value
+  workdir = tmp_path / 'run'
+  with pytest.raises(ConfigError, match=message):
+    train_and_evaluate(config, str(workdir))
+  assert not workdir.exists()
