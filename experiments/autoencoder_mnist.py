@@ -51,7 +51,8 @@ def denoising(config):
 def conv(config):
   # Two 4x4 stride-2 convolutions (28 -> 14 -> 7; 16 and 32 channels, ReLU) to the same 64 sigmoid code units, and
   # their mirror image of up-convolutions in the decoder. A step costs about 10x the dense one's on this CPU: 6,000
-  # steps (67 epochs) rather than 30,000.
+  # steps (67 epochs) rather than 30,000. Its first few hundred steps sit at the mean image (about 206 nats) before
+  # the codes start to vary (600 steps, seed 0: 104 nats, probe 0.87).
   config.autoencoder.architecture = 'conv'
   config.autoencoder.conv_channels = (16, 32)
   config.train.num_steps = 6000

@@ -53,7 +53,7 @@ def np_conv_stride2(x, kernel, bias):
   return np.einsum('nijtc,tco->nijo', patches, kernel.reshape(16, *kernel.shape[2:])) + bias
 
 
-def test_conv_networks_mirror_each_other_and_the_encoder_is_the_convolutions_written_out_in_numpy():
+def test_conv_networks_mirror_each_other_and_the_encoder_is_written_out_in_numpy():
   encoder = ae_lib.ConvEncoder(channels=(3, 4), code_dim=5)
   decoder = ae_lib.ConvDecoder(channels=(4, 3), output_shape=(32, 32, 2))
   x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 2))
@@ -66,7 +66,10 @@ def test_conv_networks_mirror_each_other_and_the_encoder_is_the_convolutions_wri
   h = np.maximum(np_conv_stride2(np.asarray(x, np.float64), p['Conv_0']['kernel'], p['Conv_0']['bias']), 0.0)
   h = np.maximum(np_conv_stride2(h, p['Conv_1']['kernel'], p['Conv_1']['bias']), 0.0)
   assert h.shape == (2, 8, 8, 4)
-  expected = 1 / (1 + np.exp(-(h.reshape(2, -1) @ p['Dense_0']['kernel'] + p['Dense_0']['bias'])))
+  h = h.reshape(2, -1)
+  ln = p['LayerNorm_0']  # Flax's LayerNorm: epsilon 1e-6, a scale and a bias per feature.
+  h = (h - h.mean(axis=1, keepdims=True)) / np.sqrt(h.var(axis=1, keepdims=True) + 1e-6) * ln['scale'] + ln['bias']
+  expected = 1 / (1 + np.exp(-(h @ p['Dense_0']['kernel'] + p['Dense_0']['bias'])))
   np.testing.assert_allclose(np.asarray(codes), expected, rtol=1e-5, atol=1e-6)
 
 

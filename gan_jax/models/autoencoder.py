@@ -70,7 +70,8 @@ class MLPDecoder(nn.Module):
 
 
 class ConvEncoder(nn.Module):
-  """x -> ReLU convolutions (4x4, stride 2, each halving height and width) -> a code of `code_dim` sigmoid units.
+  """x -> ReLU convolutions (4x4, stride 2, each halving height and width) -> layer norm -> a code of `code_dim`
+  sigmoid units.
 
   Attributes:
     channels: the convolutions' output channels, first to last (28x28 -> 14x14 -> 7x7 for two).
@@ -85,7 +86,10 @@ class ConvEncoder(nn.Module):
     del train
     for width in self.channels:
       x = nn.relu(nn.Conv(width, (4, 4), strides=(2, 2), padding='SAME')(x))
-    return jax.nn.sigmoid(nn.Dense(self.code_dim, kernel_init=_KERNEL_INIT)(x.reshape(x.shape[0], -1)))
+    # Normalised before the code layer: without it the growing convolutions drove the code's pre-activations past
+    # float32's sigmoid, every code became exactly 1, and the model never left the mean image.
+    x = nn.LayerNorm()(x.reshape(x.shape[0], -1))
+    return jax.nn.sigmoid(nn.Dense(self.code_dim, kernel_init=_KERNEL_INIT)(x))
 
 
 class ConvDecoder(nn.Module):
