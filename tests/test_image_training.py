@@ -48,6 +48,7 @@ def test_main_command_trains_dcgan_on_digits(tmp_path, data_dir):
   assert metrics['step'] == 40
 
 
+@pytest.mark.slow  # A further resume (the suite keeps one per path); python -m pytest -n 2 -m slow.
 def test_digits_run_resumes_bit_for_bit(tmp_path, data_dir):
   config = tiny_dcgan(data_dir, num_steps=40)
   train_and_evaluate(config, str(tmp_path / 'whole'))

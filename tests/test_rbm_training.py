@@ -102,6 +102,7 @@ def test_smoke_run_learns_and_its_ais_matches_the_exact_partition_function(tmp_p
   assert plots == ['filters_0000100.png', 'samples_0000100.png']
 
 
+@pytest.mark.slow  # A further resume (the suite keeps one per path); python -m pytest -n 2 -m slow.
 def test_resumed_pcd_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, offline_data_dir):
   whole = smoke_config(offline_data_dir, num_steps=30, checkpoint_every_steps=10, eval_every_steps=30)
   whole.rbm.persistent = True  # The chains are state too: a resume must continue them.

@@ -40,6 +40,7 @@ def test_conditional_run_scores_how_often_samples_are_the_digit_asked_for(condit
   assert grid.shape[:2] == (4 * 17 + 1, 4 * 17 + 1)
 
 
+@pytest.mark.slow  # A further end-to-end check, beside the suite's: python -m pytest -n 2 -m slow.
 def test_sample_command_writes_one_row_per_label(conditional_run, tmp_path):
   config, workdir, _ = conditional_run
   out = tmp_path / 'grid.png'

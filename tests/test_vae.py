@@ -258,6 +258,7 @@ def test_smoke_run_learns_and_its_importance_weighted_bound_lies_above_the_elbo(
     assert {'test_elbo', 'test_log_likelihood_iw'} <= set(json.load(f))
 
 
+@pytest.mark.slow  # A further resume (the suite keeps one per path); python -m pytest -n 2 -m slow.
 def test_resumed_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, offline_data_dir):
   whole = smoke_config(offline_data_dir, num_steps=30, checkpoint_every_steps=10, eval_every_steps=30)
   whole.vae.iw_samples = 4
