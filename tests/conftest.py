@@ -65,3 +65,22 @@ def image_sets_dir(tmp_path_factory):
   from gan_jax.data import emoji_styles_builder, photos_builder, png, satellite_maps_builder
   return _shared_preparer(tmp_path_factory, 'image_sets_tfds',
                           (satellite_maps_builder, emoji_styles_builder, photos_builder, png))
+
+
+# The tiny paired dataset of tests/test_pix2pix.py, prepared once per session for pix2pix's and CycleGAN's tests.
+@pytest.fixture(scope='session')
+def tiny_maps_dir(tmp_path_factory):
+  from tests.test_pix2pix import tiny_builder
+  data_dir = str(tmp_path_factory.mktemp('tiny_maps'))
+  tiny_builder()(data_dir=data_dir).download_and_prepare()
+  return data_dir
+
+
+@pytest.fixture
+def tiny_maps(tiny_maps_dir, monkeypatch):
+  """The data_dir of the tiny paired dataset, registered for this test as data.name='tiny_maps' (its 'image' and
+  'map' features: pix2pix's pairs, CycleGAN's domains A and B)."""
+  from gan_jax import data
+  monkeypatch.setitem(data.PAIRED_DATASETS, 'tiny_maps', data.PairedDataset('tiny_satellite_maps', ('image', 'map')))
+  monkeypatch.setitem(data.DATASETS, 'tiny_maps', data.paired_from_config)
+  return tiny_maps_dir

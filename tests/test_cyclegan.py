@@ -19,7 +19,7 @@ from gan_jax.update import update
 from gan_jax.workdir import WorkdirError
 from tests.helpers import comparable, load_family_state, run_on
 from tests.test_experiments import load
-from tests.test_pix2pix import TINY_SPLITS, tiny_builder, tiny_pairs
+from tests.test_pix2pix import TINY_SPLITS, tiny_pairs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,20 +32,6 @@ def tiny_config(data_dir=''):
   config.data.resolution = 16
   config.eval.num_samples = 4
   return config
-
-
-@pytest.fixture(scope='module')
-def tiny_dir(tmp_path_factory):
-  data_dir = str(tmp_path_factory.mktemp('tiny_domains'))
-  tiny_builder()(data_dir=data_dir).download_and_prepare()
-  return data_dir
-
-
-@pytest.fixture
-def tiny_maps(monkeypatch):
-  """data.name='tiny_maps': the tiny tiles' 'image' and 'map' as domains A and B."""
-  monkeypatch.setitem(data.PAIRED_DATASETS, 'tiny_maps', data.PairedDataset('tiny_satellite_maps', ('image', 'map')))
-  monkeypatch.setitem(data.DATASETS, 'tiny_maps', data.paired_from_config)
 
 
 def tiny_state(config, seed=0):
@@ -182,8 +168,8 @@ def test_the_two_domains_are_drawn_by_independent_permutations(tiny_maps):
 # The family end to end.
 
 
-def test_a_resumed_run_is_bit_for_bit_the_uninterrupted_one_and_refuses_a_changed_model(tmp_path, tiny_dir, tiny_maps):
-  config = tiny_config(tiny_dir)
+def test_a_resumed_run_is_bit_for_bit_the_uninterrupted_one_and_refuses_a_changed_model(tmp_path, tiny_maps):
+  config = tiny_config(tiny_maps)
   for field, value in (('num_steps', 4), ('checkpoint_every_steps', 2), ('eval_every_steps', 4),
                        ('log_every_steps', 2)):
     config.train[field] = value

@@ -96,21 +96,6 @@ def tiny_builder():
   return TinySatelliteMaps
 
 
-@pytest.fixture(scope='session')
-def tiny_maps_dir(tmp_path_factory):
-  data_dir = str(tmp_path_factory.mktemp('tiny_maps'))
-  tiny_builder()(data_dir=data_dir).download_and_prepare()
-  return data_dir
-
-
-@pytest.fixture
-def tiny_maps(tiny_maps_dir, monkeypatch):
-  """The data_dir of the tiny paired dataset, registered for this test as data.name='tiny_maps'."""
-  monkeypatch.setitem(data.PAIRED_DATASETS, 'tiny_maps', data.PairedDataset('tiny_satellite_maps', ('image', 'map')))
-  monkeypatch.setitem(data.DATASETS, 'tiny_maps', data.paired_from_config)
-  return tiny_maps_dir
-
-
 def tiny_state(config, seed=0):
   """pix2pix's state at step 0 for 16x16 RGB pairs, with no data read."""
   pairs = tiny_pairs(4, config.data.resolution, seed)
