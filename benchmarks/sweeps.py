@@ -6,7 +6,8 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py mixtures [--experiment experiments/pacgan_grid.py] [--variants '' unrolled pack4]
   python benchmarks/sweeps.py rbm [--rbm_variants '' pcd cd10] [--seeds 0 1 2] [--num_steps N]
   python benchmarks/sweeps.py vae [--vae_variants '' fashion_mnist] [--seeds 0 1 2]
-  python benchmarks/sweeps.py autoencoder [--autoencoder_variants '' sparse sparse_weight_decay denoising deep ...]
+  python benchmarks/sweeps.py autoencoder [--autoencoder_variants '' sparse sparse_weight_decay denoising deep ...] \
+      [--autoencoder_data mnist fashion_mnist]
   python benchmarks/sweeps.py dbn [--dbn_variants '' fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py ppgn [--ppgn_variants '' fashion_mnist] [--seeds 0 1 2]
 
@@ -239,18 +240,27 @@ AUTOENCODER_LABELS = {'': 'plain', 'sparse': 'sparse', 'sparse_weight_decay': 's
 def autoencoder(args) -> None:
   """The autoencoders (64 sigmoid codes) by variant, seed-major: test reconstruction and linear probes of the codes
   beside the raw pixels and the untrained encoder."""
-  results = seed_major(args, 'experiments/autoencoder_mnist.py', 'autoencoder', args.autoencoder_variants, 'plain',
-                       _data_dir(args))
-  rows = ['| autoencoder | seeds | steps | test cross-entropy (nats) | probe: codes | probe: pixels | '
-          'probe: untrained encoder | mean code | ms/step |', '|' + '---|' * 9]
+  rows = ['| data | autoencoder | seeds | steps | test cross-entropy (nats) | probe: codes | probe: pixels | '
+          'probe: untrained encoder | mean code | ms/step |', '|' + '---|' * 10]
+  for data in args.autoencoder_data:
+    # Every variant runs on either dataset by overriding data.name; MNIST's runs keep the sweep's first directory.
+    sweep = 'autoencoder' if data == 'mnist' else f'autoencoder_{data}'
+    results = seed_major(args, 'experiments/autoencoder_mnist.py', sweep, args.autoencoder_variants, 'plain',
+                         [f'--config.data.name={data}', *_data_dir(args)])
+    rows += _autoencoder_rows(data, results)
+  print('\n'.join(rows))
+
+
+def _autoencoder_rows(data: str, results: dict[str, list[dict]]) -> list[str]:
+  rows = []
   for variant, runs in results.items():
-    rows.append(f'| {AUTOENCODER_LABELS.get(variant, variant)} | {len(runs)} | '
+    rows.append(f'| {data} | {AUTOENCODER_LABELS.get(variant, variant)} | {len(runs)} | '
                 f'{_mean_std([r["step"] for r in runs], 0)} | {_mean_std([r["test_cross_entropy"] for r in runs])} | '
                 f'{_mean_std([r["probe_accuracy"] for r in runs], 3)} | '
                 f'{_mean_std([r["probe_accuracy_pixels"] for r in runs], 3)} | '
                 f'{_mean_std([r["probe_accuracy_random_encoder"] for r in runs], 3)} | '
                 f'{_mean_std([r["test_mean_code"] for r in runs], 3)} | {_ms_per_step(runs)} |')
-  print('\n'.join(rows))
+  return rows
 
 
 def dbn(args) -> None:
@@ -317,6 +327,8 @@ def main() -> None:
   parser.add_argument('--autoencoder_variants', nargs='+',
                       default=['', 'sparse', 'sparse_weight_decay', 'denoising', 'deep', 'stacked', 'conv'],
                       help="autoencoder: experiments/autoencoder_mnist.py's variants ('' is the plain one).")
+  parser.add_argument('--autoencoder_data', nargs='+', choices=('mnist', 'fashion_mnist'), default=['mnist'],
+                      help='autoencoder: the datasets each variant runs on.')
   parser.add_argument('--dbn_variants', nargs='+', default=[''],
                       help="dbn: experiments/dbn_mnist.py's variants ('' is MNIST; cd10, fashion_mnist).")
   parser.add_argument('--ppgn_variants', nargs='+', default=[''],
