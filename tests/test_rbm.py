@@ -14,8 +14,9 @@ from sklearn.neural_network import BernoulliRBM
 from sklearn.utils import check_random_state
 
 from gan_jax.evaluation import rbm_likelihood
+from gan_jax.families import rbm as rbm_family
 from gan_jax.models import rbm
-from gan_jax.state import Network
+from gan_jax.state import Network, TrainState
 
 
 def random_params(num_visible, num_hidden, seed, weight_std=0.5, bias_std=1.0):
@@ -190,9 +191,36 @@ def test_gibbs_chain_compiles_to_the_same_program_for_any_k():
   def num_equations(k):
     return len(jax.make_jaxpr(lambda p, v, key: rbm.gibbs_chain(p, v, key, k))(p, v0, jax.random.key(0)).eqns)
 
-  assert num_equations(1) == num_equations(25)
+  # k = 1 indexes its one key without a slice: one equation fewer, the same scan.
+  assert num_equations(1) <= num_equations(2) == num_equations(25)
   with pytest.raises(ValueError, match='rbm.gibbs_steps'):
     rbm.gibbs_chain(p, v0, jax.random.key(0), 0)
+
+
+def test_cd_step_reconstruction_metric_is_the_first_gibbs_step_through_a_hidden_sample():
+  params = random_params(6, 4, seed=3, weight_std=1.0)
+  p = as_jax(params)
+  v = jnp.asarray(np.random.default_rng(0).integers(0, 2, (5, 6)), jnp.float32)
+  key = jax.random.key(4)
+  # By hand, as Hinton's rbm.m: h ~ p(h | v) with the chain's first key's hidden half, then p(v | h).
+  h, _ = rbm.sample_hidden(p, v, jax.random.split(jax.random.split(key, 3)[0])[0])
+  expected = rbm.visible_probs(p, h)
+  chain = rbm.gibbs_chain(p, v, key, k=3)
+  np.testing.assert_allclose(chain['first_v_probs'], expected, rtol=1e-6)
+  one_step = rbm.gibbs_chain(p, v, key, k=1)
+  np.testing.assert_array_equal(one_step['first_v_probs'], one_step['v_probs'])
+
+  network = Network.create(rbm.RBM(num_hidden=4), optax.sgd(0.1), jax.random.key(0), jnp.zeros((1, 6)))
+  network = network.replace(params=p)
+  state = TrainState.create({'rbm': network}, jax.random.key(1))
+  _, metrics, _ = rbm_family.cd_update(state, 'rbm', v, v, key, 3)
+  np.testing.assert_allclose(metrics['rbm_reconstruction_error'], np.mean((np.asarray(v) - expected) ** 2),
+                             rtol=1e-6)
+  # PCD's chains start elsewhere: the metric is the same pass with its own hidden sample.
+  _, metrics, _ = rbm_family.cd_update(state, 'rbm', v, jnp.zeros_like(v), key, 3)
+  h, _ = rbm.sample_hidden(p, v, jax.random.fold_in(key, rbm_family.RECONSTRUCTION_STREAM))
+  np.testing.assert_allclose(metrics['rbm_reconstruction_error'],
+                             np.mean((np.asarray(v) - rbm.visible_probs(p, h)) ** 2), rtol=1e-6)
 
 
 def test_cd_objective_gradient_is_minus_the_cd_statistic():

@@ -121,7 +121,8 @@ def gibbs_chain(p: Params, v0: jax.Array, key: jax.Array, k: int) -> dict[str, j
 
   Returns:
     A dict: 'v' [B, V] the visible sample after k steps, 'v_probs' [B, V] the visible probabilities it was drawn
-    from, 'h' [B, H] the hidden sample of the last step.
+    from, 'h' [B, H] the hidden sample of the last step, and 'first_v_probs' [B, V] the visible probabilities of
+    the first step (from v0 through a hidden sample: Hinton's rbm.m reconstruction when v0 is the data).
 
   Raises:
     ValueError: k < 1.
@@ -137,9 +138,11 @@ def gibbs_chain(p: Params, v0: jax.Array, key: jax.Array, k: int) -> dict[str, j
     return (v, v_probs, h), None
 
   v0 = jnp.asarray(v0, p['W'].dtype)
-  h0 = jnp.zeros((*v0.shape[:-1], p['W'].shape[1]), v0.dtype)
-  (v, v_probs, h), _ = jax.lax.scan(step, (v0, jnp.zeros_like(v0), h0), jax.random.split(key, int(k)))
-  return {'v': v, 'v_probs': v_probs, 'h': h}
+  keys = jax.random.split(key, int(k))
+  # The first step outside the scan, so that its reconstruction is kept without carrying it through the others.
+  first = step((v0, None, None), keys[0])[0]
+  (v, v_probs, h), _ = jax.lax.scan(step, first, keys[1:])
+  return {'v': v, 'v_probs': v_probs, 'h': h, 'first_v_probs': first[1]}
 
 
 def cd_objective(p: Params, v_data: jax.Array, v_model: jax.Array) -> jax.Array:
@@ -164,7 +167,8 @@ def cd_objective(p: Params, v_data: jax.Array, v_model: jax.Array) -> jax.Array:
 
 
 def reconstruction_error(p: Params, v: jax.Array, key: jax.Array | None = None) -> jax.Array:
-  """The mean squared error of one v -> h -> v pass, the figure most RBM code prints while training.
+  """The mean squared error of one v -> h -> v pass, the figure most RBM code prints while training (CD's training
+  step reads it off its chain's first step instead: `gibbs_chain`'s 'first_v_probs').
 
   Hinton's rbm.m prints its sum, this is the mean (sklearn's BernoulliRBM prints the pseudo-likelihood instead).
   It is not a measure of the likelihood (an RBM with W = 0 and the data's base rates reconstructs badly yet models
