@@ -10,6 +10,7 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
       [--autoencoder_data mnist fashion_mnist]
   python benchmarks/sweeps.py dbn [--dbn_variants '' fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py ppgn [--ppgn_variants '' fashion_mnist] [--seeds 0 1 2]
+  python benchmarks/sweeps.py pix2pix [--pix2pix_variants '' l1_only cgan_only l1_gan patch16 pixel map_to_image]
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
@@ -279,6 +280,29 @@ def dbn(args) -> None:
   print('\n'.join(rows))
 
 
+PIX2PIX_LABELS = {'': 'L1 + cGAN, 70×70 (the paper\'s)', 'l1_only': 'L1 alone', 'cgan_only': 'cGAN alone',
+                  'l1_gan': 'L1 + unconditional GAN', 'patch16': 'L1 + cGAN, 16×16 patches',
+                  'pixel': 'L1 + cGAN, 1×1 (PixelGAN)', 'map_to_image': 'map → photo, L1 + cGAN'}
+
+
+def pix2pix(args) -> None:
+  """pix2pix on satellite_maps by variant, seed-major: the held-out tiles' L1, PSNR, SSIM and (towards the map)
+  colour-class accuracy, beside the mean training target's."""
+  results = seed_major(args, 'experiments/pix2pix_maps.py', 'pix2pix', args.pix2pix_variants, 'full',
+                       _data_dir(args))
+  rows = ['| pix2pix | seeds | steps | test L1 ↓ | PSNR (dB) ↑ | SSIM ↑ | class accuracy ↑ | water accuracy ↑ | '
+          'mean target: L1 / PSNR / SSIM / class | ms/step |', '|' + '---|' * 10]
+  for variant, runs in results.items():
+    cells = [_mean_std([r[f'test_{key}'] for r in runs if f'test_{key}' in r], digits)
+             for key, digits in (('l1', 4), ('psnr', 2), ('ssim', 3), ('class_accuracy', 3), ('water_accuracy', 3))]
+    baseline = ' / '.join(_mean_std([r[f'test_{key}_mean_target'] for r in runs if f'test_{key}_mean_target' in r],
+                                    digits) for key, digits in (('l1', 4), ('psnr', 2), ('ssim', 3),
+                                                                ('class_accuracy', 3)))
+    rows.append(f'| {PIX2PIX_LABELS.get(variant, variant)} | {len(runs)} | {_mean_std([r["step"] for r in runs], 0)} | '
+                f'{" | ".join(cells)} | {baseline} | {_ms_per_step(runs)} |')
+  print('\n'.join(rows))
+
+
 PPGN_COLUMNS = (('accuracy_conditioning', 'conditioning classifier', 3), ('accuracy_independent',
                 'independent classifier', 3), ('accuracy_nearest_neighbour', 'pixel 1-NN', 3),
                 ('nearest_neighbour_distance', 'distance to nearest training image', 2),
@@ -302,7 +326,7 @@ def ppgn(args) -> None:
 
 
 SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae,
-          'autoencoder': autoencoder, 'dbn': dbn, 'ppgn': ppgn}
+          'autoencoder': autoencoder, 'dbn': dbn, 'ppgn': ppgn, 'pix2pix': pix2pix}
 
 
 def main() -> None:
@@ -333,6 +357,8 @@ def main() -> None:
                       help="dbn: experiments/dbn_mnist.py's variants ('' is MNIST; cd10, fashion_mnist).")
   parser.add_argument('--ppgn_variants', nargs='+', default=[''],
                       help="ppgn: experiments/ppgn_mnist.py's variants ('' is MNIST; fashion_mnist).")
+  parser.add_argument('--pix2pix_variants', nargs='+', default=list(PIX2PIX_LABELS),
+                      help="pix2pix: experiments/pix2pix_maps.py's variants ('' is the paper's system).")
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
   args = parser.parse_args()
