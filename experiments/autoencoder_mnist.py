@@ -16,7 +16,8 @@ Variants: `sparse`, `sparse_weight_decay` (Ng's whole objective), `denoising`, `
 before the code), `stacked` (`deep` pre-trained greedily layer by layer, then fine-tuned), `conv` (convolutional),
 `fashion_mnist` (the plain one on Fashion-MNIST), `smoke` (16 code units, 40 steps) and `stacked_smoke`. The data are
 the offline MNIST digits (9,003 train / 997 test): `python -m gan_jax.data.prepare mnist` once (`fashion_mnist` for
-that variant).
+that variant). Any variant runs on Fashion-MNIST with `--config.data.name=fashion_mnist`, as
+`benchmarks/sweeps.py autoencoder --autoencoder_data fashion_mnist` runs them.
 """
 
 from gan_jax.config import autoencoder_config, select_variant, smoke
