@@ -5,7 +5,7 @@
   python -m gan_jax.main --config experiments/lapgan_fashion_mnist.py --workdir workdirs/lapgan_fashion_mnist
   python -m gan_jax.main --config experiments/lapgan_fashion_mnist.py:smoke --workdir /tmp/lapgan_smoke
 
-gan_jax.config.lapgan_config: levels 0 (28x28) and 1 (14x14) draw residuals with 3 convolutions of 64 channels given
+gan_jax.config.lapgan_config: levels 0 (28x28) and 1 (14x14) draw residuals with 2 convolutions of 32 channels given
 the upsampled coarser image and a noise plane; level 2 (7x7) is a small unconditional GAN; each level's D is two
 stride-2 convolutions and a linear logit. Scored like experiments/dcgan_fashion_mnist.py (the shipped classifier's IS,
 FD and KID) plus the fraction of samples the classifier accepts as a garment with probability > 0.9. Variants:
