@@ -326,9 +326,9 @@ def real_images(config: ml_collections.ConfigDict, dataset, num: int, split: str
   """The first `num` real images of the training split (`dataset`) or of `split`, in [-1, 1]."""
   if split is not None:
     dataset = data.make_dataset(_with_split(config.data, split))
-  arrays = dataset.host_arrays()
-  images = arrays[config.lapgan.feature] if config.lapgan.feature else arrays['images']
-  return np.asarray(to_unit_range(images[:num]))
+  feature = config.lapgan.feature
+  images = dataset.host_arrays()[feature][:num] if feature else dataset.first_images(num)  # Streamed too.
+  return np.asarray(to_unit_range(images))
 
 
 def make_pyramid_sampler(config: ml_collections.ConfigDict):
