@@ -11,6 +11,7 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py dbn [--dbn_variants '' fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py ppgn [--ppgn_variants '' fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py pix2pix [--pix2pix_variants '' l1_only cgan_only l1_gan patch16 pixel map_to_image]
+  python benchmarks/sweeps.py lapgan [--lapgan_variants '' concat nearest] [--seeds 0 1 2] [--num_steps N]
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
@@ -325,8 +326,67 @@ def ppgn(args) -> None:
   print('\n'.join(rows))
 
 
+LAPGAN_LABELS = {'': 'LAPGAN 28-14-7 (bilinear, D on h + l)', 'concat': 'LAPGAN, D on (h + l, l)',
+                 'nearest': 'LAPGAN, nearest upsampling'}
+LAPGAN_STEPS = 2000  # Both models' default length: the README's DCGAN runs (128,000 training images at batch 64).
+
+
+def dcgan_acceptance(workdir: str, seed: int, data_dir: str, num: int, threshold: float) -> float:
+  """The person-free check on a finished DCGAN run: the fraction of its `num` evaluation samples (the run's fixed
+  latents, as its evaluation drew them) that the Fashion-MNIST classifier accepts with probability > threshold."""
+  import importlib.util
+  import numpy as np
+  from gan_jax import sample
+  from gan_jax.evaluation import digits, evaluator
+  from gan_jax.families import lapgan as lapgan_family
+  spec = importlib.util.spec_from_file_location('experiment', os.path.join(REPO, 'experiments',
+                                                                           'dcgan_fashion_mnist.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()
+  config.seed, config.data.data_dir = seed, data_dir
+  state, _ = sample.restore_run(config, workdir)
+  samples = np.clip(evaluator.generate(state, config, num), -1.0, 1.0)
+  logits, _ = digits.load_digit_classifier('fashion_mnist')(samples)
+  return lapgan_family.acceptance(logits, threshold)
+
+
+def lapgan(args) -> None:
+  """LAPGAN on Fashion-MNIST by variant beside DCGAN (experiments/dcgan_fashion_mnist.py, a similar parameter
+  count) for the same number of steps of batch 64, seed-major: the classifier's IS, FD and KID, and the fraction of
+  samples it accepts as a garment with probability > 0.9 (the same fraction for real test images in the last row)."""
+  steps = args.num_steps or LAPGAN_STEPS
+  overrides = [*_data_dir(args), '--config.eval.num_samples=2000']
+  results = {variant: [] for variant in [*args.lapgan_variants, 'dcgan']}
+  for seed in args.seeds:
+    for variant in results:
+      experiment = 'experiments/dcgan_fashion_mnist.py' if variant == 'dcgan' else (
+          'experiments/lapgan_fashion_mnist.py' + (f':{variant}' if variant else ''))
+      workdir = os.path.join(args.root, 'lapgan', f'{variant or "lapgan"}_s{seed}')
+      seeded = [f'--config.seed={seed}', *overrides]
+      metrics = result(args, experiment, workdir, seeded) if args.table_only else run(experiment, workdir, seeded,
+                                                                                       steps)
+      if metrics and variant == 'dcgan':
+        metrics['accepted_fraction'] = dcgan_acceptance(workdir, seed, args.data_dir, 2000, 0.9)
+      if metrics:
+        results[variant].append(metrics)
+  rows = ['| model | seeds | steps | classifier IS ↑ | classifier FD ↓ | classifier KID ↓ | accepted (p > 0.9) ↑ | '
+          'ms/step |', '|' + '---|' * 8]
+  for variant, runs in results.items():
+    label = 'DCGAN (width 32)' if variant == 'dcgan' else LAPGAN_LABELS.get(variant, variant)
+    rows.append(f'| {label} | {len(runs)} | {_mean_std([r["step"] for r in runs], 0)} | '
+                f'{_mean_std([r["classifier_is"] for r in runs], 2)} | '
+                f'{_mean_std([r["classifier_fd"] for r in runs])} | '
+                f'{_mean_std([r["classifier_kid"] for r in runs], 2)} | '
+                f'{_mean_std([r["accepted_fraction"] for r in runs], 3)} | {_ms_per_step(runs)} |')
+  real = [r['accepted_fraction_real'] for runs in results.values() for r in runs if 'accepted_fraction_real' in r]
+  if real:
+    rows.append(f'| real test images (2,000) | – | – | – | – | – | {real[0]:.3f} | – |')
+  print('\n'.join(rows))
+
+
 SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae,
-          'autoencoder': autoencoder, 'dbn': dbn, 'ppgn': ppgn, 'pix2pix': pix2pix}
+          'autoencoder': autoencoder, 'dbn': dbn, 'ppgn': ppgn, 'pix2pix': pix2pix, 'lapgan': lapgan}
 
 
 def main() -> None:
@@ -359,6 +419,9 @@ def main() -> None:
                       help="ppgn: experiments/ppgn_mnist.py's variants ('' is MNIST; fashion_mnist).")
   parser.add_argument('--pix2pix_variants', nargs='+', default=list(PIX2PIX_LABELS),
                       help="pix2pix: experiments/pix2pix_maps.py's variants ('' is the paper's system).")
+  parser.add_argument('--lapgan_variants', nargs='+', default=[''],
+                      help="lapgan: experiments/lapgan_fashion_mnist.py's variants ('' is the paper's; concat, "
+                           "nearest), each beside DCGAN.")
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
   args = parser.parse_args()

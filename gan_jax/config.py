@@ -23,7 +23,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.seed = 0
   # The model family (gan_jax/families): 'gan' (networks g and d, the sections below), 'rbm' (config.rbm), 'dbn'
   # (config.dbn), 'vae' (config.vae), 'autoencoder' (config.autoencoder), 'ppgn' (config.ppgn), 'pix2pix'
-  # (config.pix2pix, image-to-image translation) or 'cyclegan' (config.cyclegan, unpaired translation).
+  # (config.pix2pix, image-to-image translation), 'cyclegan' (config.cyclegan, unpaired translation) or 'lapgan'
+  # (config.lapgan, a Laplacian pyramid of GANs).
   config.model = 'gan'
 
   config.gen = ml_collections.ConfigDict()
@@ -400,7 +401,8 @@ def family_defaults(model: str) -> ml_collections.ConfigDict:
   section), or `base_config()` for GANs and unknown names. A resume compares a field added to the schema since the
   run began (`autoencoder.pretrain_steps`, ...) with these."""
   families = {'rbm': rbm_config, 'dbn': dbn_config, 'vae': vae_config, 'autoencoder': autoencoder_config,
-              'ppgn': ppgn_config, 'pix2pix': pix2pix_config, 'cyclegan': cyclegan_config}
+              'ppgn': ppgn_config, 'pix2pix': pix2pix_config, 'cyclegan': cyclegan_config,
+              'lapgan': lapgan_config}
   return families.get(model, base_config)()
 
 
@@ -537,6 +539,46 @@ def pix2pix_config() -> ml_collections.ConfigDict:
   config.train.eval_every_steps = 296 * 10
   config.train.checkpoint_every_steps = 296 * 10
   config.eval.grid_rows = 8  # Test tiles pictured, one (input, output, target) row each.
+  return config
+
+
+def lapgan_config() -> ml_collections.ConfigDict:
+  """LAPGAN (Denton et al. 2015) on Fashion-MNIST, 28 -> 14 -> 7: a Laplacian pyramid of GANs, each level's
+  generator drawing the band-pass residual for the upsampled coarser image, the coarsest an unconditional GAN; the
+  levels trained independently on the pyramids of the same real batches (gan_jax/families/lapgan.py). The paper's
+  CIFAR-10 networks are 3 stride-1 convolutions of 128 channels per level G and 2 convolutions + a linear logit per
+  level D; these are narrower, for a CPU. Non-saturating loss, Adam 2e-4 / 0.5, batch 64."""
+  config = dcgan_config()
+  config.model = 'lapgan'
+  config.lapgan = ml_collections.ConfigDict()
+  # The pyramid's image sides, finest first: the first is data.resolution, each the one before halved; the coarsest
+  # at least 4 pixels (gan_jax.models.lapgan.MIN_SIZE).
+  config.lapgan.sizes = (28, 14, 7)
+  config.lapgan.upsample = 'bilinear'  # Or 'nearest'; the downsampling is 2x2 average pooling.
+  config.lapgan.latent_dim = 100  # The coarsest G's z ~ U(-1, 1); finer levels draw one U(-1, 1) noise plane.
+  # The coarsest G: conv.ConvGenerator's dense map, then each up-convolution. Its dense layer holds most of the
+  # parameters at little compute, as DCGAN's does.
+  config.lapgan.coarse_gen_widths = (128, 64)
+  config.lapgan.coarse_disc_widths = (32, 64)  # The coarsest D: conv.ConvDiscriminator's stride-2 convolutions.
+  # Each finer level's G: gen_layers convolutions of gen_width channels at the level's full size, where a CPU's
+  # time goes (2 x 32 at 28x28 costs about as much as DCGAN's G at width 32).
+  config.lapgan.gen_width = 32
+  config.lapgan.gen_layers = 2
+  config.lapgan.disc_widths = (32, 64)  # Each finer level's D: conv.ConvDiscriminator's widths.
+  config.lapgan.kernel_size = 3
+  config.lapgan.norm = 'batch'  # 'batch' or 'none', in every network (never on a D's first layer).
+  config.lapgan.disc_input = 'sum'  # A level's D sees h + l ('sum', the paper's) or (h + l, l) ('concat').
+  # Paired datasets (emoji_styles): the feature read as the image set ('' for single-image datasets).
+  config.lapgan.feature = ''
+  # The paper's person-free check: a sample counts as a real-class object when the classifier's largest class
+  # probability exceeds this.
+  config.lapgan.accept_threshold = 0.9
+  config.data.name = 'fashion_mnist'
+  config.data.resolution = 28
+  for player in ('g', 'd'):  # optim.g trains every level's G, optim.d every level's D.
+    config.optim[player].eps_root = 0.0  # Nothing differentiates through this Adam.
+  config.train.num_steps = 5000
+  config.eval.num_samples = 2000
   return config
 
 

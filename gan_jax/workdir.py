@@ -35,7 +35,7 @@ CONFIG_NAME = 'config.json'
 REFUSED = ('seed', 'model', 'gen', 'disc', 'rbm', 'dbn', 'vae', 'autoencoder', 'pix2pix', 'cyclegan', 'data', 'loss', 'unroll',
            'cond', 'info', 'semi', 'replay', 'optim.*.name', 'optim.*.weight_decay', 'optim.*.clip_params',
            'train.reference_batch_size', 'parallel.model_shards', 'ppgn.image_weight', 'ppgn.feature_weight',
-           'ppgn.adversarial_weight', 'ppgn.dae_hidden', 'ppgn.dae_noise_std')
+           'ppgn.adversarial_weight', 'ppgn.dae_hidden', 'ppgn.dae_noise_std', 'lapgan')
 # Fields that never change what is computed: the run's length, how often it logs, evaluates and saves (chunks are
 # cut at every boundary, so a resumed run computes the same steps), what the evaluation measures (the VAE's
 # importance sampling, the DBN's samples and fine-tuned classifiers, PPGN's sampler included), and where the
@@ -45,7 +45,7 @@ FREE = ('train.num_steps', 'train.steps_per_call', 'train.log_every_steps', 'tra
         'train.checkpoint_every_steps', 'train.keep_checkpoints', 'eval', 'vae.iw_samples', 'vae.iw_chunk',
         'dbn.sample_gibbs_steps', 'dbn.finetune_steps', 'dbn.finetune_batch_size', 'dbn.finetune_learning_rate',
         'ppgn.eps1', 'ppgn.eps2', 'ppgn.eps3', 'ppgn.h_max', 'ppgn.chain_steps', 'ppgn.record_every',
-        'ppgn.chain_start', 'ppgn.samples_per_class',
+        'ppgn.chain_start', 'ppgn.samples_per_class', 'lapgan.accept_threshold',
         'parallel.distributed', 'parallel.coordinator_address', 'parallel.num_processes', 'parallel.process_id')
 
 
