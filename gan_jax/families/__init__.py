@@ -37,6 +37,7 @@ _MODULES = {
     'ppgn': 'gan_jax.families.ppgn',
     'pix2pix': 'gan_jax.families.pix2pix',
     'cyclegan': 'gan_jax.families.cyclegan',
+    'srgan': 'gan_jax.families.srgan',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
