@@ -43,6 +43,9 @@ def get_config(variant: str | None = None):
 
 def srresnet(config):
   config.srgan.adversarial_weight = 0.0
+  # 10x the paper's rate for a run 2,500x shorter: at 1e-4 the 400 steps left SRResNet at 23.3 dB on Y, 3.9 dB
+  # below bicubic (seed 0). SRGAN continues it at the paper's 1e-4.
+  config.optim.g.learning_rate = 1e-3
   config.train.num_steps = 400
   config.train.eval_every_steps = 400
   return config

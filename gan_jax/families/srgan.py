@@ -115,6 +115,11 @@ def validate_srgan(config: ml_collections.ConfigDict, num_devices: int, num_proc
   require(resolution % c.scale == 0, 'data.resolution',
           f'got {resolution}, not divisible by srgan.scale={c.scale}: the LR image is the HR image downsampled by the '
           f'scale; use a multiple of {c.scale} (photos: 96)')
+  window = 2 * image_metrics.SSIM_RADIUS + 1
+  require(resolution - 2 * c.scale >= window, 'data.resolution',
+          f'got {resolution}: with srgan.scale={c.scale} pixels cropped from each border for the evaluation, '
+          f'{resolution - 2 * c.scale} remain, fewer than SSIM\'s {window}x{window} window; use at least '
+          f'{window + 2 * c.scale}')
   require(CONTENTS[c.content] is None or config.data.channels == 3, 'data.channels',
           f'got {config.data.channels}; srgan.content={c.content!r} reads RGB images through VGG19: set 3')
   nets = ('g', 'd') if adversarial(config) else ('g',)
