@@ -2,7 +2,7 @@
 
   python -m gan_jax.data.prepare photos   # once: 1,064 training and 167 test crops (opencv-doc, scikit-image, ...)
   python -m gan_jax.main --config experiments/srgan_photos.py:srresnet --workdir workdirs/srresnet_photos
-  python -m gan_jax.main --config experiments/srgan_photos.py --workdir workdirs/srgan_photos \
+  python -m gan_jax.main --config experiments/srgan_photos.py --workdir workdirs/srgan_photos \\
       --config.srgan.init_from=workdirs/srresnet_photos
   python -m gan_jax.main --config experiments/srgan_photos.py:vgg54 --config.srgan.vgg_weights=vgg19.npz \\
       --config.srgan.init_from=workdirs/srresnet_photos --workdir workdirs/srgan_vgg54_photos
@@ -32,8 +32,9 @@ def get_config(variant: str | None = None):
   config.srgan.disc_dense = 128
   config.srgan.content = 'mse'
   config.train.batch_size = 16
-  # SRGAN's 200 adversarial steps continue the 400-step SRResNet of --config.srgan.init_from (the paper: 10^5 and
-  # 10^6): about 8 minutes each on the shared CPU.
+  # SRGAN's 200 adversarial steps continue the 400-step SRResNet of --config.srgan.init_from (the paper: 2 x 10^5
+  # and 10^6): meant as about 8 minutes each on a free 2-core CPU; measured on the shared one at a load average of
+  # 16, the SRResNet took 24 minutes (0.27 steps/s) and SRGAN 0.17 steps/s.
   config.train.num_steps = 200
   config.train.log_every_steps = 50
   config.train.eval_every_steps = 200
