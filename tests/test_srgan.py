@@ -341,9 +341,11 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize('field, value, message', BAD, ids=['scale_3', 'scale_1', 'not_divisible', 'too_small', 'content',
-                                                            'vgg_no_weights', 'vgg_missing_file', 'vgg_partial_file',
-                                                            'negative_weight', 'other_term', 'init_from', 'data'])
+BAD_IDS = ['scale_3', 'scale_1', 'not_divisible', 'too_small', 'content', 'vgg_no_weights', 'vgg_missing_file',
+           'vgg_partial_file', 'negative_weight', 'other_term', 'init_from', 'data']
+
+
+@pytest.mark.parametrize('field, value, message', BAD, ids=BAD_IDS)
 def test_bad_srgan_config_is_refused_naming_the_field_before_anything_is_written(field, value, message, tmp_path):
   from gan_jax.config import ConfigError
   from gan_jax.train import train_and_evaluate

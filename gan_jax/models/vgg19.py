@@ -10,7 +10,8 @@ Input: RGB images in [0, 1], normalised inside the module by torchvision's Image
 0.406; std 0.229, 0.224, 0.225), as torchvision's weights expect.
 
 Weights file (`.npz`, `numpy.savez`): for every convolution up to the deepest layer used, two float32 arrays,
-  `conv<b>_<i>/kernel`: [3, 3, in, out], HWIO (Flax's `nn.Conv` layout; torch's [out, in, 3, 3] transposed (2, 3, 1, 0)),
+  `conv<b>_<i>/kernel`: [3, 3, in, out], HWIO (Flax's `nn.Conv` layout; torch's [out, in, 3, 3] transposed
+    (2, 3, 1, 0)),
   `conv<b>_<i>/bias`: [out].
 Extra keys (deeper layers) are ignored; a missing or misshapen one is an error naming it. The file of torchvision's
 ImageNet weights (`torchvision.models.vgg19(weights='IMAGENET1K_V1').state_dict()` saved with `torch.save`, or the
