@@ -12,6 +12,7 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py ppgn [--ppgn_variants '' fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py pix2pix [--pix2pix_variants '' l1_only cgan_only l1_gan patch16 pixel map_to_image]
   python benchmarks/sweeps.py lapgan [--lapgan_variants '' concat nearest] [--seeds 0 1 2] [--num_steps N]
+  python benchmarks/sweeps.py srgan [--seeds 0 1 2]
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
@@ -385,8 +386,31 @@ def lapgan(args) -> None:
   print('\n'.join(rows))
 
 
+def srgan(args) -> None:
+  """SRResNet, then SRGAN started from it (srgan.init_from), per seed: PSNR and SSIM on Y of the held-out photos'
+  crops, beside bicubic upsampling of the same LR inputs."""
+  experiment, runs = 'experiments/srgan_photos.py', {'bicubic': [], 'srresnet': [], 'srgan': []}
+  for seed in args.seeds:
+    resnet_dir = os.path.join(args.root, 'srgan', f'srresnet_s{seed}')
+    resnet = result(args, f'{experiment}:srresnet', resnet_dir, [f'--config.seed={seed}', *_data_dir(args)])
+    gan = result(args, experiment, os.path.join(args.root, 'srgan', f'srgan_s{seed}'),
+                 [f'--config.seed={seed}', f'--config.srgan.init_from={resnet_dir}', *_data_dir(args)])
+    if resnet:
+      runs['srresnet'].append(resnet)
+      runs['bicubic'].append({k: resnet[f'{k}_bicubic'] for k in ('test_psnr_y', 'test_ssim_y')})
+    if gan:
+      runs['srgan'].append(gan)
+  rows = ['| method | seeds | PSNR Y (dB) | SSIM Y |', '|---|---|---|---|']
+  for name, label in (('bicubic', 'bicubic'), ('srresnet', 'SRResNet (MSE)'), ('srgan', 'SRGAN-MSE (from SRResNet)')):
+    found = runs[name]
+    rows.append(f'| {label} | {len(found)} | {_mean_std([r["test_psnr_y"] for r in found], 2)} | '
+                f'{_mean_std([r["test_ssim_y"] for r in found], 4)} |')
+  print('\n'.join(rows))
+
+
 SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae,
-          'autoencoder': autoencoder, 'dbn': dbn, 'ppgn': ppgn, 'pix2pix': pix2pix, 'lapgan': lapgan}
+          'autoencoder': autoencoder, 'dbn': dbn, 'ppgn': ppgn, 'pix2pix': pix2pix, 'lapgan': lapgan,
+          'srgan': srgan}
 
 
 def main() -> None:

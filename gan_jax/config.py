@@ -23,8 +23,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.seed = 0
   # The model family (gan_jax/families): 'gan' (networks g and d, the sections below), 'rbm' (config.rbm), 'dbn'
   # (config.dbn), 'vae' (config.vae), 'autoencoder' (config.autoencoder), 'ppgn' (config.ppgn), 'pix2pix'
-  # (config.pix2pix, image-to-image translation), 'cyclegan' (config.cyclegan, unpaired translation) or 'lapgan'
-  # (config.lapgan, a Laplacian pyramid of GANs).
+  # (config.pix2pix, image-to-image translation), 'cyclegan' (config.cyclegan, unpaired translation), 'lapgan'
+  # (config.lapgan, a Laplacian pyramid of GANs) or 'srgan' (config.srgan, super-resolution).
   config.model = 'gan'
 
   config.gen = ml_collections.ConfigDict()
@@ -402,7 +402,7 @@ def family_defaults(model: str) -> ml_collections.ConfigDict:
   run began (`autoencoder.pretrain_steps`, ...) with these."""
   families = {'rbm': rbm_config, 'dbn': dbn_config, 'vae': vae_config, 'autoencoder': autoencoder_config,
               'ppgn': ppgn_config, 'pix2pix': pix2pix_config, 'cyclegan': cyclegan_config,
-              'lapgan': lapgan_config}
+              'lapgan': lapgan_config, 'srgan': srgan_config}
   return families.get(model, base_config)()
 
 
@@ -579,6 +579,47 @@ def lapgan_config() -> ml_collections.ConfigDict:
     config.optim[player].eps_root = 0.0  # Nothing differentiates through this Adam.
   config.train.num_steps = 5000
   config.eval.num_samples = 2000
+def srgan_config() -> ml_collections.ConfigDict:
+  """SRGAN (Ledig et al. 2017) x4 on photos' 96x96 crops (24x24 LR) in the paper's setting: SRResNet with 16
+  residual blocks of 64 channels, the VGG-style discriminator (64 ... 512, dense 1024), G's objective the VGG54
+  content loss + 10^-3 x the non-saturating adversarial loss, 2 x 10^5 steps initialised from a trained SRResNet
+  (srgan.init_from: the workdir of a run of this config with adversarial_weight 0 and content 'mse', the paper's
+  10^6 steps; the paper's rate drop to 1e-5 after the first 10^5 is not here: constant), Adam 1e-4, beta1 0.9,
+  batch 16. 'vgg54' needs srgan.vgg_weights (gan_jax/models/vgg19.py says how to make the
+  file). A 2-core CPU cannot run this: experiments/srgan_photos.py is the sized-down experiment."""
+  config = base_config()
+  config.model = 'srgan'
+  config.srgan = ml_collections.ConfigDict()
+  config.srgan.scale = 4  # A power of 2: each sub-pixel block doubles the image.
+  config.srgan.num_blocks = 16  # G's residual blocks (B).
+  config.srgan.channels = 64  # G's width.
+  config.srgan.disc_channels = 64  # D's first width; pairs of layers double it (64, 64, 128, 128, ..., 512).
+  config.srgan.disc_dense = 1024
+  # G's content loss: 'mse' (pixels), 'vgg54' or 'vgg22' (VGG19 relu5_4 / relu2_2 features).
+  config.srgan.content = 'vgg54'
+  config.srgan.vgg_weights = ''  # The VGG19 .npz (python -m gan_jax.models.vgg19 --from_torch ... --out ...).
+  config.srgan.vgg_scale = 1 / 12.75  # The paper rescales the VGG features by 1/12.75.
+  config.srgan.adversarial_weight = 1e-3  # 0: SRResNet alone (no discriminator).
+  # The workdir of an srgan run (SRResNet: adversarial_weight 0) whose G this run starts from; '' starts afresh.
+  config.srgan.init_from = ''
+  config.srgan.flip = True  # Random left-right flips of the HR crops.
+  config.loss.name = 'non_saturating'
+  for player in ('g', 'd'):
+    config.optim[player].learning_rate = 1e-4
+    config.optim[player].b1 = 0.9
+    config.optim[player].eps_root = 0.0  # Nothing differentiates through this Adam.
+  config.data.name = 'photos'
+  config.data.resolution = 96
+  config.data.channels = 3
+  config.data.pipeline = 'in_memory'
+  config.train.batch_size = 16
+  config.train.num_steps = 200_000
+  config.train.steps_per_call = 1  # As pix2pix: XLA's CPU backend runs convolutions in a loop far slower.
+  config.train.log_every_steps = 1000
+  config.train.eval_every_steps = 50_000
+  config.train.checkpoint_every_steps = 10_000
+  config.eval.num_samples = 167  # photos' whole test split.
+  config.eval.grid_rows = 6
   return config
 
 

@@ -206,6 +206,24 @@ def l1(ctx: Context) -> jax.Array:
   return jnp.mean(jnp.abs(ctx.batch['x'] - ctx.fake))
 
 
+@g_term('mse')
+def mse(ctx: Context) -> jax.Array:
+  """SRResNet's content loss (Ledig et al. 2017, eq. 4): the mean squared difference between G's outputs and their
+  paired targets `batch['x']` (on [-1, 1] pixels, as the paper)."""
+  return jnp.mean((ctx.batch['x'] - ctx.fake)**2)
+
+
+def feature_mse(features: Callable[[jax.Array], jax.Array], scale: float = 1.0) -> Term:
+  """A content term in a fixed feature space: mean (scale * (features(G's outputs) - features(targets)))^2, the
+  targets `batch['x']`. SRGAN's VGG losses (Ledig et al. 2017, eq. 5) are this with VGG19's features at a layer and
+  scale 1/12.75; `features` is a closed-over network (not trained), so the term is built by the family that loads
+  it rather than registered by name."""
+  def content(ctx: Context) -> jax.Array:
+    target = jax.lax.stop_gradient(features(ctx.batch['x']))
+    return jnp.mean((scale * (features(ctx.fake) - target))**2)
+  return content
+
+
 @g_term('historical_averaging')
 def g_historical_averaging(ctx: Context) -> jax.Array:
   """||theta_G - mean of past theta_G||^2."""

@@ -35,7 +35,7 @@ CONFIG_NAME = 'config.json'
 REFUSED = ('seed', 'model', 'gen', 'disc', 'rbm', 'dbn', 'vae', 'autoencoder', 'pix2pix', 'cyclegan', 'data', 'loss', 'unroll',
            'cond', 'info', 'semi', 'replay', 'optim.*.name', 'optim.*.weight_decay', 'optim.*.clip_params',
            'train.reference_batch_size', 'parallel.model_shards', 'ppgn.image_weight', 'ppgn.feature_weight',
-           'ppgn.adversarial_weight', 'ppgn.dae_hidden', 'ppgn.dae_noise_std', 'lapgan')
+           'ppgn.adversarial_weight', 'ppgn.dae_hidden', 'ppgn.dae_noise_std', 'lapgan', 'srgan')
 # Fields that never change what is computed: the run's length, how often it logs, evaluates and saves (chunks are
 # cut at every boundary, so a resumed run computes the same steps), what the evaluation measures (the VAE's
 # importance sampling, the DBN's samples and fine-tuned classifiers, PPGN's sampler included), and where the

@@ -38,6 +38,7 @@ IMAGE_DATASETS: dict[str, tuple[str, bool]] = {
     'fashion_mnist': ('fashion_mnist', False),
     'cifar10': ('cifar10', False),
     'celeb_a': ('celeb_a', False),
+    'photos': ('photos', False),  # 96x96 crops of photographs (python -m gan_jax.data.prepare photos), unlabelled.
 }
 
 

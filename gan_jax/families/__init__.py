@@ -38,6 +38,7 @@ _MODULES = {
     'pix2pix': 'gan_jax.families.pix2pix',
     'cyclegan': 'gan_jax.families.cyclegan',
     'lapgan': 'gan_jax.families.lapgan',
+    'srgan': 'gan_jax.families.srgan',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
