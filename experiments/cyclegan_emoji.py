@@ -37,6 +37,19 @@ def no_identity(config):
   return config
 
 
+def no_cycle(config):
+  # The paper's "GAN alone" (Table 4): the identity term, weighed lambda_id * lambda as in the reference code, goes
+  # with it, as the paper's ablation had no identity term either.
+  config.cyclegan.cycle_weight = 0.0
+  return config
+
+
+def no_adversarial(config):
+  # The paper's "Cycle alone": G never hears the discriminators (they still train, so their losses are logged).
+  config.cyclegan.adversarial_weight = 0.0
+  return config
+
+
 def smoke(config):
   config.cyclegan.n_blocks = 1
   config.cyclegan.gen_channels = 4
@@ -51,4 +64,4 @@ def smoke(config):
   return config
 
 
-VARIANTS = {'no_identity': no_identity, 'smoke': smoke}
+VARIANTS = {'no_identity': no_identity, 'no_cycle': no_cycle, 'no_adversarial': no_adversarial, 'smoke': smoke}

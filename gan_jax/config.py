@@ -419,6 +419,7 @@ def cyclegan_config() -> ml_collections.ConfigDict:
   config.cyclegan.disc_channels = 64
   config.cyclegan.patch = 70  # The discriminators' patch: 1, 16, 70 or 286 (see pix2pix_config).
   config.cyclegan.norm = 'instance'
+  config.cyclegan.adversarial_weight = 1.0  # lambda_adv: 0 leaves G to the cycle and identity terms (an ablation).
   config.cyclegan.cycle_weight = 10.0  # lambda.
   config.cyclegan.identity_weight = 0.5  # lambda_identity: the identity term weighs lambda_identity * lambda.
   config.cyclegan.pool_size = 50  # Generated images each discriminator's pool keeps (0: no pool).

@@ -2,6 +2,7 @@
 pool against the paper's rule, the two domains' independent draws, then the family end to end on test_pix2pix's tiny
 TFDS tiles read as two unpaired domains (an exact resume, a refused change) and its bad inputs."""
 
+import functools
 import os
 
 import jax
@@ -12,6 +13,7 @@ import pytest
 from gan_jax import data, history
 from gan_jax.config import ConfigError
 from gan_jax.families import cyclegan
+from gan_jax.families.cyclegan import NETS
 from gan_jax.models import image_to_image as i2i
 from gan_jax.state import TrainState
 from gan_jax.train import train_and_evaluate
@@ -64,12 +66,21 @@ def test_the_resnet_generator_keeps_the_size_and_has_the_papers_layers():
 # The objectives and the step.
 
 
-def test_the_objectives_are_lsgan_plus_lambda_cycle_plus_half_lambda_identity_by_hand():
+# (adversarial, cycle, identity) weights: the paper's, then each ablation's switch.
+WEIGHTS = [(1.0, 10.0, 0.5), (0.0, 10.0, 0.5), (1.0, 0.0, 0.5), (1.0, 10.0, 0.0)]
+
+
+@pytest.mark.parametrize('adversarial_weight, cycle_weight, identity_weight', WEIGHTS,
+                         ids=['paper', 'no_adversarial', 'no_cycle', 'no_identity'])
+def test_the_objectives_are_lsgan_plus_lambda_cycle_plus_half_lambda_identity_by_hand(adversarial_weight,
+                                                                                      cycle_weight, identity_weight):
   config = tiny_config()
   state = tiny_state(config)
   batch = random_batch(1)
   a, b = (np.asarray(batch[d], np.float64) for d in 'ab')
-  value, (_, metrics) = cyclegan.generator_objective(state, batch, cycle_weight=10.0, identity_weight=0.5)
+  objective = functools.partial(cyclegan.generator_objective, cycle_weight=cycle_weight,
+                                identity_weight=identity_weight, adversarial_weight=adversarial_weight)
+  value, (_, metrics) = objective(state, batch)
   fake_b, fake_a = apply(state, 'g_ab', batch['a']), apply(state, 'g_ba', batch['b'])
   adversarial = (np.mean((apply(state, 'd_b', fake_b) - 1) ** 2) + np.mean((apply(state, 'd_a', fake_a) - 1) ** 2))
   cycle = np.mean(np.abs(apply(state, 'g_ba', fake_b) - a)) + np.mean(np.abs(apply(state, 'g_ab', fake_a) - b))
@@ -77,8 +88,29 @@ def test_the_objectives_are_lsgan_plus_lambda_cycle_plus_half_lambda_identity_by
                                                                                           batch['a']) - a))
   np.testing.assert_allclose(float(metrics['g_term_adversarial']), adversarial, rtol=1e-5)
   np.testing.assert_allclose(float(metrics['g_term_cycle']), cycle, rtol=1e-5)
-  np.testing.assert_allclose(float(metrics['g_term_identity']), identity, rtol=1e-5)
-  np.testing.assert_allclose(float(value), adversarial + 10 * cycle + 5 * identity, rtol=1e-5)
+  # The identity term weighs identity_weight * cycle_weight (the reference code's lambda_id * lambda).
+  assert ('g_term_identity' in metrics) == bool(identity_weight * cycle_weight)
+  if identity_weight * cycle_weight:
+    np.testing.assert_allclose(float(metrics['g_term_identity']), identity, rtol=1e-5)
+  expected = adversarial_weight * adversarial + cycle_weight * cycle + identity_weight * cycle_weight * identity
+  np.testing.assert_allclose(float(value), expected, rtol=1e-5)
+  if not adversarial_weight:  # G's gradient is the full objective's less exactly the adversarial term's.
+    full = functools.partial(cyclegan.generator_objective, cycle_weight=cycle_weight,
+                             identity_weight=identity_weight)
+
+    @jax.jit
+    def gradients(params):
+      grad = lambda f: jax.grad(lambda p: f(state.with_params(p), batch))(params)
+      return (grad(lambda s, b: objective(s, b)[0]), grad(lambda s, b: full(s, b)[0]),
+              grad(lambda s, b: full(s, b)[1][1]['g_term_adversarial']))
+
+    grads, g_full, g_adv = gradients({n: state.nets[n].params for n in NETS})
+    scale = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grads['g_ab']))
+    jax.tree.map(lambda x, y, z: np.testing.assert_allclose(x, y - z, rtol=1e-4, atol=1e-4 * scale),
+                 grads['g_ab'], g_full['g_ab'], g_adv['g_ab'])
+    assert all(not np.any(g) for g in jax.tree.leaves((grads['d_a'], grads['d_b'])))
+  if not (adversarial_weight == 1.0 and cycle_weight == 10.0 and identity_weight == 0.5):
+    return
   # D: each discriminator's LSGAN loss on its real domain and on the (pooled) translations into it, halved.
   pooled = {**batch, 'pool_a': jnp.asarray(fake_a, jnp.float32), 'pool_b': jnp.asarray(fake_b, jnp.float32)}
   d_value, (_, d_metrics) = cyclegan.discriminator_objective(state, pooled)

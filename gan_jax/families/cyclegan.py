@@ -10,12 +10,13 @@ Networks: 'g_ab' and 'g_ba', ResNet generators (`models/image_to_image.ResNetGen
 PatchGANs judging real A against G_ba(b) and real B against G_ab(a). One training step, as the reference code's
 `optimize_parameters`: one `update` of both generators jointly on
 
-  L_G = LS(D_b(G_ab(a)), 1) + LS(D_a(G_ba(b)), 1)
+  L_G = lambda_adv [LS(D_b(G_ab(a)), 1) + LS(D_a(G_ba(b)), 1)]
         + lambda (|G_ba(G_ab(a)) - a| + |G_ab(G_ba(b)) - b|)                     (cycle, L1 means)
         + lambda_id lambda (|G_ab(b) - b| + |G_ba(a) - a|)                        (identity, L1 means)
 
-(LS(x, t) = mean (x - t)^2, the least-squares GAN loss; lambda = `cyclegan.cycle_weight` = 10, lambda_id =
-`cyclegan.identity_weight` = 0.5), then one `update` of both discriminators jointly on
+(LS(x, t) = mean (x - t)^2, the least-squares GAN loss; lambda_adv = `cyclegan.adversarial_weight` = 1, lambda =
+`cyclegan.cycle_weight` = 10, lambda_id = `cyclegan.identity_weight` = 0.5, as the reference code weighs the
+identity term by lambda_id lambda, so that cycle_weight 0 removes it too), then one `update` of both discriminators jointly on
 
   L_D = 1/2 [LS(D_a(a), 1) + LS(D_a(pool_a(G_ba(b))), 0)] + 1/2 [LS(D_b(b), 1) + LS(D_b(pool_b(G_ab(a))), 0)]
 
@@ -84,7 +85,7 @@ def validate_cyclegan(config: ml_collections.ConfigDict, num_devices: int, num_p
   choice(c.patch, 'cyclegan.patch', PATCHES)
   choice(c.norm, 'cyclegan.norm', i2i.NORMS)
   require(isinstance(c.reverse, bool), 'cyclegan.reverse', f'got {c.reverse!r}; must be True or False')
-  for field in ('cycle_weight', 'identity_weight'):
+  for field in ('adversarial_weight', 'cycle_weight', 'identity_weight'):
     require(_number(c[field]) and c[field] >= 0, f'cyclegan.{field}', f'got {c[field]!r}; must be a number >= 0')
   require(config.loss.name == 'least_squares', 'loss.name',
           f"got {config.loss.name!r}; the cyclegan family trains with the paper's least-squares GAN loss only: "
@@ -150,8 +151,13 @@ def l1(x: jax.Array, y: jax.Array) -> jax.Array:
   return jnp.mean(jnp.abs(x - y))
 
 
-def generator_objective(state: TrainState, batch: dict, *, cycle_weight: float, identity_weight: float):
+def generator_objective(state: TrainState, batch: dict, *, cycle_weight: float, identity_weight: float,
+                        adversarial_weight: float = 1.0):
   """Both generators' loss on a batch of A images batch['a'] and B images batch['b'] (see the module docstring).
+
+  With `adversarial_weight` 0 the discriminators' verdict is still logged ('g_term_adversarial') but carries no
+  gradient: G then learns from the cycle and identity terms alone. Terms of weight 0 are left out of the loss, so
+  that no 0 * inf can reach it.
 
   Returns:
     (loss, (state, metrics: the unweighted terms 'g_term_adversarial', 'g_term_cycle', 'g_term_identity', and the
@@ -162,12 +168,14 @@ def generator_objective(state: TrainState, batch: dict, *, cycle_weight: float, 
   fake_a, state = run(state, 'g_ba', b)
   rec_a, state = run(state, 'g_ba', fake_b)
   rec_b, state = run(state, 'g_ab', fake_a)
-  adversarial = (least_squares(run(state, 'd_b', fake_b)[0], 1.0)
-                 + least_squares(run(state, 'd_a', fake_a)[0], 1.0))
+  judged_b, judged_a = (fake_b, fake_a) if adversarial_weight else jax.lax.stop_gradient((fake_b, fake_a))
+  adversarial = (least_squares(run(state, 'd_b', judged_b)[0], 1.0)
+                 + least_squares(run(state, 'd_a', judged_a)[0], 1.0))
   cycle = l1(rec_a, a) + l1(rec_b, b)
-  value = adversarial + cycle_weight * cycle
+  value = (adversarial_weight * adversarial if adversarial_weight else 0.0) + (
+      cycle_weight * cycle if cycle_weight else 0.0)
   metrics = {'g_term_adversarial': adversarial, 'g_term_cycle': cycle}
-  if identity_weight:
+  if identity_weight and cycle_weight:
     same_b, state = run(state, 'g_ab', b)
     same_a, state = run(state, 'g_ba', a)
     identity = l1(same_b, b) + l1(same_a, a)
@@ -191,7 +199,8 @@ def discriminator_objective(state: TrainState, batch: dict):
   return losses['d_a_loss'] + losses['d_b_loss'], (state, losses)
 
 
-def train_step(state: TrainState, real: dict, *, cycle_weight: float, identity_weight: float):
+def train_step(state: TrainState, real: dict, *, cycle_weight: float, identity_weight: float,
+               adversarial_weight: float = 1.0):
   """One CycleGAN iteration: both generators' update, then both discriminators' on the translations the generators
   made (through the image pools); advances `state.step`.
 
@@ -200,9 +209,12 @@ def train_step(state: TrainState, real: dict, *, cycle_weight: float, identity_w
     real: 'a' and 'b', each [1, B, H, W, C] in [-1, 1], drawn independently.
     cycle_weight: lambda.
     identity_weight: lambda_id (the identity term's weight is lambda_id * lambda).
+    adversarial_weight: lambda_adv; at 0 the discriminators still train, on translations G makes without them, so
+      that their losses still say how far those are from each domain.
   """
   batch = jax.tree.map(lambda x: x[0], real)
-  g_objective = functools.partial(generator_objective, cycle_weight=cycle_weight, identity_weight=identity_weight)
+  g_objective = functools.partial(generator_objective, cycle_weight=cycle_weight, identity_weight=identity_weight,
+                                  adversarial_weight=adversarial_weight)
   state, g_metrics = update(state, batch, nets=('g_ab', 'g_ba'), objective=g_objective, name='g')
   fakes = {d: jax.lax.stop_gradient(g_metrics.pop(f'fake_{d}')) for d in 'ab'}
   key_a, key_b = jax.random.split(noise_key(state.rng, state.step))
@@ -244,7 +256,8 @@ def make_cyclegan_train_step(config: ml_collections.ConfigDict, dataset, paralle
   'd_b_loss', and per network the gradient, update and parameter norms.
   """
   c = config.cyclegan
-  step = functools.partial(train_step, cycle_weight=float(c.cycle_weight), identity_weight=float(c.identity_weight))
+  step = functools.partial(train_step, cycle_weight=float(c.cycle_weight), identity_weight=float(c.identity_weight),
+                           adversarial_weight=float(c.adversarial_weight))
   return step, make_unpaired_sampler(config, dataset, parallel)
 
 
