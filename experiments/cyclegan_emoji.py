@@ -10,7 +10,7 @@ widths. Training reads the two styles as independent sets; the test split's pair
 styles) only scores the translations.
 """
 
-from gan_jax.config import cyclegan_config, select_variant
+from gan_jax.config import cyclegan_config, decay_in_second_half, select_variant
 
 
 def get_config(variant: str | None = None):
@@ -29,7 +29,8 @@ def get_config(variant: str | None = None):
   config.train.log_every_steps = 250
   config.train.eval_every_steps = 2500
   config.train.checkpoint_every_steps = 1000
-  return select_variant(config, variant, VARIANTS)
+  # The paper's rate: constant for the first half, then linear to 0 (set after the variant, from its length).
+  return decay_in_second_half(select_variant(config, variant, VARIANTS))
 
 
 def no_identity(config):

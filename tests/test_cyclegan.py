@@ -6,12 +6,14 @@ import functools
 import os
 
 import jax
+import ml_collections
+import optax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import data, history
-from gan_jax.config import ConfigError
+from gan_jax import data, history, optim
+from gan_jax.config import ConfigError, cyclegan_config
 from gan_jax.families import cyclegan
 from gan_jax.families.cyclegan import NETS
 from gan_jax.models import image_to_image as i2i
@@ -151,6 +153,26 @@ def test_a_step_updates_both_generators_then_both_discriminators_on_the_pre_upda
   assert 'fake_a' not in metrics
 
 
+def test_the_rate_is_constant_then_decays_linearly_to_zero_with_its_count_in_the_optimizer_state():
+  section = cyclegan_config().optim.g_ab
+  section.update({'name': 'sgd', 'learning_rate': 0.1, 'momentum': 0.0, 'decay_start_step': 3, 'decay_steps': 4})
+  optim.validate(ml_collections.ConfigDict({'g_ab': section}))
+  rate = lambda t: 0.1 * min(1.0, max(0.0, 1 - (t - 3) / 4))  # The paper's rule, per update t = 0, 1, ...
+  tx = optim.make_optimizer(section)
+  params = jnp.zeros(())
+  opt_state = tx.init(params)
+  for t in range(9):  # SGD's step on a gradient of 1 is minus the rate of that update.
+    updates, opt_state = tx.update(jnp.ones(()), opt_state, params)
+    assert float(updates) == pytest.approx(-rate(t), rel=1e-6, abs=1e-9), t
+  assert int(optax.tree.get(opt_state, 'count')) == 9
+  # The experiment's Adam: constant for the first half of its steps, then linear to 0 at the last.
+  config = load(os.path.join(ROOT, 'experiments', 'cyclegan_emoji.py')).get_config()
+  schedule = optim.learning_rate(config.optim.d_a)
+  for t, expected in ((0, 2e-4), (2500, 2e-4), (3750, 1e-4), (4999, 2e-4 / 2500), (5000, 0.0)):
+    assert float(schedule(t)) == pytest.approx(expected, rel=1e-6, abs=1e-10), t
+  assert optim.learning_rate(cyclegan_config().optim.g_ab)(150 * 1217) == pytest.approx(1e-4)
+
+
 def test_the_pool_shows_new_images_until_full_then_swaps_half_of_them_for_stored_ones():
   capacity, steps = 4, 400
   buffer = history.init_buffer(capacity, (1,))
@@ -205,6 +227,8 @@ def test_a_resumed_run_is_bit_for_bit_the_uninterrupted_one_and_refuses_a_change
   for field, value in (('num_steps', 4), ('checkpoint_every_steps', 2), ('eval_every_steps', 4),
                        ('log_every_steps', 2)):
     config.train[field] = value
+  for section in config.optim.values():  # The rate decays across the resume: its count is checkpointed.
+    section.decay_start_step, section.decay_steps = 1, 4
   part = config.copy_and_resolve_references()
   part.train.num_steps = 2
   train_and_evaluate(part, str(tmp_path / 'run'))
@@ -236,6 +260,8 @@ BAD = [
     ('loss.name', 'hinge', "config.loss.name: got 'hinge'; the cyclegan family trains with the paper's "
      'least-squares GAN loss only'),
     ('cyclegan.pool_size', -1, 'config.cyclegan.pool_size: got -1; must be an integer >= 0'),
+    ('cyclegan.adversarial_weight', -1.0, r'config.cyclegan.adversarial_weight: got -1.0; must be a number >= 0'),
+    ('optim.d_b.decay_steps', -2, r'config.optim.d_b.decay_steps: got -2; must be an integer >= 0'),
 ]
 
 
@@ -243,8 +269,8 @@ BAD = [
 def test_bad_cyclegan_config_is_refused_naming_the_field_before_anything_is_written(field, value, message, tmp_path):
   config = tiny_config(str(tmp_path / 'data'))
   config.data.name = 'emoji_styles'
-  section, name = field.rsplit('.', 1)
-  config[section][name] = value
+  *sections, name = field.split('.')
+  functools.reduce(lambda c, s: c[s], sections, config)[name] = value
   workdir = tmp_path / 'run'
   with pytest.raises(ConfigError, match=message):
     train_and_evaluate(config, str(workdir))
