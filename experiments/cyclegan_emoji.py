@@ -51,6 +51,15 @@ def no_adversarial(config):
   return config
 
 
+def unrolled(config):
+  # Both discriminators unrolled 5 updates ahead in G's adversarial term (Metz et al. 2017's k = 5); Adam's
+  # eps_root > 0 so that the unroll can be differentiated.
+  config.cyclegan.unroll_steps = 5
+  for net in ('d_a', 'd_b'):
+    config.optim[net].eps_root = 1e-16
+  return config
+
+
 def smoke(config):
   config.cyclegan.n_blocks = 1
   config.cyclegan.gen_channels = 4
@@ -65,4 +74,5 @@ def smoke(config):
   return config
 
 
-VARIANTS = {'no_identity': no_identity, 'no_cycle': no_cycle, 'no_adversarial': no_adversarial, 'smoke': smoke}
+VARIANTS = {'no_identity': no_identity, 'no_cycle': no_cycle, 'no_adversarial': no_adversarial, 'unrolled': unrolled,
+            'smoke': smoke}

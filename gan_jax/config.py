@@ -423,6 +423,7 @@ def cyclegan_config() -> ml_collections.ConfigDict:
   config.cyclegan.cycle_weight = 10.0  # lambda.
   config.cyclegan.identity_weight = 0.5  # lambda_identity: the identity term weighs lambda_identity * lambda.
   config.cyclegan.pool_size = 50  # Generated images each discriminator's pool keeps (0: no pool).
+  config.cyclegan.unroll_steps = 0  # k > 0: G's adversarial term at both discriminators unrolled k updates ahead.
   config.loss.name = 'least_squares'  # The only one the family takes: the paper's.
   template = config.optim.g.to_dict()
   config.optim = ml_collections.ConfigDict()

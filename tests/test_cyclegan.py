@@ -14,6 +14,8 @@ import pytest
 
 from gan_jax import data, history, optim
 from gan_jax.config import ConfigError, cyclegan_config
+from gan_jax.data import images as image_data
+from gan_jax.evaluation import domain_classifier
 from gan_jax.families import cyclegan
 from gan_jax.families.cyclegan import NETS
 from gan_jax.models import image_to_image as i2i
@@ -153,6 +155,62 @@ def test_a_step_updates_both_generators_then_both_discriminators_on_the_pre_upda
   assert 'fake_a' not in metrics
 
 
+def test_zero_unroll_steps_from_the_config_is_the_plain_step_operation_for_operation(tiny_maps):
+  from gan_jax import parallel as parallel_lib
+  config = tiny_config()
+  config.cyclegan.unroll_steps = 0
+  state = tiny_state(config)
+  step, _ = cyclegan.make_cyclegan_train_step(config, None, parallel_lib.make_data_parallel('single'))
+  real = jax.tree.map(lambda x: x[None], random_batch(3))
+  plain_step = lambda s, r: cyclegan.train_step(s, r, cycle_weight=10.0, identity_weight=0.5)
+  assert str(jax.make_jaxpr(step)(state, real)) == str(jax.make_jaxpr(plain_step)(state, real))
+
+
+@pytest.mark.slow  # About 15 s of CPU: the second-order gradient through two Adam updates of two PatchGANs.
+def test_unrolling_both_discriminators_matches_a_hand_unrolled_loop():
+  config = tiny_config()
+  for net in ('d_a', 'd_b'):
+    config.optim[net].eps_root = 1e-16
+  state = tiny_state(config)
+  batch = random_batch(3)
+  a, b = batch['a'], batch['b']
+  k = 2
+
+  def by_hand(g_params):  # A plain Python loop of k joint Adam updates of d_a and d_b on L_D, then L_G.
+    s = state.with_params(g_params)
+    g = lambda name, x: s.nets[name].apply(x)[0]
+    d = lambda name, params, x: s.nets[name].apply(x, params=params)[0]
+    fake_b, fake_a = g('g_ab', a), g('g_ba', b)
+    params = {n: state.nets[n].params for n in ('d_a', 'd_b')}
+    opt_states = {n: state.nets[n].opt_state for n in params}
+    for _ in range(k):
+      d_loss = lambda p: sum(0.5 * (jnp.mean((d(f'd_{x}', p[f'd_{x}'], real) - 1) ** 2)
+                                    + jnp.mean(d(f'd_{x}', p[f'd_{x}'], fake) ** 2))
+                             for x, real, fake in (('a', a, fake_a), ('b', b, fake_b)))
+      grads = jax.grad(d_loss)(params)
+      for n in params:
+        updates, opt_states[n] = state.nets[n].tx.update(grads[n], opt_states[n], params[n])
+        params[n] = optax.apply_updates(params[n], updates)
+    adversarial = (jnp.mean((d('d_b', params['d_b'], fake_b) - 1) ** 2)
+                   + jnp.mean((d('d_a', params['d_a'], fake_a) - 1) ** 2))
+    cycle = jnp.mean(jnp.abs(g('g_ba', fake_b) - a)) + jnp.mean(jnp.abs(g('g_ab', fake_a) - b))
+    identity = jnp.mean(jnp.abs(g('g_ab', b) - b)) + jnp.mean(jnp.abs(g('g_ba', a) - a))
+    return adversarial + 10 * cycle + 5 * identity
+
+  @jax.jit
+  def gradients(g_params):
+    objective = lambda p, steps: cyclegan.generator_objective(state.with_params(p), batch, cycle_weight=10.0,
+                                                              identity_weight=0.5, unroll_steps=steps)[0]
+    return (jax.value_and_grad(objective)(g_params, k), jax.value_and_grad(by_hand)(g_params),
+            objective(g_params, 0))
+
+  (value, grads), (hand_value, hand_grads), plain = gradients({n: state.nets[n].params for n in ('g_ab', 'g_ba')})
+  np.testing.assert_allclose(float(value), float(hand_value), rtol=1e-5)
+  assert abs(float(value) - float(plain)) > 1e-4  # The look-ahead changed the discriminators' verdict.
+  scale = max(float(jnp.max(jnp.abs(x))) for x in jax.tree.leaves(hand_grads))
+  jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-4 * scale), grads, hand_grads)
+
+
 def test_the_rate_is_constant_then_decays_linearly_to_zero_with_its_count_in_the_optimizer_state():
   section = cyclegan_config().optim.g_ab
   section.update({'name': 'sgd', 'learning_rate': 0.1, 'momentum': 0.0, 'decay_start_step': 3, 'decay_steps': 4})
@@ -219,6 +277,23 @@ def test_the_two_domains_are_drawn_by_independent_permutations(tiny_maps):
   assert np.mean(a == b) < 0.25  # ...in its own order: a pair meets by chance (1/12 expected), not by design.
 
 
+def test_the_shipped_emoji_classifier_loads_and_its_fd_separates_the_two_styles(image_sets_dir):
+  classifier = domain_classifier.load_domain_classifier('emoji_styles')
+  assert os.path.getsize(os.path.join(ROOT, 'gan_jax', 'evaluation', 'weights',
+                                      domain_classifier.WEIGHTS_BY_DATASET['emoji_styles'])) < 1_000_000
+  assert classifier.info['test_accuracy']['style'] > 0.95
+  test = image_data.load_paired('emoji_styles', 'test', ('openmoji', 'noto'), image_sets_dir('emoji_styles'), 32, 3)
+  fd = functools.partial(domain_classifier.frechet_distance, classifier)
+  same = fd(test['noto'], test['noto'])
+  half = fd(test['noto'][::2], test['noto'][1::2])  # Other emoji of the same style.
+  across = fd(test['openmoji'], test['noto'])
+  assert abs(same) < 1e-6 * across
+  assert across > 3 * half > 0
+  # The features: float [-1, 1] and uint8 inputs of the same images agree.
+  np.testing.assert_allclose(classifier.features(test['noto'][:4] / np.float32(127.5) - 1),
+                             classifier.features(test['noto'][:4]), rtol=1e-5, atol=1e-5)
+
+
 # The family end to end.
 
 
@@ -261,6 +336,9 @@ BAD = [
      'least-squares GAN loss only'),
     ('cyclegan.pool_size', -1, 'config.cyclegan.pool_size: got -1; must be an integer >= 0'),
     ('cyclegan.adversarial_weight', -1.0, r'config.cyclegan.adversarial_weight: got -1.0; must be a number >= 0'),
+    ('cyclegan.unroll_steps', -1, 'config.cyclegan.unroll_steps: got -1; must be an integer >= 0'),
+    ('cyclegan.unroll_steps', 2, r'config.optim.d_a.eps_root: got 0.0; cyclegan.unroll_steps=2 differentiates '
+     'through Adam'),
     ('optim.d_b.decay_steps', -2, r'config.optim.d_b.decay_steps: got -2; must be an integer >= 0'),
 ]
 
