@@ -10,7 +10,7 @@ widths. Training reads the two styles as independent sets; the test split's pair
 styles) only scores the translations.
 """
 
-from gan_jax.config import cyclegan_config, decay_in_second_half, select_variant
+from gan_jax.config import cyclegan_config, cyclegan_smoke, decay_in_second_half, select_variant
 
 
 def get_config(variant: str | None = None):
@@ -60,19 +60,5 @@ def unrolled(config):
   return config
 
 
-def smoke(config):
-  config.cyclegan.n_blocks = 1
-  config.cyclegan.gen_channels = 4
-  config.cyclegan.disc_channels = 4
-  config.cyclegan.patch = 16
-  config.train.num_steps = 20
-  config.train.log_every_steps = 10
-  config.train.eval_every_steps = 20
-  config.train.checkpoint_every_steps = 20
-  config.eval.num_samples = 8
-  config.eval.grid_rows = 4
-  return config
-
-
 VARIANTS = {'no_identity': no_identity, 'no_cycle': no_cycle, 'no_adversarial': no_adversarial, 'unrolled': unrolled,
-            'smoke': smoke}
+            'smoke': cyclegan_smoke}

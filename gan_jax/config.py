@@ -461,6 +461,28 @@ def decay_in_second_half(config: ml_collections.ConfigDict) -> ml_collections.Co
   return config
 
 
+def image_to_image_smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The loop and evaluation of the image-to-image experiments' `smoke` variants (pix2pix, CycleGAN): 20 steps,
+  logged every 10, evaluated and saved at the end, on 8 test examples pictured in 4 rows."""
+  config.train.num_steps = 20
+  config.train.log_every_steps = 10
+  config.train.eval_every_steps = 20
+  config.train.checkpoint_every_steps = 20
+  config.eval.num_samples = 8
+  config.eval.grid_rows = 4
+  return config
+
+
+def cyclegan_smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The CycleGAN experiments' `smoke` variant: one residual block, widths 4, the 16x16 PatchGAN, the shared
+  image-to-image smoke loop."""
+  config.cyclegan.n_blocks = 1
+  config.cyclegan.gen_channels = 4
+  config.cyclegan.disc_channels = 4
+  config.cyclegan.patch = 16
+  return image_to_image_smoke(config)
+
+
 def ppgn_config() -> ml_collections.ConfigDict:
   """PPGN-h (Nguyen et al. 2017) on grey 28x28 MNIST: E, the encoder of h and the condition p(y|x), is the shipped
   mnist classifier (frozen; h its 128 ReLU features); G (DCGAN's generator, width 32) learns x from h, D (DCGAN's

@@ -46,7 +46,7 @@ from gan_jax.config import choice, int_at_least, require
 from gan_jax.data.in_memory import epoch_indices, to_unit_range
 from gan_jax.evaluation import domain_classifier, feature_metrics, image_metrics, plots
 from gan_jax.families import Family, _with_split
-from gan_jax.families.pix2pix import PATCHES
+from gan_jax.families.pix2pix import PATCHES, check_patch_fits
 from gan_jax.models import image_to_image as i2i
 from gan_jax.rng import noise_key
 from gan_jax.state import Network, TrainState
@@ -102,11 +102,7 @@ def validate_cyclegan(config: ml_collections.ConfigDict, num_devices: int, num_p
   require(resolution % 4 == 0 and resolution >= 12, 'data.resolution',
           f'got {resolution}; the ResNet generator halves the image twice and doubles it back, and the SSIM of the '
           'evaluation needs more than 11 pixels: use a multiple of 4, at least 12')
-  layers, pixel = PATCHES[c.patch]
-  smallest = 3 * 2**layers
-  require(pixel or resolution >= smallest, 'cyclegan.patch',
-          f'got {c.patch}: its discriminator halves the image {layers} times and needs data.resolution >= '
-          f'{smallest}; data.resolution={resolution}: use a smaller patch or a larger resolution')
+  check_patch_fits(c.patch, resolution, 'cyclegan.patch')
   for net in NETS:
     require(net in config.optim, f'optim.{net}', f'cyclegan trains networks {", ".join(NETS)}: give config.optim '
             f"a {net} section (as gan_jax/config.py's cyclegan_config does)")
