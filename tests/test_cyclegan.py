@@ -325,6 +325,26 @@ def test_a_resumed_run_is_bit_for_bit_the_uninterrupted_one_and_refuses_a_change
     train_and_evaluate(changed, str(tmp_path / 'run'))
 
 
+@pytest.mark.slow  # Two compiles of the four networks' step, one over 8 devices.
+def test_the_four_networks_one_step_on_a_mesh_of_eight_devices_matches_one_device(tiny_maps):
+  config = tiny_config(tiny_maps)
+  config.train.batch_size = 8  # One A and one B image per device.
+  # SGD: the biases before instance norm have a gradient of 0 up to rounding, which Adam would scale up to +-lr with
+  # a sign that depends on the reduction order; plain gradient steps keep rounding differences at rounding size.
+  for section in config.optim.values():
+    section.update({'name': 'sgd', 'learning_rate': 0.1, 'momentum': 0.0})
+  config.cyclegan.pool_size = 4  # Full after the first step: the second swaps pooled images in.
+  (state, summary), (expected, expected_summary) = (run_on(config, mode, num_calls=2, steps_per_call=1)
+                                                    for mode in ('mesh', 'single'))
+  assert int(state.step) == 2
+  for name in cyclegan.NETS:  # Equal up to the order of the batch reductions.
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), state.nets[name].params,
+                 expected.nets[name].params)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), state.extras, expected.extras)
+  for key in ('g_loss', 'd_a_loss', 'd_b_loss', 'g_term_cycle'):
+    np.testing.assert_allclose(summary[key], expected_summary[key], rtol=1e-5)
+
+
 BAD = [
     ('data.name', 'mnist', "config.data.name: got 'mnist'; CycleGAN translates between two image domains"),
     ('cyclegan.cycle_weight', -1.0, r'config.cyclegan.cycle_weight: got -1.0; must be a number >= 0'),
