@@ -13,6 +13,8 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py pix2pix [--pix2pix_variants '' l1_only cgan_only l1_gan patch16 pixel map_to_image]
   python benchmarks/sweeps.py lapgan [--lapgan_variants '' concat nearest] [--seeds 0 1 2] [--num_steps N]
   python benchmarks/sweeps.py srgan [--seeds 0 1 2]
+  python benchmarks/sweeps.py cyclegan [--cyclegan_variants '' no_cycle no_adversarial unrolled] \
+      [--cyclegan_data emoji maps] [--seeds 0 1 2]
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
@@ -408,9 +410,51 @@ def srgan(args) -> None:
   print('\n'.join(rows))
 
 
+CYCLEGAN_EXPERIMENTS = {'emoji': ('experiments/cyclegan_emoji.py', 'cyclegan'),
+                        'maps': ('experiments/cyclegan_maps.py', 'cyclegan_maps')}
+CYCLEGAN_NAMES = {'': 'CycleGAN', 'no_cycle': 'cycle loss off', 'no_adversarial': 'adversarial loss off',
+                  'no_identity': 'identity loss off', 'unrolled': 'both D unrolled, k = 5'}
+# (metric, column, digits): per direction, then the cycle reconstructions.
+CYCLEGAN_COLUMNS = (('test_l1_ab', 'L1 ab ↓', 3), ('test_ssim_ab', 'SSIM ab ↑', 3), ('test_fd_ab', 'FD ab ↓', 1),
+                    ('test_l1_ba', 'L1 ba ↓', 3), ('test_ssim_ba', 'SSIM ba ↑', 3), ('test_fd_ba', 'FD ba ↓', 1),
+                    ('test_cycle_l1_a', 'cycle L1 a ↓', 3), ('test_cycle_l1_b', 'cycle L1 b ↓', 3))
+# The baselines every run computes alike, by column: the input copied as its translation, and (FD only) as many
+# training images of the target domain.
+CYCLEGAN_BASELINES = {
+    'input copied': {'test_l1_ab': 'test_l1_ab_input_copy', 'test_ssim_ab': 'test_ssim_ab_input_copy',
+                     'test_fd_ab': 'test_fd_input_copy', 'test_l1_ba': 'test_l1_ba_input_copy',
+                     'test_ssim_ba': 'test_ssim_ba_input_copy', 'test_fd_ba': 'test_fd_input_copy'},
+    'real images of the target domain (training split)': {'test_fd_ab': 'test_fd_ab_real',
+                                                          'test_fd_ba': 'test_fd_ba_real'},
+}
+
+
+def cyclegan(args) -> None:
+  """CycleGAN and its ablations by dataset, seed-major: each direction's L1 and SSIM against the hidden true pair
+  and FD in the domain classifier's features (emoji only), the cycle reconstructions' L1, the step time, and the
+  baselines."""
+  for data in args.cyclegan_data:
+    experiment, sweep = CYCLEGAN_EXPERIMENTS[data]
+    results = seed_major(args, experiment, sweep, args.cyclegan_variants, data, _data_dir(args))
+    header = ['model', 'seeds'] + [name for _, name, _ in CYCLEGAN_COLUMNS] + ['ms/step']
+    rows = [f'{experiment}:', '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for variant, runs in results.items():
+      cells = [CYCLEGAN_NAMES.get(variant, variant), str(len(runs))]
+      for key, _, digits in CYCLEGAN_COLUMNS:
+        cells.append(_mean_std([r[key] for r in runs if key in r], digits))
+      rows.append('| ' + ' | '.join(cells + [_ms_per_step(runs)]) + ' |')
+    any_run = next((r for runs in results.values() for r in runs), None)
+    for label, keys in CYCLEGAN_BASELINES.items():
+      if any_run and any(keys.get(k) in any_run for k, _, _ in CYCLEGAN_COLUMNS):
+        cells = [label, '–'] + [_mean_std([any_run[keys[k]]], d) if keys.get(k) in any_run else '–'
+                                for k, _, d in CYCLEGAN_COLUMNS]
+        rows.append('| ' + ' | '.join(cells + ['–']) + ' |')
+    print('\n'.join(rows) + '\n')
+
+
 SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae,
           'autoencoder': autoencoder, 'dbn': dbn, 'ppgn': ppgn, 'pix2pix': pix2pix, 'lapgan': lapgan,
-          'srgan': srgan}
+          'srgan': srgan, 'cyclegan': cyclegan}
 
 
 def main() -> None:
@@ -446,6 +490,10 @@ def main() -> None:
   parser.add_argument('--lapgan_variants', nargs='+', default=[''],
                       help="lapgan: experiments/lapgan_fashion_mnist.py's variants ('' is the paper's; concat, "
                            "nearest), each beside DCGAN.")
+  parser.add_argument('--cyclegan_variants', nargs='+', default=['', 'no_cycle', 'no_adversarial'],
+                      help="cyclegan: the experiments' variants ('' is CycleGAN; no_identity, unrolled).")
+  parser.add_argument('--cyclegan_data', nargs='+', choices=sorted(CYCLEGAN_EXPERIMENTS), default=['emoji'],
+                      help='cyclegan: emoji (experiments/cyclegan_emoji.py) and/or maps (cyclegan_maps.py).')
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
   args = parser.parse_args()

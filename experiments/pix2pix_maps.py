@@ -16,7 +16,7 @@ sees the output alone), `patch16` (16x16 PatchGAN), `pixel` (1x1 PixelGAN), `map
 patch already covers most of the tile.
 """
 
-from gan_jax.config import pix2pix_config, select_variant
+from gan_jax.config import image_to_image_smoke, pix2pix_config, select_variant
 
 
 def get_config(variant: str | None = None):
@@ -78,13 +78,7 @@ def smoke(config):
   config.pix2pix.depth = 5
   config.pix2pix.gen_channels = 4
   config.pix2pix.disc_channels = 4
-  config.train.num_steps = 20
-  config.train.log_every_steps = 10
-  config.train.eval_every_steps = 20
-  config.train.checkpoint_every_steps = 20
-  config.eval.num_samples = 8
-  config.eval.grid_rows = 4
-  return config
+  return image_to_image_smoke(config)
 
 
 VARIANTS = {'l1_only': l1_only, 'cgan_only': cgan_only, 'l1_gan': l1_gan, 'patch16': patch16, 'pixel': pixel,

@@ -410,7 +410,7 @@ def cyclegan_config() -> ml_collections.ConfigDict:
   """CycleGAN (Zhu et al. 2017) on emoji_styles, OpenMoji <-> Noto at 64x64, in the paper's setting: ResNet
   generators (6 residual blocks, the paper's choice for 128x128), 70x70 PatchGANs, instance norm, the least-squares
   GAN loss, cycle loss lambda = 10, identity loss 0.5 lambda, a 50-image pool per discriminator, Adam 2e-4, beta
-  (0.5, 0.999), batch 1, 200 epochs (the paper's last 100 with a linearly decaying rate; not here yet: constant).
+  (0.5, 0.999), batch 1, 200 epochs: the rate constant for 100, then decaying linearly to 0 over the last 100.
   A 2-core CPU cannot run this: experiments/cyclegan_emoji.py is the sized-down experiment."""
   config = base_config()
   config.model = 'cyclegan'
@@ -421,9 +421,11 @@ def cyclegan_config() -> ml_collections.ConfigDict:
   config.cyclegan.disc_channels = 64
   config.cyclegan.patch = 70  # The discriminators' patch: 1, 16, 70 or 286 (see pix2pix_config).
   config.cyclegan.norm = 'instance'
+  config.cyclegan.adversarial_weight = 1.0  # lambda_adv: 0 leaves G to the cycle and identity terms (an ablation).
   config.cyclegan.cycle_weight = 10.0  # lambda.
   config.cyclegan.identity_weight = 0.5  # lambda_identity: the identity term weighs lambda_identity * lambda.
   config.cyclegan.pool_size = 50  # Generated images each discriminator's pool keeps (0: no pool).
+  config.cyclegan.unroll_steps = 0  # k > 0: G's adversarial term at both discriminators unrolled k updates ahead.
   config.loss.name = 'least_squares'  # The only one the family takes: the paper's.
   template = config.optim.g.to_dict()
   config.optim = ml_collections.ConfigDict()
@@ -432,6 +434,9 @@ def cyclegan_config() -> ml_collections.ConfigDict:
     section.learning_rate = 2e-4
     section.b1 = 0.5
     section.eps_root = 0.0  # Nothing differentiates through this Adam.
+    # The paper's schedule, per update (its code steps it per epoch): constant, then linear to 0 at the last step.
+    section.decay_start_step = 100 * 1217
+    section.decay_steps = 100 * 1217
     config.optim[name] = section
   config.data.name = 'emoji_styles'
   config.data.resolution = 64
@@ -446,6 +451,38 @@ def cyclegan_config() -> ml_collections.ConfigDict:
   config.eval.grid_rows = 8
   config.eval.num_samples = 160  # The whole test split.
   return config
+
+
+def decay_in_second_half(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Every network's rate constant for the first half of `train.num_steps`, then linear to 0 at the last step (the
+  schedule of CycleGAN and pix2pix, for an experiment of any length)."""
+  start = config.train.num_steps // 2
+  for section in config.optim.values():
+    section.decay_start_step = start
+    section.decay_steps = config.train.num_steps - start
+  return config
+
+
+def image_to_image_smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The loop and evaluation of the image-to-image experiments' `smoke` variants (pix2pix, CycleGAN): 20 steps,
+  logged every 10, evaluated and saved at the end, on 8 test examples pictured in 4 rows."""
+  config.train.num_steps = 20
+  config.train.log_every_steps = 10
+  config.train.eval_every_steps = 20
+  config.train.checkpoint_every_steps = 20
+  config.eval.num_samples = 8
+  config.eval.grid_rows = 4
+  return config
+
+
+def cyclegan_smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The CycleGAN experiments' `smoke` variant: one residual block, widths 4, the 16x16 PatchGAN, the shared
+  image-to-image smoke loop."""
+  config.cyclegan.n_blocks = 1
+  config.cyclegan.gen_channels = 4
+  config.cyclegan.disc_channels = 4
+  config.cyclegan.patch = 16
+  return image_to_image_smoke(config)
 
 
 def ppgn_config() -> ml_collections.ConfigDict:

@@ -11,16 +11,27 @@ import optax
 from gan_jax.config import choice, require
 
 
+def learning_rate(c: ml_collections.ConfigDict) -> float | optax.Schedule:
+  """The learning rate of an optimizer section: `learning_rate`, constant when `decay_steps` is 0 (or absent);
+  else constant until update `decay_start_step`, then decaying linearly to 0 over `decay_steps` updates and 0 after
+  (CycleGAN's and pix2pix's schedule: 100 epochs constant, 100 decaying). A schedule's update count is part of the
+  optimizer's state (optax's `ScaleByScheduleState`), so it is checkpointed and a resumed run continues it."""
+  decay_steps = c.get('decay_steps', 0)
+  if not decay_steps:
+    return c.learning_rate
+  return optax.linear_schedule(c.learning_rate, 0.0, decay_steps, transition_begin=c.get('decay_start_step', 0))
+
+
 def _adam(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  return optax.adam(c.learning_rate, b1=c.b1, b2=c.b2, eps=c.eps, eps_root=c.eps_root)
+  return optax.adam(learning_rate(c), b1=c.b1, b2=c.b2, eps=c.eps, eps_root=c.eps_root)
 
 
 def _rmsprop(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  return optax.rmsprop(c.learning_rate, decay=c.decay, eps=c.eps, momentum=c.momentum or None)
+  return optax.rmsprop(learning_rate(c), decay=c.decay, eps=c.eps, momentum=c.momentum or None)
 
 
 def _sgd(c: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  return optax.sgd(c.learning_rate, momentum=c.momentum or None)
+  return optax.sgd(learning_rate(c), momentum=c.momentum or None)
 
 
 OPTIMIZERS: dict[str, Callable[[ml_collections.ConfigDict], optax.GradientTransformation]] = {
@@ -43,7 +54,8 @@ _FIELDS = {
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks the `config.optim` section: each network's optimizer name, learning rate, and the hyperparameters that
   optimizer reads (Adam's b1, b2 in [0, 1), eps > 0, eps_root >= 0; RMSProp's decay; momentum in [0, 1)),
-  clip_params and weight_decay >= 0.
+  clip_params and weight_decay >= 0, and the optional linear decay's `decay_start_step` and `decay_steps`
+  (integers >= 0).
 
   Raises:
     ConfigError: naming the field, the value and the accepted values.
@@ -61,6 +73,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for field in ('clip_params', 'weight_decay'):
       value = section.get(field, 0.0)
       require(_is_number(value) and value >= 0, f'optim.{name}.{field}', f'got {value!r}; must be >= 0 (0: off)')
+    for field, meaning in (('decay_start_step', 'the update at which the linear decay to 0 begins'),
+                           ('decay_steps', 'the updates the linear decay to 0 takes; 0: a constant rate')):
+      value = section.get(field, 0)
+      require(isinstance(value, int) and not isinstance(value, bool) and value >= 0, f'optim.{name}.{field}',
+              f'got {value!r}; must be an integer >= 0 ({meaning})')
 
 
 def _is_number(value) -> bool:

@@ -31,11 +31,12 @@ CONFIG_NAME = 'config.json'
 # shapes, codes, classes, replay buffers, optimizer states) or another meaning (the seed draws the data and noise
 # streams; the loss, its terms and k define which game the saved players are playing).
 # `*` stands for any one name (each network's optimizer section); weight decay and clipping add transformations
-# to the optimizer, and so parts to its state, when switched on.
+# to the optimizer, and so parts to its state, when switched on; so does a decaying rate (its update count).
 REFUSED = ('seed', 'model', 'gen', 'disc', 'rbm', 'dbn', 'vae', 'autoencoder', 'pix2pix', 'cyclegan', 'data', 'loss', 'unroll',
            'cond', 'info', 'semi', 'replay', 'optim.*.name', 'optim.*.weight_decay', 'optim.*.clip_params',
            'train.reference_batch_size', 'parallel.model_shards', 'ppgn.image_weight', 'ppgn.feature_weight',
-           'ppgn.adversarial_weight', 'ppgn.dae_hidden', 'ppgn.dae_noise_std', 'lapgan', 'srgan')
+           'ppgn.adversarial_weight', 'ppgn.dae_hidden', 'ppgn.dae_noise_std', 'lapgan', 'srgan',
+           'optim.*.decay_steps')
 # Fields that never change what is computed: the run's length, how often it logs, evaluates and saves (chunks are
 # cut at every boundary, so a resumed run computes the same steps), what the evaluation measures (the VAE's
 # importance sampling, the DBN's samples and fine-tuned classifiers, PPGN's sampler included), and where the

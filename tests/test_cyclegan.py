@@ -2,16 +2,22 @@
 pool against the paper's rule, the two domains' independent draws, then the family end to end on test_pix2pix's tiny
 TFDS tiles read as two unpaired domains (an exact resume, a refused change) and its bad inputs."""
 
+import functools
 import os
 
 import jax
+import ml_collections
+import optax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import data, history
-from gan_jax.config import ConfigError
+from gan_jax import data, history, optim
+from gan_jax.config import ConfigError, cyclegan_config
+from gan_jax.data import images as image_data
+from gan_jax.evaluation import domain_classifier
 from gan_jax.families import cyclegan
+from gan_jax.families.cyclegan import NETS
 from gan_jax.models import image_to_image as i2i
 from gan_jax.state import TrainState
 from gan_jax.train import train_and_evaluate
@@ -64,12 +70,21 @@ def test_the_resnet_generator_keeps_the_size_and_has_the_papers_layers():
 # The objectives and the step.
 
 
-def test_the_objectives_are_lsgan_plus_lambda_cycle_plus_half_lambda_identity_by_hand():
+# (adversarial, cycle, identity) weights: the paper's, then each ablation's switch.
+WEIGHTS = [(1.0, 10.0, 0.5), (0.0, 10.0, 0.5), (1.0, 0.0, 0.5), (1.0, 10.0, 0.0)]
+
+
+@pytest.mark.parametrize('adversarial_weight, cycle_weight, identity_weight', WEIGHTS,
+                         ids=['paper', 'no_adversarial', 'no_cycle', 'no_identity'])
+def test_the_objectives_are_lsgan_plus_lambda_cycle_plus_half_lambda_identity_by_hand(adversarial_weight,
+                                                                                      cycle_weight, identity_weight):
   config = tiny_config()
   state = tiny_state(config)
   batch = random_batch(1)
   a, b = (np.asarray(batch[d], np.float64) for d in 'ab')
-  value, (_, metrics) = cyclegan.generator_objective(state, batch, cycle_weight=10.0, identity_weight=0.5)
+  objective = functools.partial(cyclegan.generator_objective, cycle_weight=cycle_weight,
+                                identity_weight=identity_weight, adversarial_weight=adversarial_weight)
+  value, (_, metrics) = objective(state, batch)
   fake_b, fake_a = apply(state, 'g_ab', batch['a']), apply(state, 'g_ba', batch['b'])
   adversarial = (np.mean((apply(state, 'd_b', fake_b) - 1) ** 2) + np.mean((apply(state, 'd_a', fake_a) - 1) ** 2))
   cycle = np.mean(np.abs(apply(state, 'g_ba', fake_b) - a)) + np.mean(np.abs(apply(state, 'g_ab', fake_a) - b))
@@ -77,8 +92,29 @@ def test_the_objectives_are_lsgan_plus_lambda_cycle_plus_half_lambda_identity_by
                                                                                           batch['a']) - a))
   np.testing.assert_allclose(float(metrics['g_term_adversarial']), adversarial, rtol=1e-5)
   np.testing.assert_allclose(float(metrics['g_term_cycle']), cycle, rtol=1e-5)
-  np.testing.assert_allclose(float(metrics['g_term_identity']), identity, rtol=1e-5)
-  np.testing.assert_allclose(float(value), adversarial + 10 * cycle + 5 * identity, rtol=1e-5)
+  # The identity term weighs identity_weight * cycle_weight (the reference code's lambda_id * lambda).
+  assert ('g_term_identity' in metrics) == bool(identity_weight * cycle_weight)
+  if identity_weight * cycle_weight:
+    np.testing.assert_allclose(float(metrics['g_term_identity']), identity, rtol=1e-5)
+  expected = adversarial_weight * adversarial + cycle_weight * cycle + identity_weight * cycle_weight * identity
+  np.testing.assert_allclose(float(value), expected, rtol=1e-5)
+  if not adversarial_weight:  # G's gradient is the full objective's less exactly the adversarial term's.
+    full = functools.partial(cyclegan.generator_objective, cycle_weight=cycle_weight,
+                             identity_weight=identity_weight)
+
+    @jax.jit
+    def gradients(params):
+      grad = lambda f: jax.grad(lambda p: f(state.with_params(p), batch))(params)
+      return (grad(lambda s, b: objective(s, b)[0]), grad(lambda s, b: full(s, b)[0]),
+              grad(lambda s, b: full(s, b)[1][1]['g_term_adversarial']))
+
+    grads, g_full, g_adv = gradients({n: state.nets[n].params for n in NETS})
+    scale = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grads['g_ab']))
+    jax.tree.map(lambda x, y, z: np.testing.assert_allclose(x, y - z, rtol=1e-4, atol=1e-4 * scale),
+                 grads['g_ab'], g_full['g_ab'], g_adv['g_ab'])
+    assert all(not np.any(g) for g in jax.tree.leaves((grads['d_a'], grads['d_b'])))
+  if not (adversarial_weight == 1.0 and cycle_weight == 10.0 and identity_weight == 0.5):
+    return
   # D: each discriminator's LSGAN loss on its real domain and on the (pooled) translations into it, halved.
   pooled = {**batch, 'pool_a': jnp.asarray(fake_a, jnp.float32), 'pool_b': jnp.asarray(fake_b, jnp.float32)}
   d_value, (_, d_metrics) = cyclegan.discriminator_objective(state, pooled)
@@ -117,6 +153,82 @@ def test_a_step_updates_both_generators_then_both_discriminators_on_the_pre_upda
                  stepped.nets[name].params, expected.nets[name].params)
   assert {'g_loss', 'g_term_cycle', 'd_loss', 'd_a_loss', 'g_ab_grad_norm', 'd_b_param_norm'} <= set(metrics)
   assert 'fake_a' not in metrics
+
+
+def test_zero_unroll_steps_from_the_config_is_the_plain_step_operation_for_operation(tiny_maps):
+  from gan_jax import parallel as parallel_lib
+  config = tiny_config()
+  config.cyclegan.unroll_steps = 0
+  state = tiny_state(config)
+  step, _ = cyclegan.make_cyclegan_train_step(config, None, parallel_lib.make_data_parallel('single'))
+  real = jax.tree.map(lambda x: x[None], random_batch(3))
+  plain_step = lambda s, r: cyclegan.train_step(s, r, cycle_weight=10.0, identity_weight=0.5)
+  assert str(jax.make_jaxpr(step)(state, real)) == str(jax.make_jaxpr(plain_step)(state, real))
+
+
+@pytest.mark.slow  # About 15 s of CPU: the second-order gradient through two Adam updates of two PatchGANs.
+def test_unrolling_both_discriminators_matches_a_hand_unrolled_loop():
+  config = tiny_config()
+  for net in ('d_a', 'd_b'):
+    config.optim[net].eps_root = 1e-16
+  state = tiny_state(config)
+  batch = random_batch(3)
+  a, b = batch['a'], batch['b']
+  k = 2
+
+  def by_hand(g_params):  # A plain Python loop of k joint Adam updates of d_a and d_b on L_D, then L_G.
+    s = state.with_params(g_params)
+    g = lambda name, x: s.nets[name].apply(x)[0]
+    d = lambda name, params, x: s.nets[name].apply(x, params=params)[0]
+    fake_b, fake_a = g('g_ab', a), g('g_ba', b)
+    params = {n: state.nets[n].params for n in ('d_a', 'd_b')}
+    opt_states = {n: state.nets[n].opt_state for n in params}
+    for _ in range(k):
+      d_loss = lambda p: sum(0.5 * (jnp.mean((d(f'd_{x}', p[f'd_{x}'], real) - 1) ** 2)
+                                    + jnp.mean(d(f'd_{x}', p[f'd_{x}'], fake) ** 2))
+                             for x, real, fake in (('a', a, fake_a), ('b', b, fake_b)))
+      grads = jax.grad(d_loss)(params)
+      for n in params:
+        updates, opt_states[n] = state.nets[n].tx.update(grads[n], opt_states[n], params[n])
+        params[n] = optax.apply_updates(params[n], updates)
+    adversarial = (jnp.mean((d('d_b', params['d_b'], fake_b) - 1) ** 2)
+                   + jnp.mean((d('d_a', params['d_a'], fake_a) - 1) ** 2))
+    cycle = jnp.mean(jnp.abs(g('g_ba', fake_b) - a)) + jnp.mean(jnp.abs(g('g_ab', fake_a) - b))
+    identity = jnp.mean(jnp.abs(g('g_ab', b) - b)) + jnp.mean(jnp.abs(g('g_ba', a) - a))
+    return adversarial + 10 * cycle + 5 * identity
+
+  @jax.jit
+  def gradients(g_params):
+    objective = lambda p, steps: cyclegan.generator_objective(state.with_params(p), batch, cycle_weight=10.0,
+                                                              identity_weight=0.5, unroll_steps=steps)[0]
+    return (jax.value_and_grad(objective)(g_params, k), jax.value_and_grad(by_hand)(g_params),
+            objective(g_params, 0))
+
+  (value, grads), (hand_value, hand_grads), plain = gradients({n: state.nets[n].params for n in ('g_ab', 'g_ba')})
+  np.testing.assert_allclose(float(value), float(hand_value), rtol=1e-5)
+  assert abs(float(value) - float(plain)) > 1e-4  # The look-ahead changed the discriminators' verdict.
+  scale = max(float(jnp.max(jnp.abs(x))) for x in jax.tree.leaves(hand_grads))
+  jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-4 * scale), grads, hand_grads)
+
+
+def test_the_rate_is_constant_then_decays_linearly_to_zero_with_its_count_in_the_optimizer_state():
+  section = cyclegan_config().optim.g_ab
+  section.update({'name': 'sgd', 'learning_rate': 0.1, 'momentum': 0.0, 'decay_start_step': 3, 'decay_steps': 4})
+  optim.validate(ml_collections.ConfigDict({'g_ab': section}))
+  rate = lambda t: 0.1 * min(1.0, max(0.0, 1 - (t - 3) / 4))  # The paper's rule, per update t = 0, 1, ...
+  tx = optim.make_optimizer(section)
+  params = jnp.zeros(())
+  opt_state = tx.init(params)
+  for t in range(9):  # SGD's step on a gradient of 1 is minus the rate of that update.
+    updates, opt_state = tx.update(jnp.ones(()), opt_state, params)
+    assert float(updates) == pytest.approx(-rate(t), rel=1e-6, abs=1e-9), t
+  assert int(optax.tree.get(opt_state, 'count')) == 9
+  # The experiment's Adam: constant for the first half of its steps, then linear to 0 at the last.
+  config = load(os.path.join(ROOT, 'experiments', 'cyclegan_emoji.py')).get_config()
+  schedule = optim.learning_rate(config.optim.d_a)
+  for t, expected in ((0, 2e-4), (2500, 2e-4), (3750, 1e-4), (4999, 2e-4 / 2500), (5000, 0.0)):
+    assert float(schedule(t)) == pytest.approx(expected, rel=1e-6, abs=1e-10), t
+  assert optim.learning_rate(cyclegan_config().optim.g_ab)(150 * 1217) == pytest.approx(1e-4)
 
 
 def test_the_pool_shows_new_images_until_full_then_swaps_half_of_them_for_stored_ones():
@@ -165,6 +277,23 @@ def test_the_two_domains_are_drawn_by_independent_permutations(tiny_maps):
   assert np.mean(a == b) < 0.25  # ...in its own order: a pair meets by chance (1/12 expected), not by design.
 
 
+def test_the_shipped_emoji_classifier_loads_and_its_fd_separates_the_two_styles(image_sets_dir):
+  classifier = domain_classifier.load_domain_classifier('emoji_styles')
+  assert os.path.getsize(os.path.join(ROOT, 'gan_jax', 'evaluation', 'weights',
+                                      domain_classifier.WEIGHTS_BY_DATASET['emoji_styles'])) < 1_000_000
+  assert classifier.info['test_accuracy']['style'] > 0.95
+  test = image_data.load_paired('emoji_styles', 'test', ('openmoji', 'noto'), image_sets_dir('emoji_styles'), 32, 3)
+  fd = functools.partial(domain_classifier.frechet_distance, classifier)
+  same = fd(test['noto'], test['noto'])
+  half = fd(test['noto'][::2], test['noto'][1::2])  # Other emoji of the same style.
+  across = fd(test['openmoji'], test['noto'])
+  assert abs(same) < 1e-6 * across
+  assert across > 3 * half > 0
+  # The features: float [-1, 1] and uint8 inputs of the same images agree.
+  np.testing.assert_allclose(classifier.features(test['noto'][:4] / np.float32(127.5) - 1),
+                             classifier.features(test['noto'][:4]), rtol=1e-5, atol=1e-5)
+
+
 # The family end to end.
 
 
@@ -173,6 +302,8 @@ def test_a_resumed_run_is_bit_for_bit_the_uninterrupted_one_and_refuses_a_change
   for field, value in (('num_steps', 4), ('checkpoint_every_steps', 2), ('eval_every_steps', 4),
                        ('log_every_steps', 2)):
     config.train[field] = value
+  for section in config.optim.values():  # The rate decays across the resume: its count is checkpointed.
+    section.decay_start_step, section.decay_steps = 1, 4
   part = config.copy_and_resolve_references()
   part.train.num_steps = 2
   train_and_evaluate(part, str(tmp_path / 'run'))
@@ -194,6 +325,26 @@ def test_a_resumed_run_is_bit_for_bit_the_uninterrupted_one_and_refuses_a_change
     train_and_evaluate(changed, str(tmp_path / 'run'))
 
 
+@pytest.mark.slow  # Two compiles of the four networks' step, one over 8 devices.
+def test_the_four_networks_one_step_on_a_mesh_of_eight_devices_matches_one_device(tiny_maps):
+  config = tiny_config(tiny_maps)
+  config.train.batch_size = 8  # One A and one B image per device.
+  # SGD: the biases before instance norm have a gradient of 0 up to rounding, which Adam would scale up to +-lr with
+  # a sign that depends on the reduction order; plain gradient steps keep rounding differences at rounding size.
+  for section in config.optim.values():
+    section.update({'name': 'sgd', 'learning_rate': 0.1, 'momentum': 0.0})
+  config.cyclegan.pool_size = 4  # Full after the first step: the second swaps pooled images in.
+  (state, summary), (expected, expected_summary) = (run_on(config, mode, num_calls=2, steps_per_call=1)
+                                                    for mode in ('mesh', 'single'))
+  assert int(state.step) == 2
+  for name in cyclegan.NETS:  # Equal up to the order of the batch reductions.
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), state.nets[name].params,
+                 expected.nets[name].params)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), state.extras, expected.extras)
+  for key in ('g_loss', 'd_a_loss', 'd_b_loss', 'g_term_cycle'):
+    np.testing.assert_allclose(summary[key], expected_summary[key], rtol=1e-5)
+
+
 BAD = [
     ('data.name', 'mnist', "config.data.name: got 'mnist'; CycleGAN translates between two image domains"),
     ('cyclegan.cycle_weight', -1.0, r'config.cyclegan.cycle_weight: got -1.0; must be a number >= 0'),
@@ -204,6 +355,11 @@ BAD = [
     ('loss.name', 'hinge', "config.loss.name: got 'hinge'; the cyclegan family trains with the paper's "
      'least-squares GAN loss only'),
     ('cyclegan.pool_size', -1, 'config.cyclegan.pool_size: got -1; must be an integer >= 0'),
+    ('cyclegan.adversarial_weight', -1.0, r'config.cyclegan.adversarial_weight: got -1.0; must be a number >= 0'),
+    ('cyclegan.unroll_steps', -1, 'config.cyclegan.unroll_steps: got -1; must be an integer >= 0'),
+    ('cyclegan.unroll_steps', 2, r'config.optim.d_a.eps_root: got 0.0; cyclegan.unroll_steps=2 differentiates '
+     'through Adam'),
+    ('optim.d_b.decay_steps', -2, r'config.optim.d_b.decay_steps: got -2; must be an integer >= 0'),
 ]
 
 
@@ -211,8 +367,8 @@ BAD = [
 def test_bad_cyclegan_config_is_refused_naming_the_field_before_anything_is_written(field, value, message, tmp_path):
   config = tiny_config(str(tmp_path / 'data'))
   config.data.name = 'emoji_styles'
-  section, name = field.rsplit('.', 1)
-  config[section][name] = value
+  *sections, name = field.split('.')
+  functools.reduce(lambda c, s: c[s], sections, config)[name] = value
   workdir = tmp_path / 'run'
   with pytest.raises(ConfigError, match=message):
     train_and_evaluate(config, str(workdir))

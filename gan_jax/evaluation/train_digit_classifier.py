@@ -48,20 +48,21 @@ flags.DEFINE_integer('max_shift', 3, 'Largest random shift in pixels, each way, 
 flags.DEFINE_float('dropout_rate', 0.3, 'Dropout on the features during training.')
 
 
-def random_shift(rng: jax.Array, images: jax.Array, max_shift: int) -> jax.Array:
-  """Shifts each image by its own random (dy, dx) in [-max_shift, max_shift]^2, filling with background (-1)."""
+def random_shift(rng: jax.Array, images: jax.Array, max_shift: int, background: float = -1.0) -> jax.Array:
+  """Shifts each image by its own random (dy, dx) in [-max_shift, max_shift]^2, filling with `background`."""
   if max_shift == 0:
     return images
   size = images.shape[1:3]
-  padded = jnp.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)), constant_values=-1.0)
+  padded = jnp.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)), constant_values=background)
   offsets = jax.random.randint(rng, (images.shape[0], 2), 0, 2 * max_shift + 1)
   crop = lambda image, offset: jax.lax.dynamic_slice(image, (offset[0], offset[1], 0), (*size, image.shape[-1]))
   return jax.vmap(crop)(padded, offsets)
 
 
 def train(images: np.ndarray, labels: np.ndarray, model: digits.DigitClassifier, seed: int, train_steps: int,
-          batch_size: int, learning_rate: float, max_shift: int) -> dict:
-  """Trains `model` on uint8 images [N, R, R, 1] and int labels [N]; returns the parameters.
+          batch_size: int, learning_rate: float, max_shift: int, background: float = -1.0) -> dict:
+  """Trains `model` on uint8 images [N, R, R, C] and int labels [N]; returns the parameters. Shifted images are
+  filled with `background` (in [-1, 1]: digits' black -1, emoji's white 1).
 
   Batches are slices of a fresh permutation per epoch (drop remainder); the data live on the device, and each
   step's batch, shifts and dropout come from `fold_in(key, step)`.
@@ -84,7 +85,7 @@ def train(images: np.ndarray, labels: np.ndarray, model: digits.DigitClassifier,
     indices = jax.lax.dynamic_slice_in_dim(jax.random.permutation(epoch_rng, len(x)),
                                            (step_index % steps_per_epoch) * batch_size, batch_size)
     shift_rng, dropout_rng = jax.random.split(jax.random.fold_in(jax.random.fold_in(rng, 2), step_index))
-    batch_x = random_shift(shift_rng, x[indices], max_shift)
+    batch_x = random_shift(shift_rng, x[indices], max_shift, background)
     loss, grads = jax.value_and_grad(loss_fn)(params, batch_x, y[indices], dropout_rng)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, loss

@@ -10,12 +10,13 @@ Networks: 'g_ab' and 'g_ba', ResNet generators (`models/image_to_image.ResNetGen
 PatchGANs judging real A against G_ba(b) and real B against G_ab(a). One training step, as the reference code's
 `optimize_parameters`: one `update` of both generators jointly on
 
-  L_G = LS(D_b(G_ab(a)), 1) + LS(D_a(G_ba(b)), 1)
+  L_G = lambda_adv [LS(D_b(G_ab(a)), 1) + LS(D_a(G_ba(b)), 1)]
         + lambda (|G_ba(G_ab(a)) - a| + |G_ab(G_ba(b)) - b|)                     (cycle, L1 means)
         + lambda_id lambda (|G_ab(b) - b| + |G_ba(a) - a|)                        (identity, L1 means)
 
-(LS(x, t) = mean (x - t)^2, the least-squares GAN loss; lambda = `cyclegan.cycle_weight` = 10, lambda_id =
-`cyclegan.identity_weight` = 0.5), then one `update` of both discriminators jointly on
+(LS(x, t) = mean (x - t)^2, the least-squares GAN loss; lambda_adv = `cyclegan.adversarial_weight` = 1, lambda =
+`cyclegan.cycle_weight` = 10, lambda_id = `cyclegan.identity_weight` = 0.5, as the reference code weighs the
+identity term by lambda_id lambda, so that cycle_weight 0 removes it too), then one `update` of both discriminators jointly on
 
   L_D = 1/2 [LS(D_a(a), 1) + LS(D_a(pool_a(G_ba(b))), 0)] + 1/2 [LS(D_b(b), 1) + LS(D_b(pool_b(G_ab(a))), 0)]
 
@@ -23,6 +24,11 @@ where the fakes are the ones the generator update computed (before G moved), pas
 `cyclegan.pool_size` = 50 (`history.query_pool`: until full, each new image is stored and shown; after, with
 probability 1/2 a stored one is shown instead and replaced). The two discriminators' parameters are disjoint, so
 their joint update is two independent ones.
+
+`cyclegan.unroll_steps` = k > 0 evaluates G's adversarial term at the discriminators' parameters after k joint
+updates of d_a and d_b (their own optimizers, `unroll.unroll`) on L_D of the current batch, with the current
+translations in place of the pooled ones so that the look-ahead stays differentiable in G (Metz et al. 2017); the
+real update of D is unchanged. k = 0 is the step above.
 
 Evaluation on `eval.test_split`: G_ab(a) against the true b and G_ba(b) against the true a (L1 and SSIM on [0, 1]
 pixels), the cycle reconstructions' L1 against their inputs, and the input copied as its translation as a baseline.
@@ -38,12 +44,13 @@ import numpy as np
 from gan_jax import data, history, optim
 from gan_jax.config import choice, int_at_least, require
 from gan_jax.data.in_memory import epoch_indices, to_unit_range
-from gan_jax.evaluation import image_metrics, plots
+from gan_jax.evaluation import domain_classifier, feature_metrics, image_metrics, plots
 from gan_jax.families import Family, _with_split
-from gan_jax.families.pix2pix import PATCHES
+from gan_jax.families.pix2pix import PATCHES, check_patch_fits
 from gan_jax.models import image_to_image as i2i
 from gan_jax.rng import noise_key
 from gan_jax.state import Network, TrainState
+from gan_jax.unroll import unroll
 from gan_jax.update import run, update
 
 NETS = ('g_ab', 'g_ba', 'd_a', 'd_b')
@@ -81,10 +88,11 @@ def validate_cyclegan(config: ml_collections.ConfigDict, num_devices: int, num_p
   int_at_least(c.gen_channels, 'cyclegan.gen_channels')
   int_at_least(c.disc_channels, 'cyclegan.disc_channels')
   int_at_least(c.pool_size, 'cyclegan.pool_size', 0)
+  int_at_least(c.unroll_steps, 'cyclegan.unroll_steps', 0)
   choice(c.patch, 'cyclegan.patch', PATCHES)
   choice(c.norm, 'cyclegan.norm', i2i.NORMS)
   require(isinstance(c.reverse, bool), 'cyclegan.reverse', f'got {c.reverse!r}; must be True or False')
-  for field in ('cycle_weight', 'identity_weight'):
+  for field in ('adversarial_weight', 'cycle_weight', 'identity_weight'):
     require(_number(c[field]) and c[field] >= 0, f'cyclegan.{field}', f'got {c[field]!r}; must be a number >= 0')
   require(config.loss.name == 'least_squares', 'loss.name',
           f"got {config.loss.name!r}; the cyclegan family trains with the paper's least-squares GAN loss only: "
@@ -94,15 +102,16 @@ def validate_cyclegan(config: ml_collections.ConfigDict, num_devices: int, num_p
   require(resolution % 4 == 0 and resolution >= 12, 'data.resolution',
           f'got {resolution}; the ResNet generator halves the image twice and doubles it back, and the SSIM of the '
           'evaluation needs more than 11 pixels: use a multiple of 4, at least 12')
-  layers, pixel = PATCHES[c.patch]
-  smallest = 3 * 2**layers
-  require(pixel or resolution >= smallest, 'cyclegan.patch',
-          f'got {c.patch}: its discriminator halves the image {layers} times and needs data.resolution >= '
-          f'{smallest}; data.resolution={resolution}: use a smaller patch or a larger resolution')
+  check_patch_fits(c.patch, resolution, 'cyclegan.patch')
   for net in NETS:
     require(net in config.optim, f'optim.{net}', f'cyclegan trains networks {", ".join(NETS)}: give config.optim '
             f"a {net} section (as gan_jax/config.py's cyclegan_config does)")
   optim.validate(config.optim)
+  for net in ('d_a', 'd_b'):
+    section = config.optim[net]
+    require(not c.unroll_steps or section.name != 'adam' or section.eps_root > 0, f'optim.{net}.eps_root',
+            f'got {section.eps_root}; cyclegan.unroll_steps={c.unroll_steps} differentiates through Adam, whose '
+            'square root has no derivative at 0: use eps_root > 0 (e.g. 1e-16)')
   parallel.validate_parallel(config.parallel, num_processes)
   validation.validate_loop(config)
   require(config.train.n_critic == 1, 'train.n_critic',
@@ -150,8 +159,14 @@ def l1(x: jax.Array, y: jax.Array) -> jax.Array:
   return jnp.mean(jnp.abs(x - y))
 
 
-def generator_objective(state: TrainState, batch: dict, *, cycle_weight: float, identity_weight: float):
+def generator_objective(state: TrainState, batch: dict, *, cycle_weight: float, identity_weight: float,
+                        adversarial_weight: float = 1.0, unroll_steps: int = 0):
   """Both generators' loss on a batch of A images batch['a'] and B images batch['b'] (see the module docstring).
+
+  With `adversarial_weight` 0 the discriminators' verdict is still logged ('g_term_adversarial') but carries no
+  gradient: G then learns from the cycle and identity terms alone. Terms of weight 0 are left out of the loss, so
+  that no 0 * inf can reach it. `unroll_steps` = k > 0 judges the translations by the discriminators unrolled k
+  updates ahead on this batch (see the module docstring).
 
   Returns:
     (loss, (state, metrics: the unweighted terms 'g_term_adversarial', 'g_term_cycle', 'g_term_identity', and the
@@ -162,12 +177,19 @@ def generator_objective(state: TrainState, batch: dict, *, cycle_weight: float, 
   fake_a, state = run(state, 'g_ba', b)
   rec_a, state = run(state, 'g_ba', fake_b)
   rec_b, state = run(state, 'g_ab', fake_a)
-  adversarial = (least_squares(run(state, 'd_b', fake_b)[0], 1.0)
-                 + least_squares(run(state, 'd_a', fake_a)[0], 1.0))
+  judged_b, judged_a = (fake_b, fake_a) if adversarial_weight else jax.lax.stop_gradient((fake_b, fake_a))
+  d_params = {'d_a': None, 'd_b': None}  # None: their own.
+  if unroll_steps and adversarial_weight:
+    d_batch = {'a': a, 'b': b, 'pool_a': fake_a, 'pool_b': fake_b}
+    d_loss = lambda params: discriminator_objective(state.with_params(params), d_batch)[0]
+    d_params = unroll(d_loss, {d: state.nets[d] for d in d_params}, unroll_steps)
+  adversarial = (least_squares(run(state, 'd_b', judged_b, params=d_params['d_b'])[0], 1.0)
+                 + least_squares(run(state, 'd_a', judged_a, params=d_params['d_a'])[0], 1.0))
   cycle = l1(rec_a, a) + l1(rec_b, b)
-  value = adversarial + cycle_weight * cycle
+  value = (adversarial_weight * adversarial if adversarial_weight else 0.0) + (
+      cycle_weight * cycle if cycle_weight else 0.0)
   metrics = {'g_term_adversarial': adversarial, 'g_term_cycle': cycle}
-  if identity_weight:
+  if identity_weight and cycle_weight:
     same_b, state = run(state, 'g_ab', b)
     same_a, state = run(state, 'g_ba', a)
     identity = l1(same_b, b) + l1(same_a, a)
@@ -191,7 +213,8 @@ def discriminator_objective(state: TrainState, batch: dict):
   return losses['d_a_loss'] + losses['d_b_loss'], (state, losses)
 
 
-def train_step(state: TrainState, real: dict, *, cycle_weight: float, identity_weight: float):
+def train_step(state: TrainState, real: dict, *, cycle_weight: float, identity_weight: float,
+               adversarial_weight: float = 1.0, unroll_steps: int = 0):
   """One CycleGAN iteration: both generators' update, then both discriminators' on the translations the generators
   made (through the image pools); advances `state.step`.
 
@@ -200,9 +223,13 @@ def train_step(state: TrainState, real: dict, *, cycle_weight: float, identity_w
     real: 'a' and 'b', each [1, B, H, W, C] in [-1, 1], drawn independently.
     cycle_weight: lambda.
     identity_weight: lambda_id (the identity term's weight is lambda_id * lambda).
+    adversarial_weight: lambda_adv; at 0 the discriminators still train, on translations G makes without them, so
+      that their losses still say how far those are from each domain.
+    unroll_steps: k, the discriminators' look-ahead in G's adversarial term (0: none).
   """
   batch = jax.tree.map(lambda x: x[0], real)
-  g_objective = functools.partial(generator_objective, cycle_weight=cycle_weight, identity_weight=identity_weight)
+  g_objective = functools.partial(generator_objective, cycle_weight=cycle_weight, identity_weight=identity_weight,
+                                  adversarial_weight=adversarial_weight, unroll_steps=unroll_steps)
   state, g_metrics = update(state, batch, nets=('g_ab', 'g_ba'), objective=g_objective, name='g')
   fakes = {d: jax.lax.stop_gradient(g_metrics.pop(f'fake_{d}')) for d in 'ab'}
   key_a, key_b = jax.random.split(noise_key(state.rng, state.step))
@@ -244,7 +271,8 @@ def make_cyclegan_train_step(config: ml_collections.ConfigDict, dataset, paralle
   'd_b_loss', and per network the gradient, update and parameter norms.
   """
   c = config.cyclegan
-  step = functools.partial(train_step, cycle_weight=float(c.cycle_weight), identity_weight=float(c.identity_weight))
+  step = functools.partial(train_step, cycle_weight=float(c.cycle_weight), identity_weight=float(c.identity_weight),
+                           adversarial_weight=float(c.adversarial_weight), unroll_steps=c.unroll_steps)
   return step, make_unpaired_sampler(config, dataset, parallel)
 
 
@@ -254,6 +282,12 @@ def make_cyclegan_evaluator(config: ml_collections.ConfigDict, dataset):
   Metrics: 'test_l1_ab', 'test_ssim_ab' (G_ab(a) against the true b on [0, 1] pixels), 'test_l1_ba', 'test_ssim_ba',
   'test_cycle_l1_a' (G_ba(G_ab(a)) against a), 'test_cycle_l1_b', and the input copied as its translation
   ('test_l1_ab_input_copy', 'test_ssim_ab_input_copy', and the same for ba), computed once.
+
+  Where the dataset has a shipped domain classifier (`domain_classifier.WEIGHTS_BY_DATASET`: emoji_styles), the
+  Fréchet distance in its features: 'test_fd_ab' (G_ab(test a) against the test b images), 'test_fd_ba', and beside
+  them 'test_fd_input_copy' (test a against test b: the translation that changes nothing) and 'test_fd_ab_real' /
+  'test_fd_ba_real' (as many training images of the domain against its test images: other real emoji of that style,
+  the level real data reach at this sample size).
 
   Pictures: 'translations', one row per test example of `eval.grid_rows` spread over the split: a, G_ab(a),
   G_ba(G_ab(a)), true b.
@@ -274,6 +308,15 @@ def make_cyclegan_evaluator(config: ml_collections.ConfigDict, dataset):
   baselines = {}
   for direction, (x, y) in (('ab', (a01, b01)), ('ba', (b01, a01))):
     baselines.update({f'test_{k}': v for k, v in compare(x, y, f'_{direction}_input_copy').items()})
+  classifier = domain_classifier.shipped_classifier(config.data.name) if a.shape[-1] == 3 else None
+  if classifier:
+    real_features = {'a': classifier.features(a), 'b': classifier.features(b)}
+    fd = feature_metrics.frechet_distance_from_features
+    baselines['test_fd_input_copy'] = fd(real_features['a'], real_features['b'])
+    train = dataset.host_arrays()
+    for d, feature in (('a', feature_a), ('b', feature_b)):
+      other = classifier.features(train[feature][:num])
+      baselines[f'test_fd_{"ba" if d == "a" else "ab"}_real'] = fd(other, real_features[d])
 
   @jax.jit
   def translate(state, a, b):
@@ -292,6 +335,11 @@ def make_cyclegan_evaluator(config: ml_collections.ConfigDict, dataset):
     metrics.update({f'test_{k}': v for k, v in compare(unit(out['fake_a']), a01, '_ba').items()})
     metrics['test_cycle_l1_a'] = float(np.mean(np.abs(unit(out['rec_a']) - a01)))
     metrics['test_cycle_l1_b'] = float(np.mean(np.abs(unit(out['rec_b']) - b01)))
+    if classifier:
+      for direction, fake, d in (('ab', 'fake_b', 'b'), ('ba', 'fake_a', 'a')):
+        translated = classifier.features(np.clip(out[fake], -1.0, 1.0))
+        metrics[f'test_fd_{direction}'] = feature_metrics.frechet_distance_from_features(translated,
+                                                                                         real_features[d])
     metrics.update(baselines)
     rows = np.stack([a[pictured], out['fake_b'][pictured], out['rec_a'][pictured], b[pictured]], axis=1)
     pictures = {'translations': plots.image_grid(rows.reshape(-1, *rows.shape[2:]), len(pictured), 4)}

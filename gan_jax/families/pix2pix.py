@@ -40,6 +40,22 @@ from gan_jax.update import run, update
 NETS = ('g', 'd')
 # pix2pix.patch (the paper's patch sizes, section 4.4) -> PatchDiscriminator's (num_layers, pixel).
 PATCHES = {1: (0, True), 16: (1, False), 70: (3, False), 286: (5, False)}
+
+
+def check_patch_fits(patch: int, resolution: int, field: str) -> None:
+  """Requires the PatchGAN of `patch` (a key of `PATCHES`) to fit a `resolution` image (pix2pix's and CycleGAN's
+  discriminators): each of its layers halves the image and its last two 4x4 convolutions take 3 pixels off.
+
+  Raises:
+    ConfigError: naming `field`, the patch and the smallest resolution it takes.
+  """
+  layers, pixel = PATCHES[patch]
+  smallest = 3 * 2**layers
+  require(pixel or resolution >= smallest, field,
+          f'got {patch}: its discriminator halves the image {layers} times and needs data.resolution >= '
+          f'{smallest}; data.resolution={resolution}: use a smaller patch or a larger resolution')
+
+
 # The objective terms pix2pix's networks can be trained on; the others read D outputs (classes, codes, features) or
 # inputs (noise, labels) that these networks do not have.
 TERMS = {'d': ('adversarial',), 'g': ('adversarial', 'l1')}
@@ -83,11 +99,7 @@ def validate_pix2pix(config: ml_collections.ConfigDict, num_devices: int, num_pr
   except ValueError as error:
     raise ConfigError(f'config.{error} (pix2pix.depth={depth}): use a data.resolution divisible by {2**depth} or a '
                       'smaller pix2pix.depth') from error
-  layers, pixel = PATCHES[c.patch]
-  smallest = 3 * 2**layers  # Each of the layers halves the image; the last two 4x4 convolutions take 3 pixels off.
-  require(pixel or resolution >= smallest, 'pix2pix.patch',
-          f'got {c.patch}: its discriminator halves the image {layers} times and needs data.resolution >= '
-          f'{smallest}; data.resolution={resolution}: use a smaller patch or a larger resolution')
+  check_patch_fits(c.patch, resolution, 'pix2pix.patch')
   for net in NETS:
     require(net in config.optim, f'optim.{net}', f'pix2pix trains networks g and d: give config.optim a {net} '
             "section (as gan_jax/config.py's pix2pix_config does)")
