@@ -53,5 +53,15 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, *, m
 
 
 def phase_upconvolution() -> bool:
-  """Whether `UpConv2x` uses its four-phase stride-1 form (CPU) rather than the native transposed convolution."""
+  """Whether `UpConv2x` uses a stride-1 form (CPU) rather than the native transposed convolution."""
+  return is_cpu()
+
+
+def upconvolution_method() -> str:
+  """The form `UpConv2x(method='auto')` computes (`layers.UPCONV_METHODS`)."""
+  return 'phases' if phase_upconvolution() else 'transpose'
+
+
+def space_to_depth_gradients() -> bool:
+  """Whether `layers.conv` takes a stride-2 convolution's input gradient through its space-to-depth form (CPU)."""
   return is_cpu()
