@@ -29,7 +29,10 @@ Run (about 10 minutes on the shared 2-core CPU with the defaults):
 
 import argparse
 import contextlib
+import hashlib
+import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -46,11 +49,30 @@ from gan_jax.models import layers
 import common
 import pytorch_dcgan
 
+def subpixel_upconv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """Not in the library (its kernel gradient, see the README): the stride-2 'SAME' transposed convolution of x [B, H, W, I] with a [4, 4, I, O] kernel, as one 2x2 stride-1
+  convolution to 4 * O channels (16 taps per output pixel's group of 4, as the transposed convolution itself) and
+  a depth-to-space.
+
+  Along one axis, y[2m + 1] = K1 x[m] + K3 x[m + 1] and y[2m + 2] = K0 x[m] + K2 x[m + 1] read the same two inputs,
+  so output pairs (y[2m + 1], y[2m + 2]), m = -1 .. H - 1, are one 2-tap correlation over x padded by one zero on
+  each side; the first and the last of the 2H + 2 outputs fall outside and are cropped.
+  """
+  pairs = ((1, 3), (0, 2))  # Taps of y[2m + 1] and of y[2m + 2].
+  phases = [layers._taps(layers._taps(kernel, a, 0), b, 1) for a in pairs for b in pairs]
+  y = jax.lax.conv_general_dilated(x, jnp.concatenate(phases, axis=-1), (1, 1), ((1, 1), (1, 1)),
+                                   dimension_numbers=layers.NHWC)
+  b, h, w, _ = y.shape
+  o = kernel.shape[-1]
+  y = y.reshape(b, h, w, 2, 2, o).transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w, o)
+  return y[:, 1:-1, 1:-1]
+
+
 # D's stride-2 convolutions and G's up-convolutions in the reference DCGAN at 64x64: (side of the input, in, out).
 DOWN_LAYERS = ((64, 3, 64), (32, 64, 128), (16, 128, 256), (8, 256, 512))
 UP_LAYERS = ((4, 512, 256), (8, 256, 128), (16, 128, 64), (32, 64, 3))
 UP_FORMS = {'transpose': lambda x, k: jax.lax.conv_transpose(x, k, (2, 2), 'SAME', dimension_numbers=layers.NHWC),
-            'phases': None, 'subpixel': layers.subpixel_upconv, 'four_convs': layers.four_convs_upconv}
+            'phases': None, 'subpixel': subpixel_upconv, 'four_convs': layers.four_convs_upconv}
 PAD = ((1, 1), (1, 1))
 DOWN_FORMS = {'native': lambda x, k: jax.lax.conv_general_dilated(x, k, (2, 2), PAD, dimension_numbers=layers.NHWC),
               's2d': lambda x, k: layers.space_to_depth_conv(x, k, PAD),
@@ -68,6 +90,8 @@ FLAG_SETTINGS = {
     'fast_math': '--xla_cpu_enable_fast_math=true',
     'one_thread_eigen': '--xla_cpu_multi_thread_eigen=false',
 }
+# Settings that act below the HLO (LLVM's code generation, the thread pool): timed even with the same program.
+RUNTIME_SETTINGS = ('fast_math', 'one_thread_eigen')
 READY, RATE = 'WORKER_READY', 'WORKER_RATE '
 torch = None
 
@@ -158,7 +182,8 @@ def layers_section(args) -> None:
 def variant(upconv: str, s2d: bool):
   """While active, models built and traced take the up-convolution form `upconv` and (if `s2d`) the strided
   convolutions' space-to-depth input gradient."""
-  with mock.patch.object(platform, 'upconvolution_method', lambda: upconv), \
+  method = platform.upconvolution_method if upconv == 'auto' else lambda features: upconv
+  with mock.patch.object(platform, 'upconvolution_method', method), \
        mock.patch.object(platform, 'space_to_depth_gradients', lambda: s2d):
     yield
 
@@ -232,10 +257,11 @@ def flag_worker(args) -> None:
     model = pytorch_dcgan.JaxDCGAN(config, dataset)
     model.fn = model.fn.lower(model.state, model.data_arrays).compile()
   text = model.fn.as_text()
-  kinds = {kind: text.count(kind) for kind in ('__ynn_fusion', '__xnn_fusion', '__onednn_fusion', 'onednn',
-                                               'convolution(')}
+  kinds = {kind: text.count(kind) for kind in ('__ynn_fusion', '__xnn_fusion', '__onednn', 'convolution(')}
+  # The program without its names and metadata: equal digests, the same computation.
+  body = re.sub(r'(%[\w.\-]+|metadata=\{[^}]*\}|, calls=[^,]+)', '', text)
   model.step()
-  print(READY, kinds, flush=True)
+  print(READY, hashlib.sha256(body.encode()).hexdigest()[:12], json.dumps(kinds), flush=True)
   for line in sys.stdin:
     if line.strip() == 'quit':
       return
@@ -244,7 +270,7 @@ def flag_worker(args) -> None:
 
 def flags_section(args) -> None:
   settings = args.flag_settings.split(',')
-  workers = {}
+  workers, digests, same = {}, {}, []
   for name in settings:
     env = {**os.environ, 'XLA_FLAGS': FLAG_SETTINGS[name]}
     command = [sys.executable, os.path.abspath(__file__), '--flag_worker', '--batch_size', str(args.batch_size),
@@ -256,10 +282,19 @@ def flags_section(args) -> None:
       if not line:
         raise RuntimeError(f'flag worker {name} ended before it was ready')
       if line.startswith(READY):
-        print(f'{name}: ready; compiled program {line[len(READY):].strip()}', flush=True)
+        digest, kinds = line[len(READY):].split(' ', 1)
+        print(f'{name}: compiled program {digest}, {kinds.strip()}', flush=True)
         break
+    # The flags changed nothing XLA compiled: no need to time it (code-generation and runtime flags are timed).
+    if digest in digests.values() and name not in RUNTIME_SETTINGS:
+      same.append((name, next(n for n, d in digests.items() if d == digest)))
+      proc.stdin.write('quit\n')
+      proc.stdin.flush()
+      proc.wait()
+      continue
+    digests[name] = digest
     workers[name] = proc
-  times = {name: [] for name in settings}
+  times = {name: [] for name in workers}
   try:
     for _ in range(args.repeats):
       for name, proc in workers.items():
@@ -275,11 +310,14 @@ def flags_section(args) -> None:
       proc.stdin.flush()
       proc.wait()
   base = median_ms(times[settings[0]])
+  timed_settings = list(workers)
   print(f'\n{common.machine_line()}; DCGAN 64x64 step (up-conv {args.worker_upconv}, space-to-depth gradients '
         f'{args.worker_s2d}), batch {args.batch_size}, one worker process per XLA_FLAGS setting, medians of '
         f'{args.repeats} rounds of one step each\n')
   rows = [[name, f'`{FLAG_SETTINGS[name] or "(none)"}`', f'{median_ms(times[name]):.0f}',
-           f'{base / median_ms(times[name]):.2f}'] for name in settings]
+           f'{base / median_ms(times[name]):.2f}'] for name in timed_settings]
+  rows += [[name, f'`{FLAG_SETTINGS[name]}`', f'the same compiled program as {other}: not timed', '']
+           for name, other in same]
   print(common.markdown_table(['setting', 'XLA_FLAGS', 'ms/step', f'speed-up over {settings[0]}'], rows))
 
 

@@ -15,6 +15,8 @@ import jax.extend as jex
 
 # Loops longer than this stay loops even on CPU: unrolling them would make compile time grow without bound.
 MAX_UNROLLED_LENGTH = 32
+# UpConv2x's four small convolutions from this many output channels on (fewer: the phase form).
+MIN_FOUR_CONVS_FEATURES = 16
 
 
 def is_cpu() -> bool:
@@ -57,9 +59,14 @@ def phase_upconvolution() -> bool:
   return is_cpu()
 
 
-def upconvolution_method() -> str:
-  """The form `UpConv2x(method='auto')` computes (`layers.UPCONV_METHODS`)."""
-  return 'phases' if phase_upconvolution() else 'transpose'
+def upconvolution_method(features: int) -> str:
+  """The form `UpConv2x(method='auto')` computes for `features` output channels (`layers.UPCONV_METHODS`): on CPU
+  the four small convolutions (16 taps, as the transposed convolution), except for a few output channels (an
+  image's), where one convolution to 4x the channels (the phase form) keeps the CPU's vectors fuller; elsewhere the
+  native transposed convolution. Measured in benchmarks/cpu_convolutions.py."""
+  if not phase_upconvolution():
+    return 'transpose'
+  return 'four_convs' if features >= MIN_FOUR_CONVS_FEATURES else 'phases'
 
 
 def space_to_depth_gradients() -> bool:

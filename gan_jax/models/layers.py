@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from gan_jax import platform
 
-UPCONV_METHODS = ('auto', 'phases', 'subpixel', 'four_convs', 'transpose')
+UPCONV_METHODS = ('auto', 'phases', 'four_convs', 'transpose')
 NHWC = ('NHWC', 'HWIO', 'NHWC')
 
 
@@ -32,25 +32,6 @@ def _phase_kernels(kernel: jax.Array) -> jax.Array:
 
 def _taps(kernel: jax.Array, taps: tuple[int, int], axis: int) -> jax.Array:
   return jnp.stack([jnp.take(kernel, i, axis) for i in taps], axis)
-
-
-def subpixel_upconv(x: jax.Array, kernel: jax.Array) -> jax.Array:
-  """The stride-2 'SAME' transposed convolution of x [B, H, W, I] with a [4, 4, I, O] kernel, as one 2x2 stride-1
-  convolution to 4 * O channels (16 taps per output pixel's group of 4, as the transposed convolution itself) and
-  a depth-to-space.
-
-  Along one axis, y[2m + 1] = K1 x[m] + K3 x[m + 1] and y[2m + 2] = K0 x[m] + K2 x[m + 1] read the same two inputs,
-  so output pairs (y[2m + 1], y[2m + 2]), m = -1 .. H - 1, are one 2-tap correlation over x padded by one zero on
-  each side; the first and the last of the 2H + 2 outputs fall outside and are cropped.
-  """
-  pairs = ((1, 3), (0, 2))  # Taps of y[2m + 1] and of y[2m + 2].
-  phases = [_taps(_taps(kernel, a, 0), b, 1) for a in pairs for b in pairs]
-  y = jax.lax.conv_general_dilated(x, jnp.concatenate(phases, axis=-1), (1, 1), ((1, 1), (1, 1)),
-                                   dimension_numbers=NHWC)
-  b, h, w, _ = y.shape
-  o = kernel.shape[-1]
-  y = y.reshape(b, h, w, 2, 2, o).transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w, o)
-  return y[:, 1:-1, 1:-1]
 
 
 def four_convs_upconv(x: jax.Array, kernel: jax.Array) -> jax.Array:
@@ -95,10 +76,8 @@ class UpConv2x(nn.Module):
     kernel = jnp.pad(kernel, ((0, 4 - k), (0, 4 - k), (0, 0), (0, 0)))
     method = self.method
     if method == 'auto':
-      method = platform.upconvolution_method()
-    if method == 'subpixel':
-      y = subpixel_upconv(x, kernel)
-    elif method == 'four_convs':
+      method = platform.upconvolution_method(self.features)
+    if method == 'four_convs':
       y = four_convs_upconv(x, kernel)
     elif method == 'phases':
       y = jax.lax.conv_general_dilated(x, _phase_kernels(kernel), (1, 1), ((1, 1), (1, 1)),
