@@ -48,6 +48,7 @@ Run (with the defaults: about 10 minutes on 2 CPU cores shared with other jobs):
 """
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -66,6 +67,7 @@ import common
 RESOLUTION, CHANNELS, BLOCKS, WIDTH = 128, 3, 6, 64
 FEATURES = ('openmoji', 'noto')  # emoji_styles' two domains (cyclegan_config's dataset), as random images here.
 MEMORY_TAG = 'MEMORY_JSON '
+FLAX_UPSAMPLING = True  # The up-sampling's alignment (see `Crop`); False: the authors', which the check refuses.
 torch = None  # Imported by `main` and the PyTorch memory worker only.
 
 
@@ -133,12 +135,12 @@ def define_modules():
     def forward(self, x):
       return x + self.conv_block(x)
 
-  class TakeFirst(nn.Module):
-    """The first 2H x 2W of the full 2H + 1 outputs: Flax's 'SAME' transposed convolution (the authors'
-    `padding=1, output_padding=1` takes the last 2H x 2W, one pixel later)."""
+  class Crop(nn.Module):
+    """2H x 2W of a transposed convolution's full 2H + 1 outputs: the first (Flax's 'SAME', gan_jax's; with
+    `FLAX_UPSAMPLING`) or the last (the authors' `padding=1, output_padding=1`)."""
 
     def forward(self, x):
-      return x[:, :, :-1, :-1]
+      return x[:, :, :-1, :-1] if FLAX_UPSAMPLING else x[:, :, 1:, 1:]
 
   def generator(n_blocks: int, ngf: int, nc: int = CHANNELS):
     model = [nn.ReflectionPad2d(3), nn.Conv2d(nc, ngf, 7), norm(ngf), nn.ReLU(True)]
@@ -146,7 +148,7 @@ def define_modules():
       model += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1), norm(ngf * mult * 2), nn.ReLU(True)]
     model += [Block(ngf * 4) for _ in range(n_blocks)]
     for mult in (4, 2):
-      model += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2), TakeFirst(),
+      model += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2), Crop(),
                 norm(ngf * mult // 2), nn.ReLU(True)]
     model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, nc, 7), nn.Tanh()]
     return nn.Sequential(*model)
@@ -314,7 +316,7 @@ def check(config, dataset: data.PairedImages, tolerance: float = 1e-4) -> list[l
       raise AssertionError(f'{name}: {ours} parameters in gan_jax, {theirs} in PyTorch')
     rows.append([f'{name} parameters', f'{ours:,}', f'{theirs:,}'])
   for name, x in (('g_ab', a), ('g_ba', b), ('d_a', a), ('d_b', b)):
-    ours = np.asarray(state.nets[name].apply(x, train=True)[0])
+    ours = np.asarray(jax.jit(lambda state, x, name=name: state.nets[name].apply(x, train=True)[0])(state, x))
     with torch.no_grad():
       theirs = from_torch(model.nets[name](to_torch(x)))
     if ours.shape != theirs.shape:
@@ -325,10 +327,11 @@ def check(config, dataset: data.PairedImages, tolerance: float = 1e-4) -> list[l
     rows.append([f'{name} output {list(ours.shape)}', 'same weights', f'max |difference| {diff:.1e}'])
   c = config.cyclegan
   jax_batch = {'a': a, 'b': b}
-  g_loss, (_, g_metrics) = cyclegan.generator_objective(state, jax_batch, cycle_weight=c.cycle_weight,
-                                                         identity_weight=c.identity_weight)
+  g_objective = jax.jit(functools.partial(cyclegan.generator_objective, cycle_weight=c.cycle_weight,
+                                          identity_weight=c.identity_weight))
+  g_loss, (_, g_metrics) = g_objective(state, jax_batch)
   d_batch = {**jax_batch, 'pool_a': g_metrics['fake_a'], 'pool_b': g_metrics['fake_b']}
-  d_loss, _ = cyclegan.discriminator_objective(state, d_batch)
+  d_loss, _ = jax.jit(cyclegan.discriminator_objective)(state, d_batch)
   with torch.no_grad():
     ta, tb = to_torch(a), to_torch(b)
     torch_g, fake_a, fake_b = model.generator_loss(ta, tb)
