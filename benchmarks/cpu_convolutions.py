@@ -178,6 +178,34 @@ def layers_section(args) -> None:
     print()
 
 
+def layout_section(args) -> None:
+  """D's stride-2 convolutions with NHWC against NCHW dimension numbers (the data kept in that layout throughout),
+  forward + both gradients."""
+  batch = args.batch_size
+  fns = {}
+  for side, cin, cout in DOWN_LAYERS:
+    kernel = jax.random.normal(jax.random.key(1), (4, 4, cin, cout)) * 0.02
+    for layout, shape, numbers in (('NHWC', (batch, side, side, cin), layers.NHWC),
+                                   ('NCHW', (batch, cin, side, side), ('NCHW', 'HWIO', 'NCHW'))):
+      x = jax.random.normal(jax.random.key(0), shape)
+      form = lambda x, k, numbers=numbers: jax.lax.conv_general_dilated(x, k, (2, 2), PAD,
+                                                                         dimension_numbers=numbers)
+      fns[(f'{side}x{side}x{cin} -> {cout}', layout)] = layer_fn(form, x, kernel,
+                                                                   jax.random.normal(jax.random.key(2),
+                                                                                     form(x, kernel).shape))
+  times = {k: [] for k in fns}
+  for _ in range(args.repeats):
+    for k, fn in fns.items():
+      times[k].append(timed(fn))
+  print(f'\n{common.machine_line()}; D\'s convolutions, forward + input and kernel gradients, batch {batch}, '
+        f'medians of {args.repeats} rounds (ms)\n')
+  rows = []
+  for shape in dict.fromkeys(k[0] for k in fns):
+    nhwc, nchw = median_ms(times[(shape, 'NHWC')]), median_ms(times[(shape, 'NCHW')])
+    rows.append([shape, f'{nhwc:.1f}', f'{nchw:.1f}', f'{nhwc / nchw:.2f}'])
+  print(common.markdown_table(['layer', 'NHWC (ms)', 'NCHW (ms)', 'NCHW speed-up'], rows))
+
+
 @contextlib.contextmanager
 def variant(upconv: str, s2d: bool):
   """While active, models built and traced take the up-convolution form `upconv` and (if `s2d`) the strided
@@ -324,7 +352,8 @@ def flags_section(args) -> None:
 def main():
   global torch
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--sections', default='layers,step,flags', help='comma-separated: layers, step, flags')
+  parser.add_argument('--sections', default='layers,layout,step,flags',
+                      help='comma-separated: layers, layout, step, flags')
   parser.add_argument('--batch_size', type=int, default=64)
   parser.add_argument('--num_images', type=int, default=256, help='images in the random uint8 dataset')
   parser.add_argument('--repeats', type=int, default=5, help='timed rounds (median)')
@@ -345,6 +374,8 @@ def main():
   if 'layers' in sections:
     torch.set_num_threads(args.torch_threads)
     layers_section(args)
+  if 'layout' in sections:
+    layout_section(args)
   if 'step' in sections:
     step_section(args)
   if 'flags' in sections:
