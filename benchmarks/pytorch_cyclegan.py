@@ -455,7 +455,8 @@ def main(argv=None):
       memory[(batch, 'jax')] = run_memory_worker('jax', args, batch)
       for n in thread_counts:
         memory[(batch, n)] = run_memory_worker('torch', args, batch, n)
-    print(f'memory measured ({time.perf_counter() - start:.0f} s)', flush=True)
+    print(f'memory measured ({time.perf_counter() - start:.0f} s): '
+          f'{json.dumps({f"{b} {k}": v for (b, k), v in memory.items()})}', flush=True)
 
   models, compile_seconds = {}, {}
   for batch in args.batch_sizes:
