@@ -108,5 +108,8 @@ def test_networks_compute_the_same_under_the_cpu_forms_as_under_the_native_ones(
        mock.patch.object(platform, 'space_to_depth_gradients', lambda: False):
     native = jax.value_and_grad(loss, (0, 1))(variables, x)
   np.testing.assert_allclose(cpu[0], native[0], rtol=1e-5, atol=1e-5)
-  # Gradients that are zero in exact arithmetic (a bias before a norm) differ by rounding only.
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4), cpu[1], native[1])
+  # Gradients that are zero in exact arithmetic (a bias before a norm) differ by rounding only (up to 4e-4 seen
+  # in the ResNet generator, whose other gradients are O(1)): an absolute tolerance on the scale of the largest.
+  scale = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(native[1]))
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3 * max(scale, 1.0)), cpu[1],
+               native[1])
