@@ -15,6 +15,8 @@ import jax.extend as jex
 
 # Loops longer than this stay loops even on CPU: unrolling them would make compile time grow without bound.
 MAX_UNROLLED_LENGTH = 32
+# UpConv2x's four small convolutions from this many output channels on (fewer: the phase form).
+MIN_FOUR_CONVS_FEATURES = 16
 
 
 def is_cpu() -> bool:
@@ -53,5 +55,20 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, *, m
 
 
 def phase_upconvolution() -> bool:
-  """Whether `UpConv2x` uses its four-phase stride-1 form (CPU) rather than the native transposed convolution."""
+  """Whether `UpConv2x` uses a stride-1 form (CPU) rather than the native transposed convolution."""
+  return is_cpu()
+
+
+def upconvolution_method(features: int) -> str:
+  """The form `UpConv2x(method='auto')` computes for `features` output channels (`layers.UPCONV_METHODS`): on CPU
+  the four small convolutions (16 taps, as the transposed convolution), except for a few output channels (an
+  image's), where one convolution to 4x the channels (the phase form) keeps the CPU's vectors fuller; elsewhere the
+  native transposed convolution. Measured in benchmarks/cpu_convolutions.py."""
+  if not phase_upconvolution():
+    return 'transpose'
+  return 'four_convs' if features >= MIN_FOUR_CONVS_FEATURES else 'phases'
+
+
+def space_to_depth_gradients() -> bool:
+  """Whether `layers.conv` takes a stride-2 convolution's input gradient through its space-to-depth form (CPU)."""
   return is_cpu()

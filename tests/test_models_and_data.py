@@ -191,7 +191,7 @@ def test_mode_metrics_perfect_and_collapsed():
 
 
 @pytest.mark.parametrize('kernel_size', [4, 3])
-@pytest.mark.parametrize('method', ['phases', 'transpose', 'auto'])
+@pytest.mark.parametrize('method', ['phases', 'four_convs', 'transpose', 'auto'])
 def test_upconv_equals_flax_transposed_convolution_and_its_gradients(method, kernel_size):
   from flax import linen as nn
   from gan_jax.models.layers import UpConv2x

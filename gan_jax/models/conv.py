@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from gan_jax.models.dcgan import _norm
 from gan_jax.models.heads import DiscriminatorHeads, HeadOptions, condition_input
-from gan_jax.models.layers import UpConv2x
+from gan_jax.models.layers import UpConv2x, conv_general_dilated
 
 
 def map_sizes(resolution: int, upsamplings: int) -> list[int]:
@@ -76,7 +76,7 @@ class ConvDiscriminator(nn.Module):
     for i, width in enumerate(self.widths):
       normalised = i > 0 and self.norm != 'none'
       x = nn.Conv(width, (self.kernel_size, self.kernel_size), strides=(2, 2), padding='SAME', kernel_init=init,
-                  use_bias=not normalised)(x)
+                  use_bias=not normalised, conv_general_dilated=conv_general_dilated)(x)
       if normalised:  # Not the first layer (DCGAN's rule): a batch's mean brightness would be normalised away.
         x = _norm(self.norm, train, self.reference_size)(x)
       x = nn.leaky_relu(x, self.leaky_slope)

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.models.heads import DiscriminatorHeads, HeadOptions, condition_input
-from gan_jax.models.layers import UpConv2x
+from gan_jax.models.layers import UpConv2x, conv_general_dilated
 from gan_jax.models.virtual_batch_norm import VirtualBatchNorm
 
 NORMS = ('batch', 'layer', 'instance', 'virtual_batch', 'none')
@@ -94,12 +94,14 @@ class DCGANDiscriminator(nn.Module):
     start, blocks = start_and_blocks(self.resolution)
     width = self.base_channels
     x = condition_input(x, y, self.heads)
-    x = nn.Conv(width, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=init, use_bias=False)(x)
+    x = nn.Conv(width, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=init, use_bias=False,
+                conv_general_dilated=conv_general_dilated)(x)
     x = nn.leaky_relu(x, 0.2)  # No normalisation on the first layer.
     hidden = [x]
     for _ in range(blocks - 1):
       width *= 2
-      x = nn.Conv(width, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=init, use_bias=False)(x)
+      x = nn.Conv(width, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=init, use_bias=False,
+                conv_general_dilated=conv_general_dilated)(x)
       x = nn.leaky_relu(_norm(self.norm, train, self.reference_size)(x), 0.2)
       hidden.append(x)
     logits = None

@@ -31,6 +31,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax.models.layers import UpConv2x, conv_general_dilated
+
 NORMS = ('instance', 'batch', 'none')
 DROPOUT_LAYERS = 3  # Decoder layers with dropout, counted from the bottleneck (the paper's CD512 x 3).
 _INIT = nn.initializers.normal(0.02)  # The paper's N(0, 0.02) weights.
@@ -74,7 +76,8 @@ class UNetGenerator(nn.Module):
     widths = unet_widths(self.depth, self.base_channels, 8 * self.base_channels)
     skips = []
     for i, width in enumerate(widths):
-      x = nn.Conv(width, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=_INIT)(x)
+      x = nn.Conv(width, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=_INIT,
+                  conv_general_dilated=conv_general_dilated)(x)
       # The innermost layer is 1x1 at the paper's sizes: the paper leaves it unnormalised (instance norm of one
       # pixel would zero it).
       x = x if i in (0, len(widths) - 1) else _norm(self.norm, train)(x)
@@ -83,12 +86,12 @@ class UNetGenerator(nn.Module):
     keys = (jax.random.split(dropout_key, DROPOUT_LAYERS) if dropout_key is not None else [None] * DROPOUT_LAYERS)
     for i, width in enumerate(widths[-2::-1]):  # Decoder layer i mirrors encoder layer depth - 2 - i.
       x = nn.relu(x) if i == 0 else nn.relu(jnp.concatenate([x, skips[len(widths) - 1 - i]], axis=-1))
-      x = nn.ConvTranspose(width, (4, 4), strides=(2, 2), padding='SAME', kernel_init=_INIT)(x)
+      x = UpConv2x(width, kernel_init=_INIT, name=f'ConvTranspose_{i}')(x)
       x = _norm(self.norm, train)(x)
       if i < DROPOUT_LAYERS and keys[i] is not None and self.dropout_rate > 0:
         x = nn.Dropout(self.dropout_rate)(x, deterministic=False, rng=keys[i])
     x = nn.relu(jnp.concatenate([x, skips[0]], axis=-1)) if len(widths) > 1 else nn.relu(x)
-    x = nn.ConvTranspose(self.out_channels, (4, 4), strides=(2, 2), padding='SAME', kernel_init=_INIT)(x)
+    x = UpConv2x(self.out_channels, kernel_init=_INIT, name=f'ConvTranspose_{len(widths) - 1}')(x)
     return jnp.tanh(x)
 
 
@@ -115,7 +118,8 @@ class ResNetGenerator(nn.Module):
     width = self.base_channels
 
     def conv_norm_relu(x, features, kernel, stride=1, padding='VALID'):
-      x = nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding=padding, kernel_init=_INIT)(x)
+      x = nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding=padding, kernel_init=_INIT,
+                  conv_general_dilated=conv_general_dilated)(x)
       return nn.relu(_norm(self.norm, train)(x))
 
     x = conv_norm_relu(_reflect(x, 3), width, 7)  # c7s1-64.
@@ -125,8 +129,11 @@ class ResNetGenerator(nn.Module):
       y = conv_norm_relu(_reflect(x, 1), 4 * width, 3)
       y = nn.Conv(4 * width, (3, 3), padding='VALID', kernel_init=_INIT)(_reflect(y, 1))
       x = x + _norm(self.norm, train)(y)
-    for k in (2, 1):  # u128, u64: PyTorch's ConvTranspose2d(3, stride 2, padding 1, output_padding 1) doubles the side.
-      x = nn.ConvTranspose(k * width, (3, 3), strides=(2, 2), padding='SAME', kernel_init=_INIT)(x)
+    # u128, u64: Flax's 3x3 'SAME' transposed convolution, which doubles the side as PyTorch's ConvTranspose2d(3,
+    # stride 2, padding 1, output_padding 1) does but takes the first 2H of the full 2H + 1 outputs (PyTorch: the
+    # last 2H). `UpConv2x` computes it (the parameters keep nn.ConvTranspose's names).
+    for i, k in enumerate((2, 1)):
+      x = UpConv2x(k * width, kernel_size=3, kernel_init=_INIT, name=f'ConvTranspose_{i}')(x)
       x = nn.relu(_norm(self.norm, train)(x))
     x = nn.Conv(self.out_channels, (7, 7), padding='VALID', kernel_init=_INIT)(_reflect(x, 3))  # c7s1-3.
     return jnp.tanh(x)
@@ -168,7 +175,8 @@ class PatchDiscriminator(nn.Module):
     widths = [min(self.base_channels * 2**i, 8 * self.base_channels) for i in range(self.num_layers + 1)]
     for i, width in enumerate(widths):
       stride = 2 if i < self.num_layers else 1  # The last of these keeps the size (the paper's stride-1 C512).
-      x = nn.Conv(width, (4, 4), strides=(stride, stride), padding=((1, 1), (1, 1)), kernel_init=_INIT)(x)
+      x = nn.Conv(width, (4, 4), strides=(stride, stride), padding=((1, 1), (1, 1)), kernel_init=_INIT,
+                  conv_general_dilated=conv_general_dilated)(x)
       x = nn.leaky_relu(x if i == 0 else _norm(self.norm, train)(x), 0.2)
     return nn.Conv(1, (4, 4), padding=((1, 1), (1, 1)), kernel_init=_INIT)(x)
 

@@ -1,12 +1,15 @@
 """Layers the networks share."""
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from gan_jax import platform
 
-UPCONV_METHODS = ('auto', 'phases', 'transpose')
+UPCONV_METHODS = ('auto', 'phases', 'four_convs', 'transpose')
+NHWC = ('NHWC', 'HWIO', 'NHWC')
 
 
 def _phase_taps(kernel: jax.Array, phase: int, axis: int) -> jax.Array:
@@ -25,6 +28,25 @@ def _phase_kernels(kernel: jax.Array) -> jax.Array:
   """
   phases = [_phase_taps(_phase_taps(kernel, a, 0), b, 1) for a in (0, 1) for b in (0, 1)]
   return jnp.concatenate(phases, axis=-1)
+
+
+def _taps(kernel: jax.Array, taps: tuple[int, int], axis: int) -> jax.Array:
+  return jnp.stack([jnp.take(kernel, i, axis) for i in taps], axis)
+
+
+def four_convs_upconv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """The same transposed convolution as four 2x2 stride-1 convolutions, one per output phase (16 taps, no
+  cropping): y[2m] = K0 x[m - 1] + K2 x[m] (padding one zero before) and y[2m + 1] = K1 x[m] + K3 x[m + 1] (after).
+  """
+  taps, pads = ((0, 2), (1, 3)), ((1, 0), (0, 1))
+  rows = []
+  for a in (0, 1):
+    cols = [jax.lax.conv_general_dilated(x, _taps(_taps(kernel, taps[a], 0), taps[b], 1), (1, 1),
+                                         (pads[a], pads[b]), dimension_numbers=NHWC) for b in (0, 1)]
+    rows.append(jnp.stack(cols, axis=3))  # [B, H, W, 2 (column phase), O].
+  y = jnp.stack(rows, axis=2)  # [B, H, 2 (row phase), W, 2, O].
+  b, h, _, w, _, o = y.shape
+  return y.reshape(b, 2 * h, 2 * w, o)
 
 
 class UpConv2x(nn.Module):
@@ -52,8 +74,12 @@ class UpConv2x(nn.Module):
     k = self.kernel_size
     kernel = self.param('kernel', self.kernel_init, (k, k, x.shape[-1], self.features)).astype(x.dtype)
     kernel = jnp.pad(kernel, ((0, 4 - k), (0, 4 - k), (0, 0), (0, 0)))
-    phases = self.method == 'phases' or (self.method == 'auto' and platform.phase_upconvolution())
-    if phases:
+    method = self.method
+    if method == 'auto':
+      method = platform.upconvolution_method(self.features)
+    if method == 'four_convs':
+      y = four_convs_upconv(x, kernel)
+    elif method == 'phases':
       y = jax.lax.conv_general_dilated(x, _phase_kernels(kernel), (1, 1), ((1, 1), (1, 1)),
                                        dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
       b, h, w, _ = y.shape
@@ -65,3 +91,61 @@ class UpConv2x(nn.Module):
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros, (self.features,))
     return y
+
+
+def space_to_depth_conv(x: jax.Array, kernel: jax.Array, padding: tuple[tuple[int, int], tuple[int, int]]):
+  """The stride-2 convolution of x [B, H, W, I] with a [k, k, I, O] kernel (k <= 4) and explicit `padding`, as a
+  2x2 stride-1 convolution of the space-to-depth input [B, H'/2, W'/2, 4 I]: the same products, and a gradient with
+  respect to x that is an ordinary convolution (the strided one's is a convolution over a dilated input)."""
+  k = kernel.shape[0]
+  kernel = jnp.pad(kernel, ((0, 4 - k), (0, 4 - k), (0, 0), (0, 0)))  # Zero taps past the kernel read nothing.
+  # Each side padded to 2 * outputs + 2, what the outputs' 4-tap windows read (a padding past that is never read).
+  sides = [2 * ((size + lo + hi - k) // 2 + 1) + 2 for (lo, hi), size in zip(padding, x.shape[1:3])]
+  x = jnp.pad(x, ((0, 0), *[(lo, max(side - size - lo, 0)) for (lo, _), size, side in
+                            zip(padding, x.shape[1:3], sides)], (0, 0)))[:, :sides[0], :sides[1]]
+  b, h, w, c = x.shape
+  x = x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5).reshape(b, h // 2, w // 2, 4 * c)
+  kernel = kernel.reshape(2, 2, 2, 2, c, -1).transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, 4 * c, -1)
+  return jax.lax.conv_general_dilated(x, kernel, (1, 1), 'VALID', dimension_numbers=NHWC)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def strided_conv(x: jax.Array, kernel: jax.Array, padding: tuple[tuple[int, int], tuple[int, int]]) -> jax.Array:
+  """`lax.conv_general_dilated(x, kernel, (2, 2), padding)` (NHWC, HWIO, kernel side <= 4) whose gradient with
+  respect to x is taken through `space_to_depth_conv`: an ordinary convolution instead of XLA's convolution over a
+  dilated input, which its CPU backend runs outside its fast convolution library."""
+  return jax.lax.conv_general_dilated(x, kernel, (2, 2), padding, dimension_numbers=NHWC)
+
+
+def _strided_conv_forward(x, kernel, padding):
+  return strided_conv(x, kernel, padding), (x, kernel)
+
+
+def _strided_conv_backward(padding, residuals, dy):
+  x, kernel = residuals
+  _, x_vjp = jax.vjp(lambda x: space_to_depth_conv(x, kernel, padding), x)
+  _, kernel_vjp = jax.vjp(lambda k: jax.lax.conv_general_dilated(x, k, (2, 2), padding, dimension_numbers=NHWC),
+                          kernel)
+  return x_vjp(dy)[0], kernel_vjp(dy)[0]
+
+
+strided_conv.defvjp(_strided_conv_forward, _strided_conv_backward)
+
+
+def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                         dimension_numbers=None, feature_group_count=1, batch_group_count=1, precision=None,
+                         preferred_element_type=None):
+  """`lax.conv_general_dilated` for `nn.Conv(conv_general_dilated=...)`: on CPU (`platform.py`) a stride-2 NHWC
+  convolution with a kernel side <= 4 is `strided_conv` (the same values; a faster input gradient there)."""
+  plain = (tuple(window_strides) == (2, 2) and lhs.ndim == 4 and rhs.shape[0] == rhs.shape[1] <= 4
+           and all(d in (None, 1) for d in (*(lhs_dilation or ()), *(rhs_dilation or ())))
+           and feature_group_count == 1 and batch_group_count == 1 and precision is None
+           and preferred_element_type is None
+           and dimension_numbers == jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, NHWC))
+  if plain and platform.space_to_depth_gradients():
+    if isinstance(padding, str):
+      padding = jax.lax.padtype_to_pads(lhs.shape[1:3], rhs.shape[:2], window_strides, padding)
+    return strided_conv(lhs, rhs, tuple((int(lo), int(hi)) for lo, hi in padding))
+  return jax.lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                                      dimension_numbers, feature_group_count, batch_group_count, precision,
+                                      preferred_element_type)

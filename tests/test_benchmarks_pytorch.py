@@ -1,0 +1,48 @@
+"""benchmarks/pytorch_cyclegan.py's network check at a tiny size: gan_jax's CycleGAN and the PyTorch one the
+benchmark times are the same networks (parameter counts, outputs from the same weights, both losses on a batch)."""
+
+import os
+
+import pytest
+
+from tests.test_experiments import load
+
+torch = pytest.importorskip('torch', reason='the benchmark runs PyTorch (pip install torch==2.13.0)')
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks')
+# 32x32 (the 70x70 PatchGAN needs >= 24), one residual block, widths 4.
+TINY = ['--check_only', '--resolution', '32', '--n_blocks', '1', '--width', '4', '--batch_sizes', '2',
+        '--num_images', '4', '--device', 'cpu']
+
+
+@pytest.fixture(scope='module')
+def module():
+  with pytest.MonkeyPatch.context() as mp:
+    mp.syspath_prepend(BENCHMARKS)  # For its `import common`, as `python benchmarks/pytorch_cyclegan.py` finds it.
+    yield load(os.path.join(BENCHMARKS, 'pytorch_cyclegan.py'))
+
+
+def test_cyclegan_check_passes_at_a_tiny_size(module):
+  rows = {row[0]: row[1:] for row in module.main(TINY)}
+  # The generator: c7s1-4, d8, d16, one block of two 3x3 convolutions at 16, u8, u4, c7s1-3, each with a bias and
+  # (but the last) an instance norm's scale and bias.
+  g = ((7 * 7 * 3 * 4 + 4) + (3 * 3 * 4 * 8 + 8) + (3 * 3 * 8 * 16 + 16) + 2 * (3 * 3 * 16 * 16 + 16)
+       + (3 * 3 * 16 * 8 + 8) + (3 * 3 * 8 * 4 + 4) + (7 * 7 * 4 * 3 + 3) + 2 * (4 + 8 + 16 + 2 * 16 + 8 + 4))
+  assert rows['g_ab parameters'] == [f'{g:,}', f'{g:,}']
+  # The 70x70 PatchGAN: C4 (no norm), C8, C16, C32 (stride 1), then one logit per patch.
+  d = ((16 * 3 * 4 + 4) + (16 * 4 * 8 + 8) + (16 * 8 * 16 + 16) + (16 * 16 * 32 + 32) + (16 * 32 + 1)
+       + 2 * (8 + 16 + 32))
+  assert rows['d_b parameters'] == [f'{d:,}', f'{d:,}']
+  for name in ('g_ab', 'g_ba', 'd_a', 'd_b'):
+    assert any(key.startswith(f'{name} output') for key in rows)
+  ours, theirs = rows["generators' loss, one batch"]
+  assert float(ours) == pytest.approx(float(theirs), rel=1e-5) and float(ours) > 1  # lambda-weighted L1 of ~1.
+
+
+@pytest.mark.slow  # A second full check (about 10 s of CPU).
+def test_check_fails_for_the_authors_up_sampling_alignment(module, monkeypatch):
+  # PyTorch's ConvTranspose2d(3, 2, padding=1, output_padding=1) keeps the last 2H of the 2H + 1 outputs where
+  # gan_jax (Flax's 'SAME') keeps the first: the check must see that one-pixel shift.
+  monkeypatch.setattr(module, 'FLAX_UPSAMPLING', False)
+  with pytest.raises(AssertionError, match='g_ab: outputs differ'):
+    module.main(TINY)
