@@ -217,16 +217,21 @@ def make_networks(config: ml_collections.ConfigDict, stage: Stage,
 
 
 def _fresh_networks(config: ml_collections.ConfigDict, stage: Stage, key: jax.Array, channels: int):
+  """G and D of `stage`, newly initialised from `key`, with their optimizers (and G's moving average)."""
   generator, discriminator = make_networks(config, stage, channels)
+  return _create_networks(generator, discriminator, optim.make_optimizer(config.optim.g),
+                          optim.make_optimizer(config.optim.d), config.progan.latent_dim, float(config.gen.ema_decay),
+                          key)
+
+
+# One compiled initialisation per stage, rather than one compile per eager layer; the same stage (a resume's
+# template, a test's second state) reuses it.
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5))
+def _create_networks(generator, discriminator, g_tx, d_tx, latent_dim: int, ema_decay: float, key: jax.Array):
   g_key, d_key = jax.random.split(key)
-  image = jnp.zeros((1, stage.resolution, stage.resolution, channels))
-
-  def create():
-    return {'g': Network.create(generator, optim.make_optimizer(config.optim.g), g_key,
-                                jnp.zeros((1, config.progan.latent_dim)), ema_decay=config.gen.ema_decay),
-            'd': Network.create(discriminator, optim.make_optimizer(config.optim.d), d_key, image)}
-
-  return jax.jit(create)()  # One compiled initialisation, rather than one compile per eager layer.
+  image = jnp.zeros((1, generator.resolution, generator.resolution, generator.channels))
+  return {'g': Network.create(generator, g_tx, g_key, jnp.zeros((1, latent_dim)), ema_decay=ema_decay),
+          'd': Network.create(discriminator, d_tx, d_key, image)}
 
 
 def create_progan_state(config: ml_collections.ConfigDict, key: jax.Array, dataset) -> TrainState:
