@@ -16,7 +16,7 @@ NEEDS_DOWNLOAD = {'dcgan_cifar10': 'cifar10', 'dcgan_celeb_a': 'celeb_a'}
 NEEDS_PREPARE = {'unrolled_stacked': 'mnist', 'rbm_mnist': 'mnist', 'dbn_mnist': 'mnist', 'vae_mnist': 'mnist',
                  'autoencoder_mnist': 'mnist', 'ppgn_mnist': 'mnist', 'dcgan_mnist': 'mnist',
                  'dcgan_fashion_mnist': 'fashion_mnist', 'pix2pix_maps': 'satellite_maps',
-                 'cyclegan_emoji': 'emoji_styles'}
+                 'cyclegan_emoji': 'emoji_styles', 'progan_fashion_mnist': 'fashion_mnist'}
 IMAGE_SETS = ('satellite_maps', 'emoji_styles')  # Prepared by the image_sets_dir fixture; the others by offline_data_dir.
 
 
