@@ -224,8 +224,8 @@ def test_a_phase_change_adds_the_new_blocks_carries_the_old_ones_and_drops_the_f
             np.testing.assert_array_equal(value, old_flat[path])
           else:
             assert not np.any(value) and prefixes({path}) <= added
-  ema_before = {jax.tree_util.keystr(p): x for p, x in jax.tree_util.tree_leaves_with_path(stable4.nets['g'].ema_params)}
-  ema_during = {jax.tree_util.keystr(p): x for p, x in jax.tree_util.tree_leaves_with_path(fading.nets['g'].ema_params)}
+  ema_before, ema_during = ({jax.tree_util.keystr(p): x for p, x in
+                             jax.tree_util.tree_leaves_with_path(s.nets['g'].ema_params)} for s in (stable4, fading))
   for path, value in ema_before.items():
     np.testing.assert_array_equal(ema_during[path], value)
   g_during = params_of(fading, 'g')
