@@ -16,7 +16,7 @@ import logging as std_logging
 import os
 import shutil
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from absl import logging
 import flax.serialization
@@ -268,7 +268,7 @@ def _warn_about_strays(directory: str) -> None:
     logging.warning('Ignoring entries of %s that are not checkpoints: %s', directory, ', '.join(strays))
 
 
-def restore_latest(manager: ocp.CheckpointManager, template: TrainState,
+def restore_latest(manager: ocp.CheckpointManager, template: TrainState | Callable[[int], TrainState],
                    sharding: Any = None) -> TrainState | None:
   """Restores the newest checkpoint that restores cleanly, reporting each one that does not.
 
@@ -278,10 +278,12 @@ def restore_latest(manager: ocp.CheckpointManager, template: TrainState,
 
   Args:
     manager: the run's checkpoint manager.
-    template: a state of the right structure (its values are ignored).
+    template: a state of the right structure (its values are ignored), or `template(step)` -> the structure of the
+      state saved at `step`, for a state whose structure changes as it trains (a growing network).
     sharding: where the restored arrays go: one sharding for all (e.g. `DataParallel.replicated`: global arrays,
-      one copy per device of every process) or a pytree of them matching `template` (`DataParallel.state_sharding`);
-      None restores onto the template's devices, on one process.
+      one copy per device of every process) or a pytree of them matching `template` (`DataParallel.state_sharding`),
+      or a function of the step's template giving either; None restores onto the template's devices, on one
+      process.
 
   Returns:
     The restored state, or None when the directory holds no checkpoint.
@@ -292,18 +294,13 @@ def restore_latest(manager: ocp.CheckpointManager, template: TrainState,
   directory = str(manager.directory)
   _warn_about_strays(directory)
   steps = sorted(manager.all_steps(), reverse=True)
-  target = flax.serialization.to_state_dict(template)
-  if sharding is not None:  # Typed keys included: Orbax stores their raw data and wraps it back.
-    if isinstance(sharding, jax.sharding.Sharding):
-      sharding = jax.tree.map(lambda _: sharding, target)
-    else:
-      sharding = flax.serialization.to_state_dict(sharding)
-    target = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=s), target, sharding)
   failures = []
   for step in steps:
     path = _step_path(manager, step)
     problem = verify_checksums(path)
     if problem is None:
+      step_template = template(step) if callable(template) else template
+      target = _restore_target(step_template, sharding(step_template) if callable(sharding) else sharding)
       attempt = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
           step_name_format=_CommittedSteps()))
       try:
@@ -320,12 +317,24 @@ def restore_latest(manager: ocp.CheckpointManager, template: TrainState,
     if failures:
       _move_aside([p for p, _ in failures])
       manager.reload()
-    return flax.serialization.from_state_dict(template, restored)
+    return flax.serialization.from_state_dict(step_template, restored)
   if failures:
     raise CheckpointError(f'No checkpoint in {directory} restores (damaged: '
                           f'{"; ".join(f"{os.path.basename(p)}: {why}" for p, why in failures)}). Move {directory} '
                           'aside to start afresh, or put back a good copy.')
   return None
+
+
+def _restore_target(template: TrainState, sharding: Any) -> Any:
+  """What Orbax restores into: the template's arrays, or their shapes placed as `sharding` says."""
+  target = flax.serialization.to_state_dict(template)
+  if sharding is None:
+    return target
+  if isinstance(sharding, jax.sharding.Sharding):  # Typed keys included: Orbax stores their raw data and wraps it back.
+    sharding = jax.tree.map(lambda _: sharding, target)
+  else:
+    sharding = flax.serialization.to_state_dict(sharding)
+  return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=s), target, sharding)
 
 
 def _move_aside(paths: list[str]) -> None:

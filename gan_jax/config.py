@@ -24,7 +24,8 @@ def base_config() -> ml_collections.ConfigDict:
   # The model family (gan_jax/families): 'gan' (networks g and d, the sections below), 'rbm' (config.rbm), 'dbn'
   # (config.dbn), 'vae' (config.vae), 'autoencoder' (config.autoencoder), 'ppgn' (config.ppgn), 'pix2pix'
   # (config.pix2pix, image-to-image translation), 'cyclegan' (config.cyclegan, unpaired translation), 'lapgan'
-  # (config.lapgan, a Laplacian pyramid of GANs) or 'srgan' (config.srgan, super-resolution).
+  # (config.lapgan, a Laplacian pyramid of GANs), 'srgan' (config.srgan, super-resolution) or 'progan'
+  # (config.progan, Progressive GAN).
   config.model = 'gan'
 
   config.gen = ml_collections.ConfigDict()
@@ -402,7 +403,7 @@ def family_defaults(model: str) -> ml_collections.ConfigDict:
   run began (`autoencoder.pretrain_steps`, ...) with these."""
   families = {'rbm': rbm_config, 'dbn': dbn_config, 'vae': vae_config, 'autoencoder': autoencoder_config,
               'ppgn': ppgn_config, 'pix2pix': pix2pix_config, 'cyclegan': cyclegan_config,
-              'lapgan': lapgan_config, 'srgan': srgan_config}
+              'lapgan': lapgan_config, 'srgan': srgan_config, 'progan': progan_config}
   return families.get(model, base_config)()
 
 
@@ -657,6 +658,53 @@ def srgan_config() -> ml_collections.ConfigDict:
   config.train.checkpoint_every_steps = 10_000
   config.eval.num_samples = 167  # photos' whole test split.
   config.eval.grid_rows = 6
+def progan_config() -> ml_collections.ConfigDict:
+  """Progressive GAN (Karras et al. 2018) on Fashion-MNIST at 32x32, in the paper's setting: G and D grow
+  4 -> 8 -> 16 -> 32, each new block faded in over 800k real images and then stabilised for 800k more; 512 feature
+  maps per block, the latent of 512 normalised, equalised learning rate, pixel-wise feature normalisation in G, the
+  minibatch standard deviation (groups of 4) in D's last block; WGAN-GP (lambda 10) plus the drift term
+  (epsilon_drift 1e-3) with one D step per G step; Adam 1e-3, beta (0, 0.99), eps 1e-8, both optimizers reset at each
+  phase change (the released code's reset_opt_for_new_lod); batch 16; G's weights averaged with decay 0.999 for
+  sampling. A 2-core CPU cannot run this: experiments/progan_fashion_mnist.py is the sized-down experiment."""
+  config = base_config()
+  config.model = 'progan'
+  config.progan = ml_collections.ConfigDict()
+  # The resolutions G and D grow through: from 4, doubling each time, to data.resolution.
+  config.progan.resolutions = (4, 8, 16, 32)
+  # False: the networks of the last resolution (every block) train from step 0, without growing or fading: the
+  # non-progressive baseline of the same architecture.
+  config.progan.grow = True
+  # Real images shown to D during each fade-in and each stabilisation (train.batch_size per step): one phase lasts
+  # images_per_phase / batch_size steps; the last stabilisation goes on to train.num_steps.
+  config.progan.images_per_phase = 800_000
+  config.progan.widths = (512, 512, 512, 512)  # Feature maps of each resolution's block, G's and D's.
+  config.progan.latent_dim = 512
+  config.progan.mbstd_group_size = 4  # 0: no minibatch standard deviation.
+  # At each phase change, both optimizers start afresh (the released code), or (False) the carried parameters keep
+  # their optimizer state and its step count, the new ones start at zero moments.
+  config.progan.reset_optimizer = True
+  config.gen.ema_decay = 0.999
+  config.loss.name = 'wasserstein'
+  config.loss.d.gradient_penalty = 10.0
+  config.loss.d.drift = 1e-3
+  config.unroll.steps = 0
+  for player in ('g', 'd'):
+    config.optim[player].learning_rate = 1e-3
+    config.optim[player].b1 = 0.0
+    config.optim[player].b2 = 0.99
+    config.optim[player].eps = 1e-8
+    config.optim[player].eps_root = 0.0  # Nothing differentiates through this Adam.
+  config.data.name = 'fashion_mnist'
+  config.data.resolution = 32
+  config.data.resize = 'resize'  # 28 -> 32 bilinearly, as the shipped classifier's images were made.
+  config.train.batch_size = 16
+  config.train.num_steps = 7 * 800_000 // 16
+  # One step per call: XLA's CPU backend runs convolutions inside a loop about 20x slower (see dcgan_config).
+  config.train.steps_per_call = 1
+  config.train.log_every_steps = 1000
+  config.train.eval_every_steps = 800_000 // 16  # The end of every phase.
+  config.train.checkpoint_every_steps = 10_000
+  config.eval.num_samples = 2000
   return config
 
 

@@ -169,6 +169,13 @@ def supervised(ctx: Context) -> jax.Array:
                                     ctx.batch['labelled_y'])
 
 
+@d_term('drift')
+def drift(ctx: Context) -> jax.Array:
+  """Progressive GAN's drift penalty (Karras et al. 2018): E[D(x)^2] on real data, which keeps a Wasserstein
+  critic's values from drifting far from 0 (weight: epsilon_drift, 1e-3 in the paper)."""
+  return jnp.mean(jnp.square(ctx.real_out['logits']))
+
+
 @d_term('historical_averaging')
 def d_historical_averaging(ctx: Context) -> jax.Array:
   """||theta_D - mean of past theta_D||^2 (Salimans et al. 2016)."""

@@ -110,15 +110,16 @@ def make_multi_step_fn(config, dataset, parallel: parallel_lib.DataParallel,
   return compiled
 
 
-def next_boundary(step: int, config: ml_collections.ConfigDict) -> int:
-  """The next step at which the loop must stop a compiled chunk: a call, log, eval or checkpoint boundary.
+def next_boundary(step: int, config: ml_collections.ConfigDict, stage_starts: tuple[int, ...] = ()) -> int:
+  """The next step at which the loop must stop a compiled chunk: a call, log, eval or checkpoint boundary, or the
+  start of a stage (`families.Family.stage_starts`), where the state changes structure.
 
-  Boundaries are multiples of fixed intervals, so a resumed run cuts its chunks where an uninterrupted one does and
-  computes bit for bit the same.
+  Boundaries are multiples of fixed intervals or fixed steps, so a resumed run cuts its chunks where an
+  uninterrupted one does and computes bit for bit the same.
   """
   t = config.train
   intervals = (t.steps_per_call, t.log_every_steps, t.eval_every_steps, t.checkpoint_every_steps)
-  return min([t.num_steps] + [(step // n + 1) * n for n in intervals])
+  return min([t.num_steps] + [(step // n + 1) * n for n in intervals] + [s for s in stage_starts if s > step])
 
 
 def _flat_hparams(config: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -242,11 +243,15 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, config_
   console.report(f'Outputs in {workdir}: TensorBoard summaries, plots/, checkpoints/, metrics.json at the end{log}')
   ckpt_dir = os.path.join(workdir, 'checkpoints')
   manager = checkpoint.make_manager(ckpt_dir, config.train.keep_checkpoints)
-  # Under a mesh the checkpoint comes back as global arrays, on every process.
-  state_sharding = parallel.state_sharding(state, family.batch_extras)
-  restored = checkpoint.restore_latest(manager, state, state_sharding)
+  # Under a mesh the checkpoint comes back as global arrays, on every process. A growing state is restored into
+  # the structure of its step.
+  initial = state
+  restored = checkpoint.restore_latest(
+      manager, lambda saved_step: families.state_at(family, config, initial, saved_step, dataset),
+      lambda template: parallel.state_sharding(template, family.batch_extras))
   if restored is not None:
     state = restored
+  state_sharding = parallel.state_sharding(state, family.batch_extras)
   device_state = parallel.put(state, state_sharding)
   state = parallel.get(device_state)  # This process's copy, for evaluation and plots.
   step = int(state.step)
@@ -264,25 +269,34 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, config_
     os.makedirs(plot_dir, exist_ok=True)
 
   compiled = make_multi_step_fn(config, dataset, parallel, state_sharding)
+  stage_starts = families.stage_starts(family, config)
   evaluate = family.make_evaluator(config, dataset)
   progress = periodic_actions.ReportProgress(num_train_steps=config.train.num_steps, writer=writer)
   feed = open_feed(config, dataset, arrays, parallel, step)
   if isinstance(dataset, StreamedImages):
     logging.info('Streaming %r split %r from %s (%d examples, shuffle buffer %d).', dataset.name, dataset.split,
                  dataset.data_dir, dataset.num_examples, dataset.shuffle_buffer)
-  timed_steps, train_seconds, first_call_seconds = 0, 0.0, None
+  timed_steps, train_seconds, first_call_seconds, compiling = 0, 0.0, None, True
   progress_line = console.ProgressLine(config.train.num_steps)
   eval_metrics = {}
 
   with _SigtermFlag() as sigterm, feed:
     while step < config.train.num_steps:
-      chunk = next_boundary(step, config) - step
+      if step in stage_starts:  # The state changes structure: its new step is compiled.
+        state = family.next_stage(config, parallel.get(device_state), dataset)
+        state_sharding = parallel.state_sharding(state, family.batch_extras)
+        device_state = parallel.put(state, state_sharding)
+        compiled = make_multi_step_fn(config, dataset, parallel, state_sharding)
+        compiling = True
+        logging.info('Step %d starts a new stage of %s: the state changed structure.', step, config.model)
+      chunk = next_boundary(step, config, stage_starts) - step
       tic = time.perf_counter()
       device_state, summary = compiled(chunk)(device_state, feed(step, chunk))
       summary = jax.device_get(parallel.get(summary))  # Waits for the chunk: the NaN check needs its result.
       elapsed = time.perf_counter() - tic
-      if first_call_seconds is None:
-        first_call_seconds = elapsed  # Includes compilation.
+      if compiling:  # Includes compilation (of every stage's step, for a growing state).
+        first_call_seconds = (first_call_seconds or 0.0) + elapsed
+        compiling = False
       else:
         train_seconds += elapsed
         timed_steps += chunk

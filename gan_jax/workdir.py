@@ -32,8 +32,8 @@ CONFIG_NAME = 'config.json'
 # streams; the loss, its terms and k define which game the saved players are playing).
 # `*` stands for any one name (each network's optimizer section); weight decay and clipping add transformations
 # to the optimizer, and so parts to its state, when switched on; so does a decaying rate (its update count).
-REFUSED = ('seed', 'model', 'gen', 'disc', 'rbm', 'dbn', 'vae', 'autoencoder', 'pix2pix', 'cyclegan', 'data', 'loss', 'unroll',
-           'cond', 'info', 'semi', 'replay', 'optim.*.name', 'optim.*.weight_decay', 'optim.*.clip_params',
+REFUSED = ('seed', 'model', 'gen', 'disc', 'rbm', 'dbn', 'vae', 'autoencoder', 'pix2pix', 'cyclegan', 'progan', 'data',
+           'loss', 'unroll', 'cond', 'info', 'semi', 'replay', 'optim.*.name', 'optim.*.weight_decay', 'optim.*.clip_params',
            'train.reference_batch_size', 'parallel.model_shards', 'ppgn.image_weight', 'ppgn.feature_weight',
            'ppgn.adversarial_weight', 'ppgn.dae_hidden', 'ppgn.dae_noise_std', 'lapgan', 'srgan',
            'optim.*.decay_steps')

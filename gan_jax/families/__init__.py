@@ -9,7 +9,9 @@ every family; a family supplies the parts that differ:
   `sample_real(state, data_arrays)` draws this device's real batch for the state's step (`real_sampler`);
 - `make_evaluator(config, dataset)`: `evaluate(state) -> (metrics, pictures)`;
 - `loss_names`: the metrics whose first non-finite value stops the run;
-- `batch_extras`: the entries of `state.extras` with a batch axis first (PCD's chains), sharded like the batch.
+- `batch_extras`: the entries of `state.extras` with a batch axis first (PCD's chains), sharded like the batch;
+- `stage_starts(config)` and `next_stage(config, state, dataset)`, for a state whose structure changes as it trains
+  (Progressive GAN grows its networks): the steps at which it changes, and the change (see `state_at`).
 
 Families are imported when asked for, so a GAN run does not load the RBM's code.
 """
@@ -39,6 +41,7 @@ _MODULES = {
     'cyclegan': 'gan_jax.families.cyclegan',
     'lapgan': 'gan_jax.families.lapgan',
     'srgan': 'gan_jax.families.srgan',
+    'progan': 'gan_jax.families.progan',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
@@ -55,6 +58,27 @@ class Family:
   loss_names: tuple[str, ...]
   # Entries of `state.extras` whose leading axis is the batch: sharded over the devices like it under a mesh.
   batch_extras: tuple[str, ...] = ()
+  # A state whose structure changes (new networks or parameters): the steps s > 0 before which the loop replaces the
+  # state at step s by `next_stage(config, state, dataset)`, which must depend on the state and the config only (a
+  # resumed run makes the same change). The loop ends a compiled chunk at each and compiles the new structure's
+  # step. None: one structure throughout.
+  stage_starts: Callable[[ml_collections.ConfigDict], tuple[int, ...]] | None = None
+  next_stage: Callable[[ml_collections.ConfigDict, Any, Any], Any] | None = None
+
+
+def stage_starts(family: Family, config: ml_collections.ConfigDict) -> tuple[int, ...]:
+  """The steps at which `family`'s state changes structure (none for most families)."""
+  return tuple(family.stage_starts(config)) if family.stage_starts else ()
+
+
+def state_at(family: Family, config: ml_collections.ConfigDict, state: Any, step: int, dataset) -> Any:
+  """The step-0 `state` advanced through every stage that starts before `step`: the structure of a checkpoint
+  saved at `step` (a checkpoint at a stage's first step holds the previous stage's state, which the loop changes
+  before training that step). `state` itself for a family of one structure."""
+  for start in stage_starts(family, config):
+    if start < step:
+      state = family.next_stage(config, state, dataset)
+  return state
 
 
 def get(name: str) -> Family:
