@@ -617,6 +617,9 @@ def lapgan_config() -> ml_collections.ConfigDict:
     config.optim[player].eps_root = 0.0  # Nothing differentiates through this Adam.
   config.train.num_steps = 5000
   config.eval.num_samples = 2000
+  return config
+
+
 def srgan_config() -> ml_collections.ConfigDict:
   """SRGAN (Ledig et al. 2017) x4 on photos' 96x96 crops (24x24 LR) in the paper's setting: SRResNet with 16
   residual blocks of 64 channels, the VGG-style discriminator (64 ... 512, dense 1024), G's objective the VGG54
@@ -658,6 +661,9 @@ def srgan_config() -> ml_collections.ConfigDict:
   config.train.checkpoint_every_steps = 10_000
   config.eval.num_samples = 167  # photos' whole test split.
   config.eval.grid_rows = 6
+  return config
+
+
 def progan_config() -> ml_collections.ConfigDict:
   """Progressive GAN (Karras et al. 2018) on Fashion-MNIST at 32x32, in the paper's setting: G and D grow
   4 -> 8 -> 16 -> 32, each new block faded in over 800k real images and then stabilised for 800k more; 512 feature

@@ -132,16 +132,10 @@ def validate_image_model(config: ml_collections.ConfigDict, num_devices: int, nu
     binary: whether the model needs binary pixels (`data.binarize` other than 'none'); the autoencoders model grey
       levels in [0, 1] and take either.
   """
-  from gan_jax import optim, parallel, validation  # validation imports this package.
-  for name in nets:
-    require(name in config.optim, f'optim.{name}', f'config.model={config.model!r} trains networks '
-            f'{", ".join(nets)}: give config.optim a {name} section (as gan_jax/config.py\'s {config.model}_config does)')
-  optim.validate(config.optim)
+  from gan_jax import validation  # validation imports this package.
+  validate_training(config, num_devices, num_processes, nets,
+                    f"{model} makes one update per step (n_critic is a GAN's D steps per G step)")
   data.validate(config.data)
-  parallel.validate_parallel(config.parallel, num_processes)
-  validation.validate_loop(config)
-  require(config.train.n_critic == 1, 'train.n_critic',
-          f"got {config.train.n_critic}; {model} makes one update per step (n_critic is a GAN's D steps per G step)")
   require(config.data.name in data.IMAGE_DATASETS, 'data.name',
           f'got {config.data.name!r}; {model} models {"binary " if binary else ""}images: use one of '
           f'{", ".join(data.IMAGE_DATASETS)}{" with data.binarize" if binary else ""}')
@@ -149,11 +143,37 @@ def validate_image_model(config: ml_collections.ConfigDict, num_devices: int, nu
           f"got 'none': {model} models binary pixels and data.name={config.data.name!r} has grey levels; set "
           "data.binarize='sample' (each pixel on with its intensity as probability, drawn afresh every step) or "
           "'threshold'")
+  data.check_available(config.data)
+  validation.validate_pipeline(config)
+
+
+def validate_training(config: ml_collections.ConfigDict, num_devices: int, num_processes: int,
+                      nets: tuple[str, ...], one_step: str) -> None:
+  """The checks of the training every family shares: an optimizer section per network and the optimizers, the
+  parallel and loop sections, one update per network and step (`train.n_critic` 1), the batch against the devices.
+
+  Args:
+    config: the experiment configuration.
+    num_devices: the devices the batch is split over.
+    num_processes: the JAX processes of the run.
+    nets: the networks the family trains, each needing a `config.optim.<net>` section.
+    one_step: what one step of the family updates, for the n_critic message ('pix2pix makes one D update and one G
+      update per step').
+
+  Raises:
+    ConfigError: naming the field, the value and the accepted values.
+  """
+  from gan_jax import optim, parallel, validation  # validation imports this package.
+  for name in nets:
+    require(name in config.optim, f'optim.{name}', f'config.model={config.model!r} trains networks '
+            f'{", ".join(nets)}: give config.optim a {name} section (as gan_jax/config.py\'s {config.model}_config does)')
+  optim.validate(config.optim)
+  parallel.validate_parallel(config.parallel, num_processes)
+  validation.validate_loop(config)
+  require(config.train.n_critic == 1, 'train.n_critic', f'got {config.train.n_critic}; {one_step}')
   require(config.train.batch_size % num_devices == 0, 'train.batch_size',
           f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
           f'parallel.mode={config.parallel.mode!r}')
-  data.check_available(config.data)
-  validation.validate_pipeline(config)
 
 
 def create_encoder_decoder_state(config: ml_collections.ConfigDict, key: jax.Array, dataset, encoder, decoder,

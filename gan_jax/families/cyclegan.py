@@ -45,7 +45,7 @@ from gan_jax import data, history, optim
 from gan_jax.config import choice, int_at_least, require
 from gan_jax.data.in_memory import epoch_indices, to_unit_range
 from gan_jax.evaluation import domain_classifier, feature_metrics, image_metrics, plots
-from gan_jax.families import Family, _with_split
+from gan_jax.families import Family, _with_split, validate_training
 from gan_jax.families.pix2pix import PATCHES, check_patch_fits
 from gan_jax.models import image_to_image as i2i
 from gan_jax.rng import noise_key
@@ -76,7 +76,6 @@ def validate_cyclegan(config: ml_collections.ConfigDict, num_devices: int, num_p
   Raises:
     ConfigError: naming the field, the value and the accepted values.
   """
-  from gan_jax import parallel, validation  # validation imports the families.
   require('cyclegan' in config, 'cyclegan',
           'the cyclegan family reads config.cyclegan: start from gan_jax.config.cyclegan_config()')
   c = config.cyclegan
@@ -103,22 +102,13 @@ def validate_cyclegan(config: ml_collections.ConfigDict, num_devices: int, num_p
           f'got {resolution}; the ResNet generator halves the image twice and doubles it back, and the SSIM of the '
           'evaluation needs more than 11 pixels: use a multiple of 4, at least 12')
   check_patch_fits(c.patch, resolution, 'cyclegan.patch')
-  for net in NETS:
-    require(net in config.optim, f'optim.{net}', f'cyclegan trains networks {", ".join(NETS)}: give config.optim '
-            f"a {net} section (as gan_jax/config.py's cyclegan_config does)")
-  optim.validate(config.optim)
+  validate_training(config, num_devices, num_processes, NETS,
+                    'CycleGAN makes one generator and one discriminator update per step')
   for net in ('d_a', 'd_b'):
     section = config.optim[net]
     require(not c.unroll_steps or section.name != 'adam' or section.eps_root > 0, f'optim.{net}.eps_root',
             f'got {section.eps_root}; cyclegan.unroll_steps={c.unroll_steps} differentiates through Adam, whose '
             'square root has no derivative at 0: use eps_root > 0 (e.g. 1e-16)')
-  parallel.validate_parallel(config.parallel, num_processes)
-  validation.validate_loop(config)
-  require(config.train.n_critic == 1, 'train.n_critic',
-          f'got {config.train.n_critic}; CycleGAN makes one generator and one discriminator update per step')
-  require(config.train.batch_size % num_devices == 0, 'train.batch_size',
-          f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
-          f'parallel.mode={config.parallel.mode!r}')
   data.check_available(config.data)
 
 

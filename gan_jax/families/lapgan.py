@@ -31,7 +31,7 @@ from gan_jax import data, losses, objectives, optim
 from gan_jax.config import ConfigError, choice, int_at_least, require
 from gan_jax.data.in_memory import epoch_indices, to_unit_range
 from gan_jax.evaluation import plots
-from gan_jax.families import EVAL_STREAM, Family, _with_split, real_sampler
+from gan_jax.families import EVAL_STREAM, Family, _with_split, real_sampler, validate_training
 from gan_jax.models import lapgan as lap
 from gan_jax.models.conv import ConvDiscriminator, ConvGenerator
 from gan_jax.objectives import Context, GANObjective
@@ -94,7 +94,7 @@ def validate_lapgan(config: ml_collections.ConfigDict, num_devices: int, num_pro
   Raises:
     ConfigError: naming the field, the value and the accepted values.
   """
-  from gan_jax import parallel, validation  # validation imports the families.
+  from gan_jax import validation  # validation imports the families.
   require('lapgan' in config, 'lapgan',
           'the lapgan family reads config.lapgan: start from gan_jax.config.lapgan_config()')
   c = config.lapgan
@@ -123,17 +123,9 @@ def validate_lapgan(config: ml_collections.ConfigDict, num_devices: int, num_pro
   require(_number(c.accept_threshold) and 0.0 < c.accept_threshold < 1.0, 'lapgan.accept_threshold',
           f'got {c.accept_threshold!r}; a class probability in (0, 1)')
   validate_objective(config.loss)
-  for net in ('g', 'd'):
-    require(net in config.optim, f'optim.{net}', f'lapgan trains every level\'s G with optim.g and D with optim.d: '
-            f"give config.optim a {net} section (as gan_jax/config.py's lapgan_config does)")
-  optim.validate(config.optim)
-  parallel.validate_parallel(config.parallel, num_processes)
-  validation.validate_loop(config)
-  require(config.train.n_critic == 1, 'train.n_critic',
-          f'got {config.train.n_critic}; LAPGAN makes one D update and one G update per level and step')
-  require(config.train.batch_size % num_devices == 0, 'train.batch_size',
-          f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
-          f'parallel.mode={config.parallel.mode!r}')
+  # optim.g trains every level's G, optim.d every level's D.
+  validate_training(config, num_devices, num_processes, ('g', 'd'),
+                    'LAPGAN makes one D update and one G update per level and step')
   data.check_available(config.data)
   validation.validate_pipeline(config)
 

@@ -30,7 +30,7 @@ from gan_jax.config import ConfigError, choice, int_at_least, require
 from gan_jax.data.in_memory import to_unit_range
 from gan_jax.data.paired import random_jitter
 from gan_jax.evaluation import image_metrics, plots
-from gan_jax.families import EVAL_STREAM, Family, _with_split
+from gan_jax.families import EVAL_STREAM, Family, _with_split, validate_training
 from gan_jax.models import image_to_image as i2i
 from gan_jax.objectives import Context, GANObjective
 from gan_jax.rng import data_key, noise_key
@@ -73,7 +73,6 @@ def validate_pix2pix(config: ml_collections.ConfigDict, num_devices: int, num_pr
   Raises:
     ConfigError: naming the field, the value and the accepted values.
   """
-  from gan_jax import parallel, validation  # validation imports the families.
   require('pix2pix' in config, 'pix2pix',
           'the pix2pix family reads config.pix2pix: start from gan_jax.config.pix2pix_config()')
   c = config.pix2pix
@@ -100,17 +99,8 @@ def validate_pix2pix(config: ml_collections.ConfigDict, num_devices: int, num_pr
     raise ConfigError(f'config.{error} (pix2pix.depth={depth}): use a data.resolution divisible by {2**depth} or a '
                       'smaller pix2pix.depth') from error
   check_patch_fits(c.patch, resolution, 'pix2pix.patch')
-  for net in NETS:
-    require(net in config.optim, f'optim.{net}', f'pix2pix trains networks g and d: give config.optim a {net} '
-            "section (as gan_jax/config.py's pix2pix_config does)")
-  optim.validate(config.optim)
-  parallel.validate_parallel(config.parallel, num_processes)
-  validation.validate_loop(config)
-  require(config.train.n_critic == 1, 'train.n_critic',
-          f'got {config.train.n_critic}; pix2pix makes one D update and one G update per step')
-  require(config.train.batch_size % num_devices == 0, 'train.batch_size',
-          f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
-          f'parallel.mode={config.parallel.mode!r}')
+  validate_training(config, num_devices, num_processes, NETS,
+                    'pix2pix makes one D update and one G update per step')
   data.check_available(config.data)
 
 

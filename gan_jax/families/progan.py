@@ -46,7 +46,7 @@ from gan_jax.config import ConfigError, int_at_least, require
 from gan_jax.data.in_memory import to_unit_range
 from gan_jax.evaluation import plots
 from gan_jax.evaluation.evaluator import EVAL_SEED_TAG
-from gan_jax.families import Family, real_sampler
+from gan_jax.families import Family, real_sampler, validate_training
 from gan_jax.models import progan as models
 from gan_jax.noise import NoiseSpec
 from gan_jax.objectives import Context, GANObjective
@@ -130,7 +130,7 @@ def validate_progan(config: ml_collections.ConfigDict, num_devices: int, num_pro
   Raises:
     ConfigError: naming the field, the value and the accepted values.
   """
-  from gan_jax import parallel, validation  # validation imports the families.
+  from gan_jax import validation  # validation imports the families.
   require('progan' in config, 'progan', 'the progan family reads config.progan: start from '
           'gan_jax.config.progan_config()')
   c = config.progan
@@ -158,16 +158,8 @@ def validate_progan(config: ml_collections.ConfigDict, num_devices: int, num_pro
   validate_objective(config.loss)
   require(config.gen.ema_decay >= 0 and config.gen.ema_decay < 1, 'gen.ema_decay',
           f'got {config.gen.ema_decay}; must lie in [0, 1) (0: sample with the trained weights)')
-  for net in NETS:
-    require(net in config.optim, f'optim.{net}', f'Progressive GAN trains networks g and d: give config.optim a {net} '
-            "section (as gan_jax/config.py's progan_config does)")
-  optim.validate(config.optim)
-  parallel.validate_parallel(config.parallel, num_processes)
-  validation.validate_loop(config)
-  require(config.train.n_critic == 1, 'train.n_critic',
-          f'got {config.train.n_critic}; Progressive GAN makes one D update and one G update per step')
-  require(batch % num_devices == 0, 'train.batch_size',
-          f'got {batch}; must be divisible by the {num_devices} devices of parallel.mode={config.parallel.mode!r}')
+  validate_training(config, num_devices, num_processes, NETS,
+                    'Progressive GAN makes one D update and one G update per step')
   data.check_available(config.data)
   validation.validate_pipeline(config)
 

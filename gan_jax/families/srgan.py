@@ -50,7 +50,7 @@ from gan_jax import data, losses, objectives, optim
 from gan_jax.config import ConfigError, choice, int_at_least, require
 from gan_jax.data.in_memory import to_unit_range
 from gan_jax.evaluation import image_metrics, plots
-from gan_jax.families import Family, _with_split
+from gan_jax.families import Family, _with_split, validate_training
 from gan_jax.models import srgan as models
 from gan_jax.models import vgg19
 from gan_jax.objectives import Context, GANObjective
@@ -84,7 +84,6 @@ def validate_srgan(config: ml_collections.ConfigDict, num_devices: int, num_proc
   Raises:
     ConfigError: naming the field, the value and the accepted values.
   """
-  from gan_jax import parallel, validation  # validation imports the families.
   require('srgan' in config, 'srgan', 'the srgan family reads config.srgan: start from gan_jax.config.srgan_config()')
   c = config.srgan
   try:
@@ -123,17 +122,7 @@ def validate_srgan(config: ml_collections.ConfigDict, num_devices: int, num_proc
   require(CONTENTS[c.content] is None or config.data.channels == 3, 'data.channels',
           f'got {config.data.channels}; srgan.content={c.content!r} reads RGB images through VGG19: set 3')
   nets = ('g', 'd') if adversarial(config) else ('g',)
-  for net in nets:
-    require(net in config.optim, f'optim.{net}', f'srgan trains networks {", ".join(nets)}: give config.optim a '
-            f"{net} section (as gan_jax/config.py's srgan_config does)")
-  optim.validate(config.optim)
-  parallel.validate_parallel(config.parallel, num_processes)
-  validation.validate_loop(config)
-  require(config.train.n_critic == 1, 'train.n_critic',
-          f'got {config.train.n_critic}; SRGAN makes one D update and one G update per step')
-  require(config.train.batch_size % num_devices == 0, 'train.batch_size',
-          f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
-          f'parallel.mode={config.parallel.mode!r}')
+  validate_training(config, num_devices, num_processes, nets, 'SRGAN makes one D update and one G update per step')
   if c.init_from:  # The disk: the run G starts from, the weights file, then the dataset.
     check_init_from(config)
   if CONTENTS[c.content] is not None:
