@@ -22,6 +22,7 @@ def module():
     yield load(os.path.join(BENCHMARKS, 'pytorch_cyclegan.py'))
 
 
+@pytest.mark.slow  # 8 s; the benchmark runs the same check before it times anything.
 def test_cyclegan_check_passes_at_a_tiny_size(module):
   rows = {row[0]: row[1:] for row in module.main(TINY)}
   # The generator: c7s1-4, d8, d16, one block of two 3x3 convolutions at 16, u8, u4, c7s1-3, each with a bias and

@@ -297,6 +297,7 @@ def test_the_shipped_emoji_classifier_loads_and_its_fd_separates_the_two_styles(
 # The family end to end.
 
 
+@pytest.mark.slow  # 35 s; pix2pix's resume keeps the image-to-image loop's path in CI.
 def test_a_resumed_run_is_bit_for_bit_the_uninterrupted_one_and_refuses_a_changed_model(tmp_path, tiny_maps):
   config = tiny_config(tiny_maps)
   for field, value in (('num_steps', 4), ('checkpoint_every_steps', 2), ('eval_every_steps', 4),
