@@ -1,0 +1,44 @@
+"""The caption grammar and vocabulary of the captioned object sets."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from gan_jax.data import captions
+
+
+@pytest.mark.parametrize('source', sorted(captions.CLASS_NAMES))
+def test_every_caption_round_trips_through_the_vocabulary(source):
+  vocabulary = captions.caption_vocabulary(source)
+  longest = 0
+  for label, colour, size, position in itertools.product(range(10), range(len(captions.COLOUR_NAMES)),
+                                                         range(len(captions.SIZES)), range(len(captions.POSITIONS))):
+    text = captions.caption(source, captions.Attributes(label, colour, (colour + 1) % 8, size, position))
+    ids = vocabulary.encode(text)
+    assert captions.UNKNOWN not in ids
+    assert vocabulary.decode(ids) == text
+    longest = max(longest, int((ids != captions.PAD).sum()))
+  assert longest <= captions.MAX_TOKENS
+
+
+def test_caption_reads_as_written():
+  text = captions.caption('mnist', captions.Attributes(label=7, colour=0, background=2, size=0, position=0))
+  assert text == 'a small red seven at the top left on a blue background'
+
+
+def test_unknown_words_encode_as_unknown_and_long_captions_are_refused():
+  vocabulary = captions.caption_vocabulary('mnist')
+  ids = vocabulary.encode('A purple Seven, at the top!', length=8)
+  assert ids.tolist()[:6] == [vocabulary.encode('a')[0], captions.UNKNOWN, *vocabulary.encode('seven at the top')[:4]]
+  assert np.all(ids[6:] == captions.PAD)
+  with pytest.raises(ValueError, match='at most 3'):
+    vocabulary.encode('a red seven at the top', length=3)
+
+
+def test_fingerprint_tells_vocabularies_apart():
+  mnist, fashion = captions.caption_vocabulary('mnist'), captions.caption_vocabulary('fashion_mnist')
+  assert mnist.fingerprint != fashion.fingerprint
+  assert mnist.fingerprint == captions.Vocabulary(mnist.words).fingerprint
+  with pytest.raises(ValueError, match='repeated'):
+    captions.Vocabulary(('a', 'b', 'a'))
