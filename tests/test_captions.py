@@ -42,3 +42,25 @@ def test_fingerprint_tells_vocabularies_apart():
   assert mnist.fingerprint == captions.Vocabulary(mnist.words).fingerprint
   with pytest.raises(ValueError, match='repeated'):
     captions.Vocabulary(('a', 'b', 'a'))
+
+
+def test_text_encoder_reads_word_order_and_ignores_padding(tmp_path):
+  import jax
+  from gan_jax.models import text_encoder
+  vocabulary = captions.caption_vocabulary('mnist')
+  model = text_encoder.TextEncoder(vocabulary.size, features=8, width=8)
+  tokens = np.stack([vocabulary.encode('a red seven on a blue background'),
+                     vocabulary.encode('a blue seven on a red background')])
+  params = model.init(jax.random.key(0), tokens)['params']
+  a, b = model.apply({'params': params}, tokens)
+  assert np.abs(np.asarray(a - b)).max() > 1e-4  # The same words in another order embed elsewhere.
+  longer = np.concatenate([tokens, np.zeros_like(tokens)], axis=1)  # More padding changes nothing.
+  np.testing.assert_allclose(model.apply({'params': params}, longer), model.apply({'params': params}, tokens),
+                             atol=1e-6)
+  path = tmp_path / 'encoder.npz'
+  text_encoder.save(path, model, params, vocabulary)
+  loaded, loaded_params, own = text_encoder.load(path, vocabulary)
+  assert own == vocabulary and loaded == model
+  np.testing.assert_array_equal(loaded.apply({'params': loaded_params}, tokens), model.apply({'params': params}, tokens))
+  with pytest.raises(ValueError, match='vocabulary'):
+    text_encoder.load(path, captions.caption_vocabulary('fashion_mnist'))
