@@ -197,7 +197,7 @@ def test_a_pyramid_the_image_does_not_allow_is_refused_naming_the_field(resoluti
     ('lapgan.upsample', 'cubic', 'accepted values: bilinear, nearest'),
     ('lapgan.disc_input', 'both', 'accepted values: sum, concat'),
     ('lapgan.feature', 'map', "picks one image of a paired dataset"),
-    ('loss.g.feature_matching', 1.0, 'trained on the adversarial term only'),
+    ('loss.g.feature_matching', 1.0, "LAPGAN's G is trained on the terms adversarial: set it to 0"),
     ('data.name', 'stacked_mnist', 'LAPGAN models images'),
 ])
 def test_bad_lapgan_fields_are_named(field, value, message, tmp_path):

@@ -25,8 +25,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import data
-from gan_jax.config import require
+from gan_jax import data, losses, objectives
+from gan_jax.config import ConfigError, require
 from gan_jax.data import in_memory
 
 # config.model -> the module whose FAMILY it is.
@@ -174,6 +174,30 @@ def validate_training(config: ml_collections.ConfigDict, num_devices: int, num_p
   require(config.train.batch_size % num_devices == 0, 'train.batch_size',
           f'got {config.train.batch_size}; must be divisible by the {num_devices} devices of '
           f'parallel.mode={config.parallel.mode!r}')
+
+
+def validate_terms(loss: ml_collections.ConfigDict, allowed: dict[str, tuple[str, ...]], trained: str) -> None:
+  """The objective checks every image-to-image and multi-scale family shares: the adversarial pair, the terms'
+  registered names and weights, and no weight on a term the family's step does not compute.
+
+  Args:
+    loss: `config.loss`.
+    allowed: player ('d', 'g') -> the terms its step computes.
+    trained: who is trained, for the message ("pix2pix's G", "LAPGAN's levels").
+
+  Raises:
+    ConfigError: naming the first term with a weight it cannot have, or the registry's complaint.
+  """
+  losses.validate(loss)
+  try:
+    objectives.check_terms(loss)
+  except ValueError as error:
+    raise ConfigError(str(error)) from error
+  for player, terms in allowed.items():
+    for term, weight in loss[player].items():
+      require(not weight or term in terms, f'loss.{player}.{term}',
+              f"got {weight!r}; {trained.format(player=player.upper())} is trained on the terms {', '.join(terms)}: "
+              'set it to 0')
 
 
 def create_encoder_decoder_state(config: ml_collections.ConfigDict, key: jax.Array, dataset, encoder, decoder,

@@ -27,11 +27,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import data, losses, objectives, optim
-from gan_jax.config import ConfigError, choice, int_at_least, require
+from gan_jax import data, objectives, optim
+from gan_jax.config import choice, int_at_least, require
 from gan_jax.data.in_memory import epoch_indices, to_unit_range
 from gan_jax.evaluation import plots
-from gan_jax.families import EVAL_STREAM, Family, _with_split, real_sampler, validate_training
+from gan_jax.families import EVAL_STREAM, Family, _with_split, real_sampler, validate_terms, validate_training
 from gan_jax.models import lapgan as lap
 from gan_jax.models.conv import ConvDiscriminator, ConvGenerator
 from gan_jax.objectives import Context, GANObjective
@@ -133,15 +133,8 @@ def validate_lapgan(config: ml_collections.ConfigDict, num_devices: int, num_pro
 def validate_objective(loss: ml_collections.ConfigDict) -> None:
   """The adversarial pair and only the 'adversarial' terms (the others read outputs or inputs a level's networks
   do not have), each with a weight > 0."""
-  losses.validate(loss)
-  try:
-    objectives.check_terms(loss)
-  except ValueError as error:
-    raise ConfigError(str(error)) from error
+  validate_terms(loss, {'d': ('adversarial',), 'g': ('adversarial',)}, "LAPGAN's {player}")
   for player in ('d', 'g'):
-    for term, weight in loss[player].items():
-      require(not weight or term == 'adversarial', f'loss.{player}.{term}',
-              f"got {weight!r}; LAPGAN's levels are trained on the adversarial term only: set it to 0")
     require(loss[player].adversarial > 0, f'loss.{player}.adversarial',
             f'{player.upper()} has no objective: give it a weight > 0')
 

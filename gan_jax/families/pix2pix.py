@@ -25,12 +25,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import data, losses, objectives, optim
+from gan_jax import data, objectives, optim
 from gan_jax.config import ConfigError, choice, int_at_least, require
 from gan_jax.data.in_memory import to_unit_range
 from gan_jax.data.paired import random_jitter
 from gan_jax.evaluation import image_metrics, plots
-from gan_jax.families import EVAL_STREAM, Family, _with_split, validate_training
+from gan_jax.families import EVAL_STREAM, Family, _with_split, validate_terms, validate_training
 from gan_jax.models import image_to_image as i2i
 from gan_jax.objectives import Context, GANObjective
 from gan_jax.rng import data_key, noise_key
@@ -107,15 +107,7 @@ def validate_pix2pix(config: ml_collections.ConfigDict, num_devices: int, num_pr
 def validate_objective(loss: ml_collections.ConfigDict) -> None:
   """The adversarial pair, the terms' names and weights (lambda = loss.g.l1 >= 0), only the terms pix2pix's
   networks can be trained on, and an objective for each network."""
-  losses.validate(loss)
-  try:
-    objectives.check_terms(loss)
-  except ValueError as error:
-    raise ConfigError(str(error)) from error
-  for player, allowed in TERMS.items():
-    for term, weight in loss[player].items():
-      require(not weight or term in allowed, f'loss.{player}.{term}',
-              f"got {weight!r}; pix2pix's {player.upper()} is trained on the terms {', '.join(allowed)}: set it to 0")
+  validate_terms(loss, TERMS, "pix2pix's {player}")
   require(loss.d.adversarial > 0, 'loss.d.adversarial', 'D has no objective: give it a weight > 0 (0.5 halves it, '
           'as the paper does)')
   require(loss.g.adversarial > 0 or loss.g.l1 > 0, 'loss.g.l1',

@@ -41,12 +41,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import data, losses, objectives, optim
-from gan_jax.config import ConfigError, int_at_least, require
+from gan_jax import data, objectives, optim
+from gan_jax.config import int_at_least, require
 from gan_jax.data.in_memory import to_unit_range
 from gan_jax.evaluation import plots
 from gan_jax.evaluation.evaluator import EVAL_SEED_TAG
-from gan_jax.families import Family, real_sampler, validate_training
+from gan_jax.families import Family, real_sampler, validate_terms, validate_training
 from gan_jax.models import progan as models
 from gan_jax.noise import NoiseSpec
 from gan_jax.objectives import Context, GANObjective
@@ -181,16 +181,7 @@ def validate_resolutions(resolutions, data_resolution) -> None:
 
 def validate_objective(loss: ml_collections.ConfigDict) -> None:
   """The adversarial pair, the terms' names and weights, only the terms Progressive GAN's step computes."""
-  losses.validate(loss)
-  try:
-    objectives.check_terms(loss)
-  except ValueError as error:
-    raise ConfigError(str(error)) from error
-  for player, allowed in TERMS.items():
-    for term, weight in loss[player].items():
-      require(not weight or term in allowed, f'loss.{player}.{term}',
-              f"got {weight!r}; Progressive GAN's {player.upper()} is trained on the terms {', '.join(allowed)}: "
-              'set it to 0')
+  validate_terms(loss, TERMS, "Progressive GAN's {player}")
   require(loss.d.adversarial > 0, 'loss.d.adversarial', 'D has no adversarial objective: give it a weight > 0')
   require(loss.g.adversarial > 0, 'loss.g.adversarial', 'G has no objective: give it a weight > 0')
 
