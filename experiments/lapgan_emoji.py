@@ -11,7 +11,7 @@ emoji_styles is a paired dataset (each emoji drawn by Noto Color Emoji and by Op
 gives the pictures and each level's residual RMS against the real residuals'.
 """
 
-from gan_jax.config import lapgan_config, select_variant
+from gan_jax.config import lapgan_config, lapgan_smoke, select_variant
 
 
 def get_config(variant: str | None = None):
@@ -37,22 +37,9 @@ def openmoji(config):
 
 
 def smoke(config):
-  config.lapgan.coarse_gen_widths = (8, 4)
-  config.lapgan.coarse_disc_widths = (4, 8)
-  config.lapgan.gen_width = 4
-  config.lapgan.gen_layers = 1
-  config.lapgan.disc_widths = (4, 8)
-  config.lapgan.latent_dim = 8
   config.data.resolution = 32
   config.lapgan.sizes = (32, 16, 8)
-  config.train.batch_size = 8
-  config.train.num_steps = 4
-  config.train.log_every_steps = 2
-  config.train.eval_every_steps = 4
-  config.train.checkpoint_every_steps = 4
-  config.eval.num_samples = 16
-  config.eval.grid_rows = 4
-  return config
+  return lapgan_smoke(config, batch_size=8, num_samples=16)
 
 
 VARIANTS = {'openmoji': openmoji, 'smoke': smoke}

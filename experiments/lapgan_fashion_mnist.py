@@ -13,7 +13,7 @@ FD and KID) plus the fraction of samples the classifier accepts as a garment wit
 upsampling in the pyramid) and `smoke`.
 """
 
-from gan_jax.config import lapgan_config, select_variant
+from gan_jax.config import lapgan_config, lapgan_smoke, select_variant
 
 
 def get_config(variant: str | None = None):
@@ -35,20 +35,7 @@ def nearest(config):
 
 
 def smoke(config):
-  config.lapgan.coarse_gen_widths = (8, 4)
-  config.lapgan.coarse_disc_widths = (4, 8)
-  config.lapgan.gen_width = 4
-  config.lapgan.gen_layers = 1
-  config.lapgan.disc_widths = (4, 8)
-  config.lapgan.latent_dim = 8
-  config.train.batch_size = 16
-  config.train.num_steps = 4
-  config.train.log_every_steps = 2
-  config.train.eval_every_steps = 4
-  config.train.checkpoint_every_steps = 4
-  config.eval.num_samples = 64
-  config.eval.grid_rows = 4
-  return config
+  return lapgan_smoke(config, batch_size=16, num_samples=64)
 
 
 VARIANTS = {'concat': concat, 'nearest': nearest, 'smoke': smoke}

@@ -620,6 +620,20 @@ def lapgan_config() -> ml_collections.ConfigDict:
   return config
 
 
+def lapgan_smoke(config: ml_collections.ConfigDict, batch_size: int, num_samples: int) -> ml_collections.ConfigDict:
+  """The LAPGAN experiments' `smoke` variant: widths 4-8, one convolution per level, 8 latents, 4 steps logged every
+  2, evaluated and saved at the end on `num_samples` samples pictured in 4 rows."""
+  c = config.lapgan
+  c.coarse_gen_widths, c.coarse_disc_widths, c.disc_widths = (8, 4), (4, 8), (4, 8)
+  c.gen_width, c.gen_layers, c.latent_dim = 4, 1, 8
+  config.train.batch_size = batch_size
+  config.train.num_steps = config.train.eval_every_steps = config.train.checkpoint_every_steps = 4
+  config.train.log_every_steps = 2
+  config.eval.num_samples = num_samples
+  config.eval.grid_rows = 4
+  return config
+
+
 def srgan_config() -> ml_collections.ConfigDict:
   """SRGAN (Ledig et al. 2017) x4 on photos' 96x96 crops (24x24 LR) in the paper's setting: SRResNet with 16
   residual blocks of 64 channels, the VGG-style discriminator (64 ... 512, dense 1024), G's objective the VGG54
