@@ -6,7 +6,10 @@ Modes (each writes one PNG, `--out`, default DIR/plots/<mode>.png):
 - arithmetic: DCGAN's vector arithmetic on averaged latents, G(mean z_a - mean z_b + mean z_c), with `--a`, `--b`,
   `--c` indices into the run's fixed evaluation latents (the samples of `--mode grid` without labels, numbered row
   by row from 0); the first image is the result, the rest add small noise to it as in the DCGAN paper.
-The config must be the one the run was trained with (the same file and overrides).
+The config must be the one the run was trained with (the same file and overrides). Runs of the other families
+that generate images (config.model 'lapgan', 'progan', ...: those with a `Family.sample`) have the grid mode without
+labels: a Progressive GAN's checkpoint restores into the stage it was saved in and draws at that stage's resolution
+and alpha.
 """
 
 import os
@@ -24,10 +27,9 @@ import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gan_jax import checkpoint, data, latent_space, validation  # noqa: E402
+from gan_jax import checkpoint, data, families, latent_space, validation  # noqa: E402
 from gan_jax.cli import parse_flags, usage_error  # noqa: E402  (defines --config and --workdir)
 from gan_jax.evaluation import evaluator, plots  # noqa: E402
-from gan_jax.families.gan import create_gan_state  # noqa: E402
 from gan_jax.state import TrainState  # noqa: E402
 
 MODES = ('grid', 'interpolate', 'arithmetic')
@@ -50,9 +52,11 @@ def restore_run(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainS
   if not os.path.isdir(directory):  # Checked first: the checkpoint manager would create it.
     raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
   dataset = data.make_dataset(config.data)
-  template = create_gan_state(config, jax.random.key(config.seed), dataset)
+  family = families.get(config.model)
+  initial = family.create_state(config, jax.random.key(config.seed), dataset)
   manager = checkpoint.make_manager(directory, config.train.keep_checkpoints)
-  state = checkpoint.restore_latest(manager, template)
+  # The structure of the state saved at a step: a growing family's checkpoint holds the stage it was saved in.
+  state = checkpoint.restore_latest(manager, lambda step: families.state_at(family, config, initial, step, dataset))
   if state is None:
     raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
   return state, dataset
@@ -70,7 +74,13 @@ def _indices(values: list[str], name: str, limit: int) -> np.ndarray:
 
 def draw_grid(state: TrainState, config, rows: int, labels: list[str]) -> np.ndarray:
   """Samples from the run's evaluation noise; with `labels`, one row per label and the same latents down each
-  column, so a column shows one latent drawn as every class."""
+  column, so a column shows one latent drawn as every class. Families other than 'gan' draw with their
+  `Family.sample` from a key of the run's seed."""
+  if config.model != 'gan':
+    if labels:
+      raise ValueError(f'--labels: only config.model=gan runs draw by label, not {config.model!r}')
+    key = jax.random.fold_in(jax.random.key(config.seed), evaluator.EVAL_SEED_TAG)
+    return plots.image_grid(families.get(config.model).sample(config, state, key, rows * rows), rows)
   if not labels:
     return plots.image_grid(evaluator.generate_from(state, evaluator.eval_noise(state, config, rows * rows)), rows)
   if not state.noise.num_classes:
@@ -115,6 +125,9 @@ def main(argv: list[str]) -> None:
   console.log_to_workdir(workdir, jax.process_index())  # Appends to the training run's log.
   try:
     validation.validate(config, num_devices=1)
+    if config.model != 'gan' and (FLAGS.mode != 'grid' or families.get(config.model).sample is None):
+      raise ValueError(f'--mode {FLAGS.mode}: a config.model={config.model!r} run '
+                       + ('has the grid mode only' if families.get(config.model).sample else 'draws no images'))
     state, _ = restore_run(config, workdir)
     if FLAGS.mode == 'grid':
       image = draw_grid(state, config, FLAGS.rows, FLAGS.labels)

@@ -123,6 +123,9 @@ def test_the_familys_sampler_with_a_silenced_residual_generator_upsamples_the_co
   coarse = np.asarray(images[0], np.float64)
   assert np.std(coarse) > 0  # The coarsest G draws something.
   np.testing.assert_allclose(images[-1], np_upsample(coarse, 'bilinear'), atol=1e-5)
+  # `gan_jax.sample`'s grid draws the finest level, clipped to the image range.
+  np.testing.assert_array_equal(lapgan.sample_images(config, state, jax.random.key(5), 6),
+                                np.clip(images[-1], -1.0, 1.0))
 
 
 # Training.

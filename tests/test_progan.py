@@ -13,6 +13,8 @@ import pytest
 from gan_jax import checkpoint, families, objectives, train
 from gan_jax.config import ConfigError
 from gan_jax.data import make_dataset
+from gan_jax.evaluation import plots
+from gan_jax.evaluation.evaluator import EVAL_SEED_TAG
 from gan_jax.families import progan
 from gan_jax.models import progan as models
 from gan_jax.state import Network
@@ -307,6 +309,21 @@ def test_a_checkpoint_in_a_fade_in_restores_into_its_stage_and_trains_on_bit_for
   # The loop's chunks end at every stage start.
   config.train.steps_per_call = config.train.log_every_steps = 100
   assert [train.next_boundary(s, config, progan.stage_starts(config)) for s in (0, 2, 3)] == [2, 4, 4]
+
+
+def test_the_sample_command_restores_a_fade_in_checkpoint_into_its_stage_and_draws_from_it(grown, tmp_path):
+  from gan_jax import sample
+  config = tiny_config()
+  saved = grown[1].replace(step=jnp.int32(3))  # Inside the 8x8 fade-in, alpha 0.5.
+  checkpoint.save(checkpoint.make_manager(str(tmp_path / 'checkpoints')), saved)
+  state, _ = sample.restore_run(config, str(tmp_path))
+  assert int(state.step) == 3 and progan.stage_of(config, state) == progan.stages(config)[1]
+  key = jax.random.fold_in(jax.random.key(config.seed), EVAL_SEED_TAG)
+  expected = progan.generate(config, saved, jax.random.normal(key, (4, config.progan.latent_dim)))
+  assert expected.shape == (4, 8, 8, 1)
+  np.testing.assert_array_equal(sample.draw_grid(state, config, 2, []), plots.image_grid(expected, 2))
+  with pytest.raises(ValueError, match='only config.model=gan runs draw by label'):
+    sample.draw_grid(state, config, 2, ['1'])
 
 
 @pytest.fixture

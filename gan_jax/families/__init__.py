@@ -12,6 +12,8 @@ every family; a family supplies the parts that differ:
 - `batch_extras`: the entries of `state.extras` with a batch axis first (PCD's chains), sharded like the batch;
 - `stage_starts(config)` and `next_stage(config, state, dataset)`, for a state whose structure changes as it trains
   (Progressive GAN grows its networks): the steps at which it changes, and the change (see `state_at`).
+- `sample(config, state, key, num)`: `num` images drawn from the state's generator, for `gan_jax.sample`'s grid
+  (families that generate images; the 'gan' family's own modes use its evaluation noise instead).
 
 Families are imported when asked for, so a GAN run does not load the RBM's code.
 """
@@ -64,6 +66,8 @@ class Family:
   # step. None: one structure throughout.
   stage_starts: Callable[[ml_collections.ConfigDict], tuple[int, ...]] | None = None
   next_stage: Callable[[ml_collections.ConfigDict, Any, Any], Any] | None = None
+  # Images [num, H, W, C] in [-1, 1] drawn with `key` from the state at its stage: (config, state, key, num).
+  sample: Callable[[ml_collections.ConfigDict, Any, jax.Array, int], np.ndarray] | None = None
 
 
 def stage_starts(family: Family, config: ml_collections.ConfigDict) -> tuple[int, ...]:

@@ -403,6 +403,12 @@ def make_lapgan_evaluator(config: ml_collections.ConfigDict, dataset):
   return evaluate
 
 
+def sample_images(config: ml_collections.ConfigDict, state: TrainState, key: jax.Array, num: int) -> np.ndarray:
+  """The finest level of `num` pyramids sampled coarse to fine with `key`, clipped to [-1, 1] as the evaluation's
+  pictures are (a level's residual can overshoot) (`Family.sample`)."""
+  return np.clip(np.asarray(make_pyramid_sampler(config)(state, key, num)[-1]), -1.0, 1.0)
+
+
 FAMILY = Family(validate=validate_lapgan, create_state=create_lapgan_state,
                 make_train_step=make_lapgan_train_step, make_evaluator=make_lapgan_evaluator,
-                loss_names=('d_loss', 'g_loss'))
+                loss_names=('d_loss', 'g_loss'), sample=sample_images)

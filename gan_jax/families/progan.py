@@ -400,6 +400,12 @@ def make_progan_evaluator(config: ml_collections.ConfigDict, dataset):
   return evaluate
 
 
+def sample_images(config: ml_collections.ConfigDict, state: TrainState, key: jax.Array, num: int) -> np.ndarray:
+  """G's samples for `num` normal latents drawn with `key`, at the state's stage and alpha, upsampled to
+  data.resolution (`Family.sample`)."""
+  return generate(config, state, jax.random.normal(key, (num, config.progan.latent_dim)))
+
+
 FAMILY = Family(validate=validate_progan, create_state=create_progan_state, make_train_step=make_progan_train_step,
                 make_evaluator=make_progan_evaluator, loss_names=('d_loss', 'g_loss'), stage_starts=stage_starts,
-                next_stage=next_stage)
+                next_stage=next_stage, sample=sample_images)
