@@ -25,9 +25,9 @@ def get_config(variant: str | None = None):
   config.cyclegan.disc_channels = 16
   # 4 epochs of the 1,217 training emoji (the paper: 200), the rate decaying over the second half: 4-6 minutes
   # at 13-19 steps/s on the shared 2-core CPU (longer when other jobs hold it). Measured over seeds with
-  # `python benchmarks/sweeps.py cyclegan` (README), before the networks became the authors' (their instance norm
-  # had a scale and bias, their up-sampling Flax's alignment): test L1 of G_ab(openmoji) against the true noto 0.149
-  # (the openmoji copied as its translation: 0.163), FD in the emoji classifier's features 24-26 (copy: 393).
+  # `python benchmarks/sweeps.py cyclegan` (README), seeds 0 and 1 with the authors' networks: test L1 of
+  # G_ab(openmoji) against the true noto 0.149 (the openmoji copied as its translation: 0.163), FD in the emoji
+  # classifier's features 25-27 (copy: 393).
   config.train.num_steps = 5000
   config.train.log_every_steps = 250
   config.train.eval_every_steps = 2500
