@@ -1,10 +1,10 @@
 """gan_jax against a plain PyTorch CycleGAN at 128x128: training steps/second (and peak memory) side by side.
 
 The model is CycleGAN (Zhu et al. 2017) as `gan_jax.config.cyclegan_config()` sets it: two ResNet generators with 6
-residual blocks (the paper's choice at 128x128) and widths 64-128-256, two 70x70 PatchGANs (widths 64-512),
-instance norm, the least-squares GAN loss, cycle loss lambda = 10, identity loss 0.5 lambda, a 50-image pool per
-discriminator, Adam(2e-4, b1 0.5, b2 0.999) for all four networks. One training step is both generators' update,
-then both discriminators' on the generators' translations through the pools.
+residual blocks (the paper's choice at 128x128) and widths 64-128-256, two 70x70 PatchGANs (widths 64-512), instance
+norm without scale and bias, the least-squares GAN loss, cycle loss lambda = 10, identity loss 0.5 lambda, a 50-image
+pool per discriminator, Adam(2e-4, b1 0.5, b2 0.999) for all four networks. One training step is both generators'
+update, then both discriminators' on the generators' translations through the pools.
 
 gan_jax runs it as train.py does: the family's compiled step, `make_multi_step_fn(config, dataset, parallel)(1)`,
 one step per call, waited for after each call; the images are a random uint8 dataset of two domains
@@ -16,8 +16,9 @@ discriminators frozen (`requires_grad = False`) the generators' loss (adversaria
 `optimizer_G.step()` over both generators' parameters, then each discriminator's loss on its real images and its
 pool's (`ImagePool.query`, per image) detached fakes, halved, `backward()` each, and one `optimizer_D.step()` over
 both discriminators' parameters. The networks are the authors' `ResnetGenerator` and `NLayerDiscriminator`
-(n_layers 3) with one difference so that they are gan_jax's: `InstanceNorm2d(affine=True)` (gan_jax's instance norm
-has a scale and a bias per channel; the authors' has none). Names follow gan_jax: G_ab (the authors' G_A) takes A
+(n_layers 3) as they define them: `get_norm_layer('instance')`'s `InstanceNorm2d(affine=False,
+track_running_stats=False)`, and the up-convolutions `ConvTranspose2d(3, stride=2, padding=1, output_padding=1)`,
+which keep the last 2H of the full 2H + 1 outputs per side. Names follow gan_jax: G_ab (the authors' G_A) takes A
 to B, D_b (the authors' D_A) judges B. The batch is `torch.randint`-drawn images of the same uint8 datasets, per
 domain independently.
 
@@ -67,7 +68,6 @@ import common
 RESOLUTION, CHANNELS, BLOCKS, WIDTH = 128, 3, 6, 64
 FEATURES = ('openmoji', 'noto')  # emoji_styles' two domains (cyclegan_config's dataset), as random images here.
 MEMORY_TAG = 'MEMORY_JSON '
-FLAX_UPSAMPLING = True  # The up-sampling's alignment (see `Crop`); False: the authors', which the check refuses.
 torch = None  # Imported by `main` and the PyTorch memory worker only.
 
 
@@ -79,7 +79,8 @@ def cyclegan_bench_config(batch_size: int, resolution: int = RESOLUTION, n_block
   c = config.cyclegan
   c.n_blocks, c.gen_channels, c.disc_channels = n_blocks, width, width
   config.train.batch_size = batch_size
-  assert (c.patch, c.norm, c.cycle_weight, c.identity_weight, c.pool_size) == (70, 'instance', 10.0, 0.5, 50)
+  assert (c.patch, c.norm) == (70, 'instance_no_affine')
+  assert (c.cycle_weight, c.identity_weight, c.pool_size) == (10.0, 0.5, 50)
   assert config.loss.name == 'least_squares' and config.train.steps_per_call == 1 and not c.reverse
   for name in cyclegan.NETS:
     opt = config.optim[name]
@@ -118,7 +119,8 @@ def import_torch():
 
 
 def norm(channels: int):
-  return torch.nn.InstanceNorm2d(channels, affine=True)  # The authors': affine=False; gan_jax's has scale and bias.
+  """The authors' `get_norm_layer('instance')`."""
+  return torch.nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
 
 
 def define_modules():
@@ -135,20 +137,13 @@ def define_modules():
     def forward(self, x):
       return x + self.conv_block(x)
 
-  class Crop(nn.Module):
-    """2H x 2W of a transposed convolution's full 2H + 1 outputs: the first (Flax's 'SAME', gan_jax's; with
-    `FLAX_UPSAMPLING`) or the last (the authors' `padding=1, output_padding=1`)."""
-
-    def forward(self, x):
-      return x[:, :, :-1, :-1] if FLAX_UPSAMPLING else x[:, :, 1:, 1:]
-
   def generator(n_blocks: int, ngf: int, nc: int = CHANNELS):
     model = [nn.ReflectionPad2d(3), nn.Conv2d(nc, ngf, 7), norm(ngf), nn.ReLU(True)]
     for mult in (1, 2):
       model += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1), norm(ngf * mult * 2), nn.ReLU(True)]
     model += [Block(ngf * 4) for _ in range(n_blocks)]
     for mult in (4, 2):
-      model += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2), Crop(),
+      model += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1),
                 norm(ngf * mult // 2), nn.ReLU(True)]
     model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, nc, 7), nn.Tanh()]
     return nn.Sequential(*model)
@@ -275,15 +270,12 @@ class TorchCycleGAN:
       counts = {}
       with torch.no_grad():
         for m in net.modules():
-          kind = {nn.Conv2d: 'Conv', nn.ConvTranspose2d: 'ConvTranspose', nn.InstanceNorm2d: 'InstanceNorm'}.get(
-              type(m))
-          if kind is None:
+          kind = {nn.Conv2d: 'Conv', nn.ConvTranspose2d: 'ConvTranspose'}.get(type(m))
+          if kind is None:  # The norms have no parameters on either side.
             continue
           p = params[f'{kind}_{counts.setdefault(kind, 0)}']
           counts[kind] += 1
-          if kind == 'InstanceNorm':
-            m.weight.copy_(torch.from_numpy(np.array(p['scale'])))
-          elif kind == 'Conv':
+          if kind == 'Conv':
             m.weight.copy_(torch.from_numpy(np.array(p['kernel']).transpose(3, 2, 0, 1)))
           else:  # Flax's transposed convolution does not flip its kernel: torch's [in, out, h, w] is it flipped.
             m.weight.copy_(torch.from_numpy(np.array(p['kernel'])[::-1, ::-1].transpose(2, 3, 0, 1).copy()))
@@ -303,18 +295,18 @@ def check(config, dataset: data.PairedImages, tolerance: float = 1e-4) -> list[l
   """
   state = cyclegan.FAMILY.create_state(config, jax.random.key(config.seed), dataset)
   model = TorchCycleGAN(config, dataset)
-  model.load_jax_params(state)
-  batch = config.train.batch_size
-  to_jax = lambda f: data.in_memory.to_unit_range(dataset.features[f][:batch])
-  a, b = (np.asarray(to_jax(f)) for f in FEATURES)
-  to_torch = lambda x: torch.from_numpy(np.array(x)).permute(0, 3, 1, 2)
-  from_torch = lambda x: x.detach().permute(0, 2, 3, 1).numpy()
   rows = []
   for name, net in model.nets.items():
     ours, theirs = count(state.nets[name].params), sum(p.numel() for p in net.parameters())
     if ours != theirs:
       raise AssertionError(f'{name}: {ours} parameters in gan_jax, {theirs} in PyTorch')
     rows.append([f'{name} parameters', f'{ours:,}', f'{theirs:,}'])
+  model.load_jax_params(state)
+  batch = config.train.batch_size
+  to_jax = lambda f: data.in_memory.to_unit_range(dataset.features[f][:batch])
+  a, b = (np.asarray(to_jax(f)) for f in FEATURES)
+  to_torch = lambda x: torch.from_numpy(np.array(x)).permute(0, 3, 1, 2)
+  from_torch = lambda x: x.detach().permute(0, 2, 3, 1).numpy()
   for name, x in (('g_ab', a), ('g_ba', b), ('d_a', a), ('d_b', b)):
     ours = np.asarray(jax.jit(lambda state, x, name=name: state.nets[name].apply(x, train=True)[0])(state, x))
     with torch.no_grad():

@@ -4,11 +4,12 @@
   python -m gan_jax.main --config experiments/cyclegan_emoji.py --workdir workdirs/cyclegan_emoji
   python -m gan_jax.main --config experiments/cyclegan_emoji.py:smoke --workdir /tmp/cyclegan_smoke
 
-The paper's system (gan_jax.config.cyclegan_config: ResNet generators, 70x70 PatchGANs, least-squares GAN loss,
-cycle lambda = 10, identity 0.5 lambda, 50-image pools, Adam 2e-4 / 0.5 constant then linear to 0, batch 1) at 32x32
-and a quarter of the widths. Variants: the paper's ablations `no_cycle` ("GAN alone") and `no_adversarial` ("Cycle
-alone"), `no_identity`, `unrolled` (both discriminators unrolled 5 steps in G's loss) and `smoke`. Training reads the two styles as independent sets; the test split's pairing (the same code point in both
-styles) only scores the translations.
+The paper's system (gan_jax.config.cyclegan_config: the authors' ResNet generators and 70x70 PatchGANs, with instance
+norm without scale and bias, least-squares GAN loss, cycle lambda = 10, identity 0.5 lambda, 50-image pools, Adam 2e-4 /
+0.5 constant then linear to 0, batch 1) at 32x32 and a quarter of the widths. Variants: the paper's ablations `no_cycle`
+("GAN alone") and `no_adversarial` ("Cycle alone"), `no_identity`, `unrolled` (both discriminators unrolled 5 steps in
+G's loss) and `smoke`. Training reads the two styles as independent sets; the test split's pairing (the same code point
+in both styles) only scores the translations.
 """
 
 from gan_jax.config import cyclegan_config, cyclegan_smoke, decay_in_second_half, select_variant
@@ -24,8 +25,9 @@ def get_config(variant: str | None = None):
   config.cyclegan.disc_channels = 16
   # 4 epochs of the 1,217 training emoji (the paper: 200), the rate decaying over the second half: 4-6 minutes
   # at 13-19 steps/s on the shared 2-core CPU (longer when other jobs hold it). Measured over seeds with
-  # `python benchmarks/sweeps.py cyclegan` (README): test L1 of G_ab(openmoji) against the true noto 0.149 (the
-  # openmoji copied as its translation: 0.163), FD in the emoji classifier's features 24-26 (copy: 393).
+  # `python benchmarks/sweeps.py cyclegan` (README), seeds 0 and 1 with the authors' networks: test L1 of
+  # G_ab(openmoji) against the true noto 0.149 (the openmoji copied as its translation: 0.163), FD in the emoji
+  # classifier's features 25-27 (copy: 393).
   config.train.num_steps = 5000
   config.train.log_every_steps = 250
   config.train.eval_every_steps = 2500

@@ -409,9 +409,10 @@ def family_defaults(model: str) -> ml_collections.ConfigDict:
 
 def cyclegan_config() -> ml_collections.ConfigDict:
   """CycleGAN (Zhu et al. 2017) on emoji_styles, OpenMoji <-> Noto at 64x64, in the paper's setting: ResNet
-  generators (6 residual blocks, the paper's choice for 128x128), 70x70 PatchGANs, instance norm, the least-squares
-  GAN loss, cycle loss lambda = 10, identity loss 0.5 lambda, a 50-image pool per discriminator, Adam 2e-4, beta
-  (0.5, 0.999), batch 1, 200 epochs: the rate constant for 100, then decaying linearly to 0 over the last 100.
+  generators (6 residual blocks, the paper's choice for 128x128), 70x70 PatchGANs, instance norm without scale and
+  bias (the authors' code), the least-squares GAN loss, cycle loss lambda = 10, identity loss 0.5 lambda, a
+  50-image pool per discriminator, Adam 2e-4, beta (0.5, 0.999), batch 1, 200 epochs: the rate constant for 100,
+  then decaying linearly to 0 over the last 100.
   A 2-core CPU cannot run this: experiments/cyclegan_emoji.py is the sized-down experiment."""
   config = base_config()
   config.model = 'cyclegan'
@@ -421,7 +422,9 @@ def cyclegan_config() -> ml_collections.ConfigDict:
   config.cyclegan.gen_channels = 64  # The generators' first width (64, 128, 256).
   config.cyclegan.disc_channels = 64
   config.cyclegan.patch = 70  # The discriminators' patch: 1, 16, 70 or 286 (see pix2pix_config).
-  config.cyclegan.norm = 'instance'
+  # Both networks' (image_to_image.NORMS): the authors' InstanceNorm2d has no scale and bias (pix2pix's 'instance'
+  # has them).
+  config.cyclegan.norm = 'instance_no_affine'
   config.cyclegan.adversarial_weight = 1.0  # lambda_adv: 0 leaves G to the cycle and identity terms (an ablation).
   config.cyclegan.cycle_weight = 10.0  # lambda.
   config.cyclegan.identity_weight = 0.5  # lambda_identity: the identity term weighs lambda_identity * lambda.
@@ -552,7 +555,7 @@ def pix2pix_config() -> ml_collections.ConfigDict:
   config.pix2pix.disc_channels = 64
   # Whether D sees the input with the output (the cGAN) or the output alone (the paper's 'GAN' ablation).
   config.pix2pix.conditional = True
-  config.pix2pix.norm = 'instance'  # 'instance', 'batch' or 'none', in both networks.
+  config.pix2pix.norm = 'instance'  # 'instance', 'instance_no_affine', 'batch' or 'none', in both networks.
   # The paper's random jitter: each pair resized up by 286/256, cropped back at a random offset and mirrored at
   # random (one crop and flip for both images), on device in the step.
   config.pix2pix.jitter = True

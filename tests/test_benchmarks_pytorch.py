@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from gan_jax.models import image_to_image as i2i
 from tests.test_experiments import load
 
 torch = pytest.importorskip('torch', reason='the benchmark runs PyTorch (pip install torch==2.13.0)')
@@ -25,14 +26,13 @@ def module():
 @pytest.mark.slow  # 8 s; the benchmark runs the same check before it times anything.
 def test_cyclegan_check_passes_at_a_tiny_size(module):
   rows = {row[0]: row[1:] for row in module.main(TINY)}
-  # The generator: c7s1-4, d8, d16, one block of two 3x3 convolutions at 16, u8, u4, c7s1-3, each with a bias and
-  # (but the last) an instance norm's scale and bias.
+  # The generator: c7s1-4, d8, d16, one block of two 3x3 convolutions at 16, u8, u4, c7s1-3, each with a bias; the
+  # instance norms have no parameters (the authors' affine=False).
   g = ((7 * 7 * 3 * 4 + 4) + (3 * 3 * 4 * 8 + 8) + (3 * 3 * 8 * 16 + 16) + 2 * (3 * 3 * 16 * 16 + 16)
-       + (3 * 3 * 16 * 8 + 8) + (3 * 3 * 8 * 4 + 4) + (7 * 7 * 4 * 3 + 3) + 2 * (4 + 8 + 16 + 2 * 16 + 8 + 4))
+       + (3 * 3 * 16 * 8 + 8) + (3 * 3 * 8 * 4 + 4) + (7 * 7 * 4 * 3 + 3))
   assert rows['g_ab parameters'] == [f'{g:,}', f'{g:,}']
   # The 70x70 PatchGAN: C4 (no norm), C8, C16, C32 (stride 1), then one logit per patch.
-  d = ((16 * 3 * 4 + 4) + (16 * 4 * 8 + 8) + (16 * 8 * 16 + 16) + (16 * 16 * 32 + 32) + (16 * 32 + 1)
-       + 2 * (8 + 16 + 32))
+  d = (16 * 3 * 4 + 4) + (16 * 4 * 8 + 8) + (16 * 8 * 16 + 16) + (16 * 16 * 32 + 32) + (16 * 32 + 1)
   assert rows['d_b parameters'] == [f'{d:,}', f'{d:,}']
   for name in ('g_ab', 'g_ba', 'd_a', 'd_b'):
     assert any(key.startswith(f'{name} output') for key in rows)
@@ -40,10 +40,24 @@ def test_cyclegan_check_passes_at_a_tiny_size(module):
   assert float(ours) == pytest.approx(float(theirs), rel=1e-5) and float(ours) > 1  # lambda-weighted L1 of ~1.
 
 
-@pytest.mark.slow  # A second full check (about 10 s of CPU).
-def test_check_fails_for_the_authors_up_sampling_alignment(module, monkeypatch):
-  # PyTorch's ConvTranspose2d(3, 2, padding=1, output_padding=1) keeps the last 2H of the 2H + 1 outputs where
-  # gan_jax (Flax's 'SAME') keeps the first: the check must see that one-pixel shift.
-  monkeypatch.setattr(module, 'FLAX_UPSAMPLING', False)
-  with pytest.raises(AssertionError, match='g_ab: outputs differ'):
+def flax_up_sampling(monkeypatch):
+  original = i2i.UpConv2x
+  monkeypatch.setattr(i2i, 'UpConv2x', lambda *args, **kwargs: original(*args, **{**kwargs, 'keep_last': False}))
+  return 'g_ab: outputs differ'
+
+
+def scaled_instance_norm(monkeypatch):
+  original = i2i._norm
+  monkeypatch.setattr(i2i, '_norm', lambda kind, train: original(
+      'instance' if kind == 'instance_no_affine' else kind, train))
+  return 'g_ab: .* parameters in gan_jax'
+
+
+@pytest.mark.slow  # A second full check (about 10 s of CPU) each.
+@pytest.mark.parametrize('deviation', [flax_up_sampling, scaled_instance_norm])
+def test_check_fails_for_each_former_deviation_from_the_authors_networks(module, monkeypatch, deviation):
+  # gan_jax's former CycleGAN networks: Flax's 'SAME' up-sampling keeps the first 2H of the 2H + 1 outputs (a
+  # one-pixel shift from the authors' padding=1, output_padding=1), and an instance norm with scale and bias has
+  # parameters the authors' affine=False one lacks. The check must see each.
+  with pytest.raises(AssertionError, match=deviation(monkeypatch)):
     module.main(TINY)

@@ -52,6 +52,28 @@ def test_strided_conv_equals_xla_convolution_values_and_gradients(shape, kernel_
   assert set(conv_dilations(dx(lambda x, k: layers.strided_conv(x, k, padding)), x)) == {(1, 1)}
 
 
+@pytest.mark.parametrize('keep_last', [False, True], ids=['first_2h', 'last_2h'])
+@pytest.mark.parametrize('method', layers.UPCONV_METHODS)
+def test_3x3_upconv_keeps_the_first_or_last_2h_of_xlas_full_transposed_convolution(method, keep_last):
+  # A 3x3 stride-2 transposed convolution has 2H + 1 outputs per side: Flax's 'SAME' keeps the first 2H, PyTorch's
+  # ConvTranspose2d(3, stride=2, padding=1, output_padding=1) (CycleGAN's authors') the last 2H. Odd sides.
+  x = jax.random.normal(jax.random.key(0), (2, 5, 6, 3))
+  kernel = jax.random.normal(jax.random.key(1), (3, 3, 3, 4))
+  bias = jax.random.normal(jax.random.key(2), (4,))
+  crop = (lambda y: y[:, 1:, 1:]) if keep_last else (lambda y: y[:, :-1, :-1])
+  reference = lambda x, k: crop(jax.lax.conv_transpose(x, k, (2, 2), 'VALID', dimension_numbers=layers.NHWC)) + bias
+  module = layers.UpConv2x(4, kernel_size=3, keep_last=keep_last, method=method)
+  ours = lambda x, k: module.apply({'params': {'kernel': k, 'bias': bias}}, x)
+  assert reference(x, kernel).shape == (2, 10, 12, 4)
+  np.testing.assert_allclose(ours(x, kernel), reference(x, kernel), atol=1e-5)
+  loss = lambda f: lambda x, k: jnp.sum(jnp.sin(f(x, k)))
+  got, expected = jax.grad(loss(ours), (0, 1))(x, kernel), jax.grad(loss(reference), (0, 1))(x, kernel)
+  for a, b in zip(got, expected):
+    np.testing.assert_allclose(a, b, atol=1e-4)
+  with pytest.raises(ValueError, match='keep_last'):  # A 4x4 kernel's outputs are centred: one alignment.
+    layers.UpConv2x(4, keep_last=True).init(jax.random.key(0), x)
+
+
 def test_four_convs_upconv_has_no_dilated_convolution_and_16_taps():
   x = jnp.ones((1, 4, 4, 3))
   kernel = jnp.ones((4, 4, 3, 2))

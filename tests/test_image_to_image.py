@@ -88,3 +88,22 @@ def test_sizes_the_unet_cannot_halve_are_refused_naming_the_field():
   with pytest.raises(ValueError, match=r'data.resolution: a U-Net of depth 8 needs image sides divisible by '
                                        r'2\^8 = 256; got \(200, 200\)'):
     i2i.check_divisible((200, 200), 8, 'data.resolution')
+
+
+@pytest.mark.parametrize('kind', ['instance', 'instance_no_affine'])
+def test_instance_norms_against_numpy_with_and_without_scale_and_bias(kind):
+  # 'instance' (pix2pix's: batch norm at batch 1) has a scale and a bias per channel; 'instance_no_affine' (the
+  # CycleGAN authors' InstanceNorm2d(affine=False)) has no parameters at all.
+  norm = i2i._norm(kind, train=True)
+  x = 3.0 + 2.0 * jax.random.normal(jax.random.key(0), (2, 5, 4, 3))
+  variables = norm.init(jax.random.key(1), x)
+  h = np.asarray(x, np.float64)
+  expected = (h - h.mean(axis=(1, 2), keepdims=True)) / np.sqrt(h.var(axis=(1, 2), keepdims=True) + 1e-5)
+  if kind == 'instance':
+    assert jax.tree.map(jnp.shape, variables) == {'params': {'scale': (3,), 'bias': (3,)}}
+    scale, bias = np.array([0.5, 2.0, -1.0]), np.array([0.1, -0.2, 0.3])
+    variables = {'params': {'scale': jnp.asarray(scale, jnp.float32), 'bias': jnp.asarray(bias, jnp.float32)}}
+    expected = expected * scale + bias
+  else:
+    assert not jax.tree.leaves(variables)
+  np.testing.assert_allclose(norm.apply(variables, x), expected, atol=1e-5)

@@ -7,7 +7,9 @@ belongs with which A. The pairing is used by the evaluation only, to measure a t
 counterpart.
 
 Networks: 'g_ab' and 'g_ba', ResNet generators (`models/image_to_image.ResNetGenerator`); 'd_a' and 'd_b',
-PatchGANs judging real A against G_ba(b) and real B against G_ab(a). One training step, as the reference code's
+PatchGANs judging real A against G_ba(b) and real B against G_ab(a); both as the authors' code defines them
+(`cyclegan.norm` 'instance_no_affine': instance norm without scale and bias; the generator's up-convolutions aligned
+as PyTorch's `ConvTranspose2d(3, stride=2, padding=1, output_padding=1)`). One training step, as the reference code's
 `optimize_parameters`: one `update` of both generators jointly on
 
   L_G = lambda_adv [LS(D_b(G_ab(a)), 1) + LS(D_a(G_ba(b)), 1)]

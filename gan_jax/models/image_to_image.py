@@ -18,11 +18,15 @@ on the channel axis: the caller concatenates.
 ResNet generator (CycleGAN's appendix 7.2, after Johnson et al. 2016): c7s1-64, d128, d256, R256 x n_blocks, u128,
 u64, c7s1-3: 7x7 convolutions with reflection padding at both ends, two 3x3 stride-2 convolutions down and two
 stride-2 up-convolutions back, residual blocks of two reflection-padded 3x3 convolutions between; instance norm and
-ReLU after every layer but the last, which ends in tanh. The paper uses 6 blocks at 128x128 and 9 at 256x256.
+ReLU after every layer but the last, which ends in tanh. The paper uses 6 blocks at 128x128 and 9 at 256x256. As the
+authors' code (pytorch-CycleGAN-and-pix2pix) has it, each up-convolution keeps the last 2H of its 3x3 stride-2
+transposed convolution's 2H + 1 outputs per side (`ConvTranspose2d(padding=1, output_padding=1)`), and the instance
+norm has no scale and bias ('instance_no_affine', the default here).
 
-Normalisation: the paper uses batch norm with a batch of 1 and the test batch's own statistics, i.e. instance norm
-('instance', the default here; every example is normalised alone, in training and evaluation); 'batch' is batch
-norm over the batch; 'none' leaves it out.
+Normalisation: pix2pix's paper uses batch norm with a batch of 1 and the test batch's own statistics, i.e. instance
+norm with a per-channel scale and bias ('instance', pix2pix's default; every example is normalised alone, in training
+and evaluation); 'instance_no_affine' is instance norm without them (the CycleGAN authors' `InstanceNorm2d`, whose
+`affine` is False); 'batch' is batch norm over the batch; 'none' leaves it out.
 """
 
 from typing import Sequence
@@ -33,7 +37,7 @@ import jax.numpy as jnp
 
 from gan_jax.models.layers import UpConv2x, conv_general_dilated
 
-NORMS = ('instance', 'batch', 'none')
+NORMS = ('instance', 'instance_no_affine', 'batch', 'none')
 DROPOUT_LAYERS = 3  # Decoder layers with dropout, counted from the bottleneck (the paper's CD512 x 3).
 _INIT = nn.initializers.normal(0.02)  # The paper's N(0, 0.02) weights.
 
@@ -41,6 +45,8 @@ _INIT = nn.initializers.normal(0.02)  # The paper's N(0, 0.02) weights.
 def _norm(kind: str, train: bool):
   if kind == 'instance':
     return nn.InstanceNorm(epsilon=1e-5)
+  if kind == 'instance_no_affine':
+    return nn.InstanceNorm(epsilon=1e-5, use_scale=False, use_bias=False)
   if kind == 'batch':
     return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
   if kind == 'none':
@@ -106,12 +112,12 @@ class ResNetGenerator(nn.Module):
     out_channels: the output image's channels.
     n_blocks: the residual blocks at 1/4 of the resolution (the paper: 6 at 128x128, 9 at 256x256).
     base_channels: the first layer's width (64 in the paper); the down-sampled layers have 2x and 4x it.
-    norm: one of `NORMS` (the paper: instance).
+    norm: one of `NORMS` (the authors': instance norm without scale and bias).
   """
   out_channels: int = 3
   n_blocks: int = 6
   base_channels: int = 64
-  norm: str = 'instance'
+  norm: str = 'instance_no_affine'
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
@@ -129,11 +135,11 @@ class ResNetGenerator(nn.Module):
       y = conv_norm_relu(_reflect(x, 1), 4 * width, 3)
       y = nn.Conv(4 * width, (3, 3), padding='VALID', kernel_init=_INIT)(_reflect(y, 1))
       x = x + _norm(self.norm, train)(y)
-    # u128, u64: Flax's 3x3 'SAME' transposed convolution, which doubles the side as PyTorch's ConvTranspose2d(3,
-    # stride 2, padding 1, output_padding 1) does but takes the first 2H of the full 2H + 1 outputs (PyTorch: the
-    # last 2H). `UpConv2x` computes it (the parameters keep nn.ConvTranspose's names).
+    # u128, u64: the authors' ConvTranspose2d(3, stride 2, padding 1, output_padding 1), the last 2H of the full
+    # 2H + 1 outputs (Flax's 'SAME' keeps the first 2H: a one-pixel shift of the grid). The parameters keep
+    # nn.ConvTranspose's names.
     for i, k in enumerate((2, 1)):
-      x = UpConv2x(k * width, kernel_size=3, kernel_init=_INIT, name=f'ConvTranspose_{i}')(x)
+      x = UpConv2x(k * width, kernel_size=3, keep_last=True, kernel_init=_INIT, name=f'ConvTranspose_{i}')(x)
       x = nn.relu(_norm(self.norm, train)(x))
     x = nn.Conv(self.out_channels, (7, 7), padding='VALID', kernel_init=_INIT)(_reflect(x, 3))  # c7s1-3.
     return jnp.tanh(x)

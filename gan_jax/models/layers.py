@@ -54,6 +54,10 @@ class UpConv2x(nn.Module):
   outputs. A 3x3 kernel gives the same outputs as the 4x4 one it becomes with a zero last row and column, so both
   sizes share one computation.
 
+  A 3x3 kernel's full transposed convolution has 2H + 1 outputs per side, and 'SAME' keeps the first 2H; with
+  `keep_last` it keeps the last 2H instead, as PyTorch's `ConvTranspose2d(3, stride=2, padding=1, output_padding=1)`
+  does (the CycleGAN authors' up-sampling): the 4x4 kernel then has the zero row and column first.
+
   On CPU (`method='auto'`, see `platform.py`) it is computed as one stride-1 convolution over the four output
   phases, whose gradients are ordinary convolutions: XLA's CPU backend runs the dilated convolutions of a transposed
   convolution's backward pass about ten times slower, which outweighs the phase form's 2.25x multiply-adds.
@@ -64,6 +68,7 @@ class UpConv2x(nn.Module):
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
   method: str = 'auto'  # UPCONV_METHODS: the backend's choice, or one form by name.
   kernel_size: int = 4  # Or 3.
+  keep_last: bool = False  # kernel_size 3 only: the last 2H of the 2H + 1 outputs (PyTorch's), not the first.
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -71,9 +76,16 @@ class UpConv2x(nn.Module):
       raise ValueError(f'UpConv2x.method: got {self.method!r}; accepted values: {", ".join(UPCONV_METHODS)}')
     if self.kernel_size not in (3, 4):
       raise ValueError(f'UpConv2x.kernel_size: got {self.kernel_size!r}; accepted values: 3, 4')
+    if self.keep_last and self.kernel_size != 3:
+      raise ValueError(f'UpConv2x.keep_last: a {self.kernel_size}x{self.kernel_size} kernel has one alignment; '
+                       'keep_last takes kernel_size 3 only')
     k = self.kernel_size
     kernel = self.param('kernel', self.kernel_init, (k, k, x.shape[-1], self.features)).astype(x.dtype)
-    kernel = jnp.pad(kernel, ((0, 4 - k), (0, 4 - k), (0, 0), (0, 0)))
+    # Along one axis, 'SAME' gives y[2m] = K0 x[m - 1] + K2 x[m], y[2m + 1] = K1 x[m] + K3 x[m + 1] (see
+    # `_phase_kernels`). Taps [K0, K1, K2, 0] give the full output's first 2H, [0, K0, K1, K2] its last 2H:
+    # y[2m] = K1 x[m], y[2m + 1] = K0 x[m] + K2 x[m + 1].
+    pad = (4 - k, 0) if self.keep_last else (0, 4 - k)
+    kernel = jnp.pad(kernel, (pad, pad, (0, 0), (0, 0)))
     method = self.method
     if method == 'auto':
       method = platform.upconvolution_method(self.features)
