@@ -229,7 +229,7 @@ def check_available(config: ml_collections.ConfigDict) -> None:
     except ValueError as error:
       raise ConfigError(f'config.data.name: {error}') from error
   if config.name in CAPTIONED_DATASETS:
-    from gan_jax.data import images
+    from gan_jax.data import captioned_builder, images  # noqa: F401  (registers the builders with TFDS)
     try:
       images.check_available(config.name, config.data_dir or None)
     except ValueError as error:
