@@ -163,3 +163,53 @@ def test_unprepared_dataset_names_the_prepare_command(tmp_path):
     captioned.load_captioned('captioned_fashion_mnist', 'train', str(tmp_path))
   with pytest.raises(ValueError, match='captioned_mnist'):
     captioned.load_captioned('captioned_cifar', 'train', str(tmp_path))
+
+
+@pytest.fixture(scope='module')
+def mnist_classifier():
+  from gan_jax.evaluation import digits
+  return digits.load_digit_classifier('mnist')
+
+
+def test_checker_reads_real_images_and_refuses_shuffled_captions(tiny_captioned, mnist_classifier):
+  from gan_jax.data import captioned
+  from gan_jax.evaluation import caption_match
+  for resolution in (64, 32):
+    dataset = captioned.read_split(tiny_captioned('mnist'), 'test', resolution=resolution)
+    images = dataset.images.astype(np.float32) / 127.5 - 1.0
+    real = caption_match.caption_match(images, dataset.attributes, 'mnist', mnist_classifier)
+    assert {k: real[k] for k in ('colour', 'background', 'size', 'position')} == dict.fromkeys(
+        ('colour', 'background', 'size', 'position'), 1.0), (resolution, real)
+    assert real['class'] >= 0.9 and real['all'] == pytest.approx(real['class'])
+  # Each image judged against another example's attributes: matches only by coincidence. (The small split's
+  # digits are all zeros, the sources' first: the class is judged against the next class instead.)
+  wrong = np.roll(dataset.attributes, 1, axis=0)
+  wrong[:, 0] = (dataset.attributes[:, 0] + 1) % 10
+  wrong = caption_match.caption_match(images, wrong, 'mnist', mnist_classifier)
+  assert wrong['all'] == 0 and wrong['class'] <= 0.1
+  assert max(wrong[k] for k in ('colour', 'background', 'position')) <= 0.35 and 0.2 <= wrong['size'] <= 0.8
+
+
+def test_checker_on_drawn_objects_and_empty_images(mnist_classifier):
+  from gan_jax.evaluation import caption_match
+  grey = np.zeros((28, 28), np.uint8)
+  grey[4:24, 12:16] = 255  # A bar: a 'one', 20 px tall as MNIST's digits.
+  attributes = [captions.Attributes(1, colour, background, size, position)
+                for colour, background, size, position in ((0, 2, 0, 0), (6, 7, 1, 8), (7, 6, 0, 4), (3, 4, 1, 5))]
+  images = np.stack([captioned_builder.compose(grey, a) for a in attributes]).astype(np.float32) / 127.5 - 1.0
+  blank = np.full((1, 64, 64, 3), np.array(captions.COLOURS['green']) / 127.5 - 1.0, np.float32)
+  seen = caption_match.measure(np.concatenate([images, blank]), 'mnist')
+  for key, column in (('colour', 1), ('background', 2), ('size', 3), ('position', 4)):
+    expected = [getattr(a, key) for a in attributes]
+    np.testing.assert_array_equal(seen[key][:4], expected)
+  assert seen['background'][4] == captions.COLOUR_NAMES.index('green')
+  assert seen['colour'][4] == seen['size'][4] == seen['position'][4] == -1
+  # The grey object is the bar again: 20 tall and 4 wide, centred, at full weight.
+  bar = seen['grey'][0, ..., 0] > 0
+  rows, cols = np.nonzero(bar)
+  assert rows.max() - rows.min() + 1 == 20 and 3 <= cols.max() - cols.min() + 1 <= 5
+  assert abs(rows.mean() - 13.5) <= 1 and abs(cols.mean() - 13.5) <= 1
+  with pytest.raises(ValueError, match=r'\[N, 5\]'):
+    caption_match.caption_match(images, np.zeros((4, 4), np.int32), 'mnist', mnist_classifier)
+  with pytest.raises(ValueError, match='R, R, 3'):
+    caption_match.measure(images[..., :1], 'mnist')
