@@ -132,3 +132,21 @@ def test_shipped_encoder_loads_and_tells_colours_apart(dataset):
     text_encoder.load_shipped(dataset, captions.caption_vocabulary('fashion_mnist' if source == 'mnist' else 'mnist'))
   with pytest.raises(ValueError, match='captioned_mnist'):
     text_encoder.load_shipped('captioned_cifar')
+
+
+def test_shipped_emoji_encoder_reads_names():
+  import importlib.resources
+  import json
+  from gan_jax.data import captioned
+  from gan_jax.models import text_encoder
+  model, params, vocabulary = text_encoder.load_shipped('emoji_names')
+  weights = importlib.resources.files('gan_jax.evaluation') / 'weights' / text_encoder.SHIPPED['emoji_names']
+  assert weights.stat().st_size < 1 << 20
+  with open(text_encoder.info_path(weights)) as f:
+    retrieval = json.load(f)['training']['retrieval_test']
+  assert retrieval['image_to_caption'] >= 5 * retrieval['chance']  # Weak (1,217 pairs), but above chance.
+  names = [captioned.emoji_caption(n) for n in ('grinning_face', 'red_heart', 'grinning_cat')]
+  assert all(word in vocabulary.words for name in names for word in name.split())
+  embedding = np.asarray(model.apply({'params': params}, np.stack([vocabulary.encode(n) for n in names])))
+  unit = embedding / np.linalg.norm(embedding, axis=1, keepdims=True)
+  assert unit[0] @ unit[1] < 0.99 and np.all(np.isfinite(embedding))
