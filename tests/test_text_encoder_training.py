@@ -84,6 +84,7 @@ def _pairs(num: int, seed: int):
   return np.stack(images), np.stack(tokens), np.array(rows, np.int32)
 
 
+@pytest.mark.slow  # About 8 s of CPU, mostly compiling the GRU's and the image encoder's gradients.
 def test_a_short_training_lowers_the_loss_and_retrieves_above_chance():
   from gan_jax.evaluation import train_text_encoder
   from gan_jax.models import text_encoder
