@@ -230,12 +230,13 @@ def create_stackgan_state(config: ml_collections.ConfigDict, key: jax.Array, dat
             'g2': (embedding, jnp.zeros((1, s1, s1, 3)), eps), 'd2': (jnp.zeros((1, s2, s2, 3)), embedding)}
 
   def create(key, encoder_params):
-    keys = jax.random.split(key, len(modules) + 2)
-    nets = {name: Network.create(module, optim.make_optimizer(config.optim[name[0]]), k, *inputs[name])
-            for (name, module), k in zip(modules.items(), keys)}
-    text = Network.create(encoder, optax.set_to_zero(), keys[-2], tokens)  # Never updated.
+    # Each network's key by its name, so that stage I starts the same with or without stage II (stackgan.stages).
+    keys = {name: jax.random.fold_in(key, i) for i, name in enumerate(('g1', 'd1', 'g2', 'd2', TEXT, 'rng'))}
+    nets = {name: Network.create(module, optim.make_optimizer(config.optim[name[0]]), keys[name], *inputs[name])
+            for name, module in modules.items()}
+    text = Network.create(encoder, optax.set_to_zero(), keys[TEXT], tokens)  # Never updated.
     nets[TEXT] = text.replace(params=encoder_params)
-    return TrainState.create(nets, keys[-1])
+    return TrainState.create(nets, keys['rng'])
 
   return jax.jit(create)(key, jax.tree.map(jnp.asarray, encoder_params))
 
