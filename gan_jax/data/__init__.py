@@ -12,6 +12,8 @@ Every dataset is sampled on device inside the compiled training step, so no batc
 
 - paired image datasets (`PAIRED_DATASETS`, pix2pix's): two pixel-aligned image features per example, held in
   memory and read as batches of pairs, one gather by the step's indices for both (see `paired.py`).
+- captioned image sets (`CAPTIONED_DATASETS`, StackGAN's): images, captions as token ids and attributes, held in
+  memory and gathered by one set of indices; a batch is {'x', 'tokens', 'attributes', 'y'} (see `captioned.py`).
 
 A dataset has `shape` (one example), `num_classes`, `host_arrays()` (what to hold on device) and
 `sample(arrays, rng, step, num)`: the global batch of a training step, `{'x': examples, 'y': int32 labels}` (a
@@ -66,6 +68,8 @@ PAIRED_DATASETS: dict[str, PairedDataset] = {
     'satellite_maps': PairedDataset('satellite_maps', ('image', 'map')),
     'emoji_styles': PairedDataset('emoji_styles', ('openmoji', 'noto')),
 }
+# Captioned image sets (StackGAN; python -m gan_jax.data.prepare NAME): config name -> the source of its objects.
+CAPTIONED_DATASETS: dict[str, str] = {'captioned_mnist': 'mnist', 'captioned_fashion_mnist': 'fashion_mnist'}
 # TFDS datasets with a shipped classifier (gan_jax/evaluation/digits.py), which scores 1-channel images.
 CLASSIFIED_DATASETS = ('sklearn_digits', 'mnist', 'fashion_mnist')
 RESIZE_METHODS = ('resize', 'pad')  # How an image reaches data.resolution (see images.load_images).
@@ -103,12 +107,19 @@ def paired_from_config(c: ml_collections.ConfigDict) -> PairedImages:
                                          c.channels))
 
 
+def captioned_from_config(c: ml_collections.ConfigDict):
+  """The `config.data` section's captioned dataset: split `c.split` at `c.resolution` (32 or 64)."""
+  from gan_jax.data import captioned  # TensorFlow loads only for image data.
+  return captioned.load_captioned(c.name, c.split, c.data_dir or None, c.resolution)
+
+
 DATASETS: dict[str, Callable[[ml_collections.ConfigDict], Any]] = {
     'ring': ring_from_config,
     'grid': grid_from_config,
     'gaussian_1d': gaussian_1d_from_config,
     **{name: _images_from_config(name) for name in IMAGE_DATASETS},
     **{name: paired_from_config for name in PAIRED_DATASETS},
+    **{name: captioned_from_config for name in CAPTIONED_DATASETS},
 }
 
 
@@ -178,6 +189,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
     int_at_least(config.num_modes, 'data.num_modes')
   if config.name == 'grid':
     int_at_least(config.grid_size, 'data.grid_size')
+  if config.name in CAPTIONED_DATASETS:
+    require(config.pipeline != 'stream', 'data.pipeline',
+            f"got 'stream'; the captioned dataset data.name={config.name!r} is held in device memory: use 'auto' or "
+            "'in_memory'")
+    require(config.channels == 3, 'data.channels',
+            f'got {config.channels}; data.name={config.name!r} is coloured (its captions name colours): set 3')
+    choice(config.resolution, 'data.resolution', (32, 64))
   if config.name in IMAGE_DATASETS or config.name in PAIRED_DATASETS:
     tfds_name, stacked = IMAGE_DATASETS.get(config.name, ('', False))
     require(stacked or tfds_name not in CLASSIFIED_DATASETS or config.channels == 1, 'data.channels',
@@ -210,8 +228,14 @@ def check_available(config: ml_collections.ConfigDict) -> None:
       images.check_paired_readable(spec.tfds_name, config.data_dir or None, spec.features)
     except ValueError as error:
       raise ConfigError(f'config.data.name: {error}') from error
+  if config.name in CAPTIONED_DATASETS:
+    from gan_jax.data import captioned_builder, images  # noqa: F401  (registers the builders with TFDS)
+    try:
+      images.check_available(config.name, config.data_dir or None)
+    except ValueError as error:
+      raise ConfigError(f'config.data.name: {error}') from error
 
 
-__all__ = ['CLASSIFIED_DATASETS', 'DATASETS', 'IMAGE_DATASETS', 'PAIRED_DATASETS', 'PIPELINES', 'GaussianMixture',
-           'InMemoryImages', 'PairedDataset', 'PairedImages', 'StackedImages', 'make_dataset', 'resolve_pipeline',
-           'validate', 'check_available']
+__all__ = ['CAPTIONED_DATASETS', 'CLASSIFIED_DATASETS', 'DATASETS', 'IMAGE_DATASETS', 'PAIRED_DATASETS', 'PIPELINES',
+           'GaussianMixture', 'InMemoryImages', 'PairedDataset', 'PairedImages', 'StackedImages', 'make_dataset',
+           'resolve_pipeline', 'validate', 'check_available']

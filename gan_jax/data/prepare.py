@@ -17,7 +17,7 @@ FLAGS = flags.FLAGS
 
 def offline_builders() -> dict:
   """Offline dataset name -> its TFDS builder class (imports TensorFlow)."""
-  from gan_jax.data import (digits_builder, emoji_styles_builder, mnist_builders, photos_builder,
+  from gan_jax.data import (captioned_builder, digits_builder, emoji_styles_builder, mnist_builders, photos_builder,
                              satellite_maps_builder)
   return {
       'sklearn_digits': digits_builder.SklearnDigits,
@@ -26,11 +26,14 @@ def offline_builders() -> dict:
       'satellite_maps': satellite_maps_builder.SatelliteMaps,
       'emoji_styles': emoji_styles_builder.EmojiStyles,
       'photos': photos_builder.Photos,
+      'captioned_mnist': captioned_builder.CaptionedMnist,
+      'captioned_fashion_mnist': captioned_builder.CaptionedFashionMnist,
   }
 
 
 # Kept beside `offline_builders` without importing TensorFlow, for validation and error messages.
-OFFLINE_DATASETS = ('sklearn_digits', 'mnist', 'fashion_mnist', 'satellite_maps', 'emoji_styles', 'photos')
+OFFLINE_DATASETS = ('sklearn_digits', 'mnist', 'fashion_mnist', 'satellite_maps', 'emoji_styles', 'photos',
+                    'captioned_mnist', 'captioned_fashion_mnist')
 
 
 def prepare_command(name: str) -> str:

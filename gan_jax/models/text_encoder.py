@@ -6,11 +6,16 @@ word-level counterpart: word embeddings, a width-3 convolution over neighbouring
 "red background" differ), a bidirectional GRU over the caption's words, the mean over its words (padding masked)
 and a linear projection.
 
+Shipped encoders (`load_shipped(dataset)`): one per captioned set, trained by `evaluation/train_text_encoder.py`
+(jointly with an image encoder, symmetric InfoNCE on cosine similarities: the embedding's direction is what was
+trained, so consumers may L2-normalise it).
+
 A trained encoder is a file pair like the classifiers': `x.npz` (the flattened parameters) and `x.json` (the
 model's sizes, the vocabulary's words and fingerprint, the sha256 of the .npz and how it was trained). A
 generator trained with one vocabulary reads another's ids as other words, so loading checks the fingerprint.
 """
 
+import importlib.resources
 import json
 import os
 from typing import Any
@@ -79,3 +84,21 @@ def load(path: str | os.PathLike, vocabulary: Vocabulary | None = None) -> tuple
                      f'{vocabulary.fingerprint} ({vocabulary.size} ids)')
   model = TextEncoder(**info['model'])
   return model, load_params(path), own
+
+
+# The shipped encoders, in gan_jax/evaluation/weights/, by captioned dataset.
+SHIPPED = {'captioned_mnist': 'captioned_mnist_text_encoder.npz',
+           'captioned_fashion_mnist': 'captioned_fashion_mnist_text_encoder.npz'}
+
+
+def load_shipped(dataset: str, vocabulary: Vocabulary | None = None) -> tuple[TextEncoder, Any, Vocabulary]:
+  """The shipped encoder of a captioned dataset ('captioned_mnist' or 'captioned_fashion_mnist'), as `load`.
+
+  Raises:
+    ValueError: an unknown dataset (naming the shipped ones), or as `load`.
+  """
+  if dataset not in SHIPPED:
+    raise ValueError(f'no text encoder is shipped for {dataset!r}; shipped: {", ".join(SHIPPED)}')
+  resource = importlib.resources.files('gan_jax.evaluation') / 'weights' / SHIPPED[dataset]
+  with importlib.resources.as_file(resource) as local:
+    return load(local, vocabulary)

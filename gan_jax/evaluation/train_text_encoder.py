@@ -1,0 +1,204 @@
+r"""Trains StackGAN's text encoder (`models/text_encoder.py`) on a captioned set and writes it with `text_encoder.save`.
+
+  python -m gan_jax.evaluation.train_text_encoder --dataset captioned_mnist --data_dir DIR \
+      --out gan_jax/evaluation/weights/captioned_mnist_text_encoder.npz
+
+StackGAN conditions on a pre-trained caption embedding (Reed et al. 2016's char-CNN-RNN, trained jointly with an
+image encoder so that a caption and its image embed close). Here the word-level `TextEncoder` is trained jointly
+with a small image encoder (the shipped classifiers' network, `digits.DigitClassifier`, with `features` outputs) by
+a symmetric InfoNCE loss (CLIP's, Radford et al. 2021): in a batch of B pairs, each image's caption is to be picked
+out of the B captions and each caption's image out of the B images, by softmax over cosine similarities / T.
+Reed et al.'s symmetric structured joint embedding is the same two-way matching with a hinge over *classes*
+(captions pooled per bird species); here almost every caption is its own class (10 x 8 x 7 x 2 x 9 = 10,080
+attribute combinations), so matching per example, against the batch, is the form that fits, and InfoNCE's softmax
+gives every negative a gradient where a hinge stops at its margin. Only the text encoder is kept: its embedding's
+direction carries the match (the loss normalises), so a consumer may L2-normalise it (`embed_captions` does).
+
+Reported in the .json: the loss over training, and the retrieval accuracy on the test split, top-1 among groups
+of 100 consecutive examples (image -> caption and caption -> image); a retrieved example with the same caption
+as the right one counts as right (the captions, not the objects' shapes, are what the text says).
+"""
+
+import datetime
+import functools
+import os
+import sys
+import time
+
+from absl import app, flags, logging
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gan_jax.data.in_memory import epoch_indices, to_unit_range
+from gan_jax.evaluation import digits
+from gan_jax.models import text_encoder
+
+FORMAT_VERSION = 1
+RETRIEVAL_GROUP = 100
+IMAGE_CONV_FEATURES = (32, 64, 64)  # Strided 3x3 convolutions: 64 -> 32 -> 16 -> 8.
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum('dataset', 'captioned_mnist', ['captioned_mnist', 'captioned_fashion_mnist'], 'Captioned set.')
+flags.DEFINE_string('data_dir', None, 'TFDS data_dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets).')
+flags.DEFINE_string('out', None, 'The .npz to write (default: weights/<dataset>_text_encoder.npz).')
+flags.DEFINE_integer('seed', 0, 'Seed of initialisation and batch order.')
+flags.DEFINE_integer('train_steps', 3000, 'Optimizer steps.')
+flags.DEFINE_integer('batch_size', 64, 'Caption-image pairs per step (each pair is matched against the others).')
+flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate, decayed to 0 by a cosine.')
+flags.DEFINE_float('temperature', 0.1, 'Softmax temperature T of the cosine similarities.')
+flags.DEFINE_integer('features', 128, "The embedding's size.")
+flags.DEFINE_integer('width', 64, "The text encoder's word and GRU width.")
+
+
+def image_encoder(features: int) -> digits.DigitClassifier:
+  """images [B, 64, 64, 3] in [-1, 1] -> (embedding [B, features], hidden features): the classifiers' network."""
+  return digits.DigitClassifier(conv_features=IMAGE_CONV_FEATURES, feature_dim=features, num_classes=features)
+
+
+def normalize(x: jax.Array) -> jax.Array:
+  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-6)
+
+
+def matching_loss(text: jax.Array, image: jax.Array, temperature: float) -> jax.Array:
+  """Symmetric InfoNCE: the mean of the caption -> image and image -> caption cross-entropies over the batch.
+
+  Args:
+    text: [B, F] caption embeddings; image: [B, F] image embeddings, row i of each from pair i.
+    temperature: T, dividing the cosine similarities.
+  """
+  logits = normalize(text) @ normalize(image).T / temperature
+  labels = jnp.arange(logits.shape[0])
+  return 0.5 * (optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean() +
+                optax.softmax_cross_entropy_with_integer_labels(logits.T, labels).mean())
+
+
+def train(tokens: np.ndarray, images: np.ndarray, text_model: text_encoder.TextEncoder,
+          image_model: digits.DigitClassifier, seed: int, train_steps: int, batch_size: int, learning_rate: float,
+          temperature: float) -> tuple[dict, dict, list[float]]:
+  """Trains both encoders on pairs (tokens int32 [N, L], images uint8 [N, R, R, 3]).
+
+  Batches are `in_memory.epoch_indices`' (a fresh permutation per epoch, drop remainder), the data on the device.
+
+  Returns:
+    (text encoder parameters, image encoder parameters, the loss of every step).
+  """
+  tokens, images = jnp.asarray(tokens), jnp.asarray(images)
+  rng = jax.random.key(seed)
+  text_key, image_key = jax.random.split(jax.random.fold_in(rng, 0))
+  params = {'text': text_model.init(text_key, tokens[:1])['params'],
+            'image': image_model.init(image_key, to_unit_range(images[:1]))['params']}
+  tx = optax.adam(optax.cosine_decay_schedule(learning_rate, train_steps))
+  opt_state = tx.init(params)
+
+  def loss_fn(params, batch_tokens, batch_images):
+    text = text_model.apply({'params': params['text']}, batch_tokens)
+    image, _ = image_model.apply({'params': params['image']}, to_unit_range(batch_images))
+    return matching_loss(text, image, temperature)
+
+  @functools.partial(jax.jit, donate_argnums=(0, 1))
+  def step(params, opt_state, step_index):
+    indices = epoch_indices(jax.random.fold_in(rng, 1), step_index, tokens.shape[0], batch_size)
+    loss, grads = jax.value_and_grad(loss_fn)(params, tokens[indices], images[indices])
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss
+
+  losses = []
+  for step_index in range(train_steps):
+    params, opt_state, loss = step(params, opt_state, jnp.int32(step_index))
+    losses.append(loss)
+    if (step_index + 1) % max(1, train_steps // 10) == 0:
+      recent = jax.device_get(losses[-max(1, train_steps // 10):])
+      logging.info('step %d: mean loss of the last %d steps %.4f', step_index + 1, len(recent), np.mean(recent))
+  return params['text'], params['image'], [float(x) for x in jax.device_get(losses)]
+
+
+def embed(model, params, inputs: np.ndarray, chunk: int = 500) -> np.ndarray:
+  """A model's embeddings of `inputs` (token ids, or uint8 images), L2-normalised, float32 [N, F]."""
+  apply = jax.jit(lambda p, x: normalize(model.apply({'params': p}, x)) if x.dtype == jnp.int32 else
+                  normalize(model.apply({'params': p}, to_unit_range(x))[0]))
+  return np.concatenate([np.asarray(apply(params, inputs[i:i + chunk])) for i in range(0, len(inputs), chunk)])
+
+
+def retrieval_accuracy(text: np.ndarray, image: np.ndarray, tokens: np.ndarray,
+                       group: int = RETRIEVAL_GROUP) -> dict[str, float]:
+  """Top-1 retrieval among groups of `group` consecutive pairs (a last, smaller group is dropped).
+
+  Args:
+    text, image: [N, F] L2-normalised embeddings of pair i's caption and image.
+    tokens: [N, L] the captions, so that a retrieved pair with the same caption counts as right.
+
+  Returns:
+    'image_to_caption': the fraction of images whose most similar caption in their group is theirs;
+    'caption_to_image': the same the other way; 'chance': 1 / group.
+  """
+  hits = {'image_to_caption': [], 'caption_to_image': []}
+  for start in range(0, len(text) - group + 1, group):
+    t, i, ids = text[start:start + group], image[start:start + group], tokens[start:start + group]
+    similarity = t @ i.T  # [caption, image]
+    same = np.all(ids[:, None] == ids[None], axis=-1)  # Captions identical as text.
+    hits['caption_to_image'].append(same[np.arange(group), np.argmax(similarity, axis=1)])
+    hits['image_to_caption'].append(same[np.arange(group), np.argmax(similarity, axis=0)])
+  result = {key: float(np.mean(np.concatenate(value))) for key, value in hits.items()}
+  result['chance'] = 1.0 / group
+  return result
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  import tensorflow as tf
+  from gan_jax.data import captioned
+  tf.config.experimental.set_visible_devices([], 'GPU')  # TensorFlow must not take the accelerators' memory.
+  out = FLAGS.out or os.path.join(os.path.dirname(digits.__file__), 'weights', f'{FLAGS.dataset}_text_encoder.npz')
+  train_set = captioned.load_captioned(FLAGS.dataset, 'train', FLAGS.data_dir)
+  test_set = captioned.load_captioned(FLAGS.dataset, 'test', FLAGS.data_dir)
+  vocabulary = train_set.vocabulary
+  logging.info('%s: %d train and %d test pairs, %d token ids', FLAGS.dataset, train_set.num_examples,
+               test_set.num_examples, vocabulary.size)
+  text_model = text_encoder.TextEncoder(vocabulary.size, features=FLAGS.features, width=FLAGS.width)
+  image_model = image_encoder(FLAGS.features)
+  start = time.perf_counter()
+  text_params, image_params, losses = train(train_set.tokens, train_set.images, text_model, image_model, FLAGS.seed,
+                                            FLAGS.train_steps, FLAGS.batch_size, FLAGS.learning_rate,
+                                            FLAGS.temperature)
+  train_seconds = time.perf_counter() - start
+  tenth = max(1, FLAGS.train_steps // 10)
+  retrieval = retrieval_accuracy(embed(text_model, text_params, test_set.tokens),
+                                 embed(image_model, image_params, test_set.images), test_set.tokens)
+  training = {
+      'version': FORMAT_VERSION,
+      'dataset': FLAGS.dataset,
+      'num_train': int(train_set.num_examples),
+      'num_test': int(test_set.num_examples),
+      'seed': FLAGS.seed,
+      'loss': 'symmetric InfoNCE over the batch, cosine similarity / temperature',
+      'temperature': FLAGS.temperature,
+      'image_encoder': {'network': 'digits.DigitClassifier', 'conv_features': list(IMAGE_CONV_FEATURES),
+                        'features': FLAGS.features, 'input': '64x64x3 in [-1, 1]'},
+      'train_steps': FLAGS.train_steps,
+      'batch_size': FLAGS.batch_size,
+      'learning_rate': FLAGS.learning_rate,
+      'schedule': 'cosine decay to 0',
+      'optimizer': 'adam',
+      'loss_first_tenth': float(np.mean(losses[:tenth])),
+      'loss_last_tenth': float(np.mean(losses[-tenth:])),
+      'retrieval_test': {**retrieval, 'group': RETRIEVAL_GROUP},
+      'seconds': round(train_seconds, 1),
+      'device': str(jax.devices()[0].device_kind),
+      'versions': {'jax': jax.__version__, 'flax': flax.__version__, 'optax': optax.__version__},
+      'command': ' '.join(['python -m gan_jax.evaluation.train_text_encoder', *sys.argv[1:]]),
+      'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+  }
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  text_encoder.save(out, text_model, text_params, vocabulary, training)
+  logging.info('Trained in %.1f s; loss %.4f -> %.4f; test retrieval among %d: image->caption %.4f, '
+               'caption->image %.4f; wrote %s', train_seconds, training['loss_first_tenth'],
+               training['loss_last_tenth'], RETRIEVAL_GROUP, retrieval['image_to_caption'],
+               retrieval['caption_to_image'], out)
+
+
+if __name__ == '__main__':
+  app.run(main)
