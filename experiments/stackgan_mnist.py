@@ -28,7 +28,8 @@ WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def use_captions(config, source: str):
   """Train on captioned_<source> with the encoder shipped for its captions, pinned to their vocabulary."""
   config.data.name = f'captioned_{source}'
-  config.stackgan.text_encoder = os.path.join(WEIGHTS, f'text_encoder_captioned_{source}.npz')
+  # The shipped file (gan_jax.models.text_encoder.SHIPPED), named here without importing JAX.
+  config.stackgan.text_encoder = os.path.join(WEIGHTS, f'captioned_{source}_text_encoder.npz')
   config.stackgan.vocabulary = caption_vocabulary(source).fingerprint
   return config
 

@@ -218,7 +218,10 @@ def test_stage_one_alone_starts_as_the_first_stage_of_both_and_trains_and_evalua
   alone.train.eval_every_steps = 2
   assert stackgan.phase_steps(alone) == (2,)
   metrics = train_and_evaluate(alone, str(tmp_path / 'run'))
-  assert metrics['step'] == 2 and 'stage2_minus_stage1_rms' not in metrics
+  assert metrics['step'] == 2 and 'stage2_minus_stage1_rms' not in metrics and 'stage2_all' not in metrics
+  checks = ('class', 'colour', 'background', 'size', 'position', 'all')
+  assert all(0 <= metrics[f'{who}_{check}'] <= 1 for who in ('stage1', 'real_stage1') for check in checks)
+  assert metrics['real_stage1_background'] == 1.0  # The tiny set's flat backgrounds, read by the checker.
   assert sorted(os.listdir(tmp_path / 'run' / 'plots')) == ['stage1_0000002.png']
 
 

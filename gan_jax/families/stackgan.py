@@ -32,9 +32,9 @@ resume under another vocabulary is refused too. A caption a user writes with wor
 encoded with the unknown word's id (`captions.UNKNOWN`), not refused.
 
 Evaluation (on the first `eval.num_samples` captions of `eval.test_split`): sample grids of each stage, one row per
-caption with the caption written beside it, and, where the caption checker exists
-(`gan_jax.evaluation.caption_match`), the fraction of samples whose class, colours, position and size match their
-caption, for stage I and stage II.
+caption with the caption written beside it, and the caption checker's (`gan_jax.evaluation.caption_match`) fraction
+of samples whose class (by the shipped classifier), colours, position and size match their caption, for stage I and
+for stage II, beside the same fractions for the real test images.
 """
 
 import functools
@@ -60,8 +60,8 @@ from gan_jax.state import Network, TrainState
 from gan_jax.update import run, update
 
 # Captioned datasets: data.name -> the caption grammar's source (`captions.CLASS_NAMES`), whose vocabulary the
-# captions' token ids use.
-CAPTIONED = {'captioned_mnist': 'mnist', 'captioned_fashion_mnist': 'fashion_mnist'}
+# captions' token ids use (a copy, which tests extend with in-memory sets).
+CAPTIONED = dict(data.CAPTIONED_DATASETS)
 TEXT = 'text'
 STAGE_NETS = {1: ('g1', 'd1'), 2: ('g2', 'd2')}
 TERMS = {'d': ('matching_aware', 'adversarial'), 'g': ('adversarial', 'kl')}
@@ -110,7 +110,7 @@ def load_text_encoder(config: ml_collections.ConfigDict):
 
 def validate_stackgan(config: ml_collections.ConfigDict, num_devices: int, num_processes: int = 1) -> None:
   """StackGAN's checks: its section (stage sizes, the schedule, widths, the text encoder and its vocabulary), the
-  objective, a captioned dataset, the optimizers and the loop; last the disk.
+  objective, a captioned dataset, the optimizers and the loop; last the disk (the dataset, then the encoder).
 
   Raises:
     ConfigError: naming the field, the value and the accepted values.
@@ -155,13 +155,13 @@ def validate_stackgan(config: ml_collections.ConfigDict, num_devices: int, num_p
   validate_objective(config.loss, c.conditioning_augmentation)
   validate_training(config, num_devices, num_processes, ('g', 'd'),
                     'StackGAN makes one D update and one G update per step')
+  data.check_available(config.data)
   _, _, vocabulary = load_text_encoder(config)
   require(c.vocabulary == vocabulary.fingerprint, 'stackgan.vocabulary',
           f'got {c.vocabulary!r}; the captions of data.name={config.data.name!r} and the text encoder '
           f'{c.text_encoder} use vocabulary {vocabulary.fingerprint} ({vocabulary.size} ids): set '
           f"stackgan.vocabulary='{vocabulary.fingerprint}' (a run's checkpoints keep the vocabulary they were trained "
           'with)')
-  data.check_available(config.data)
 
 
 def validate_sizes(sizes, resolution) -> None:
@@ -471,23 +471,22 @@ def captioned_grid(images: np.ndarray, texts: list[str], text_width: int = 340) 
 
 
 def caption_checker(config: ml_collections.ConfigDict):
-  """The caption checker (`gan_jax.evaluation.caption_match`) as `check(images, attributes) -> {name: fraction}`,
-  or None where it is not installed."""
-  try:
-    from gan_jax.evaluation import caption_match
-  except ImportError:
-    return None
+  """`check(images, attributes) -> {name: fraction}`: the caption checker (`evaluation.caption_match`) with the
+  source's shipped classifier, loaded once."""
+  from gan_jax.evaluation import caption_match, digits
   source = caption_source(config)
-  return lambda images, attributes: caption_match.match_fractions(images, attributes, source)
+  classifier = digits.load_digit_classifier(source)
+  return lambda images, attributes: caption_match.caption_match(images, attributes, source, classifier)
 
 
 def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
   """`evaluate(state) -> (metrics, pictures)` on the first `eval.num_samples` captions of `eval.test_split`, with
   noise from the run's fixed evaluation key.
 
-  Metrics: where the caption checker exists, 'stage1_<check>' and 'stage2_<check>': the fraction of samples whose
-  class, colours, position, size and all of them at once match the caption they were drawn for, beside
-  'real_<check>' for the test images themselves (computed once); 'stage2_minus_stage1_rms': the RMS difference
+  Metrics: 'stage1_<check>' and 'stage2_<check>' (`evaluation.caption_match`, each stage's samples at its own
+  side): the fraction of samples whose class, colour, background, size, position and all of them at once ('all')
+  match the caption they were drawn for, beside 'real_stage1_<check>' and 'real_stage2_<check>' for the test
+  images themselves box-filtered to each side (computed once); 'stage2_minus_stage1_rms': the RMS difference
   between stage II's samples and stage I's upsampled (how much stage II changes).
   Pictures: 'stage1', 'stage2': `eval.grid_rows` captions, one row each with `eval.grid_rows` samples.
   """
@@ -500,10 +499,11 @@ def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
   texts = [captions.caption(caption_source(config), captions.Attributes(*map(int, a))) for a in attributes[:rows]]
   key = jax.random.fold_in(jax.random.key(config.seed), EVAL_STREAM)
   check = caption_checker(config)
+  real = to_unit_range(jnp.asarray(test['images'][:num]))
   real_metrics = {}
-  if check is not None:
-    real = np.asarray(to_unit_range(test['images'][:num]))
-    real_metrics = {f'real_{k}': v for k, v in check(real, attributes).items()}
+  for k, side in enumerate(c.sizes[:c.stages], start=1):
+    real_metrics.update({f'real_stage{k}_{name}': value for name, value in
+                         check(np.asarray(box_filter(real, side)), attributes).items()})
 
   def evaluate(state: TrainState):
     embedding = embed(state, tokens)
@@ -518,9 +518,8 @@ def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
       stages['stage2'] = high
       up = np.repeat(np.repeat(low, 2, axis=1), 2, axis=2)
       metrics['stage2_minus_stage1_rms'] = float(np.sqrt(np.mean((high - up) ** 2)))
-    if check is not None:
-      for name, images in stages.items():
-        metrics.update({f'{name}_{k}': v for k, v in check(np.clip(images, -1.0, 1.0), attributes).items()})
+    for name, images in stages.items():
+      metrics.update({f'{name}_{k}': v for k, v in check(np.clip(images, -1.0, 1.0), attributes).items()})
     return metrics, pictures
 
   return evaluate
