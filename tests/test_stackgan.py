@@ -315,3 +315,9 @@ def test_smoke_run_trains_both_stages_and_stage_one_stops_at_the_switch(tmp_path
   for name in ('g1', 'd1', 'text'):
     jax.tree.map(np.testing.assert_array_equal, final.nets[name], at_switch.nets[name])
   assert int(final.nets['g2'].count) == 6 and int(at_switch.nets['g2'].count) == 0
+  from gan_jax import sample_captions  # The sampling command's functions on the run's checkpoint.
+  restored = sample_captions.restore_run(config, run)
+  grid = sample_captions.draw_grid(config, restored, ['a large red seven at the centre on a blue background',
+                                                      'a small mauve two at the top on a black background'], 3,
+                                   jax.random.key(0))
+  assert grid.shape == (4 * 33 + 1, 340 + 3 * 33 + 1, 3)  # Two captions x (stage I, stage II) rows of 32 + 1.
