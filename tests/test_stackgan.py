@@ -179,30 +179,31 @@ def test_the_discriminator_judges_the_mismatched_text_on_the_same_image_features
 
 
 def test_stage_two_leaves_stage_one_bit_for_bit(tiny_state, captioned):
-  """Stage II's iteration (the phased step's second branch) moves 'g2' and 'd2' only: stage I's networks and the
-  text encoder keep their parameters, batch statistics, optimizer states and counts exactly."""
+  """At the switch stage I is frozen, and stage II's compiled step (the loop's) moves 'g2' and 'd2' only: stage I's
+  networks and the text encoder keep their parameters, batch statistics and counts exactly."""
   config, state = tiny_state
   dataset = tiny_captioned()
-  assert set(state.nets) == {'text', 'g1', 'd1', 'g2', 'd2'}
-  from gan_jax import parallel as parallel_lib
-  _, sample_real = stackgan.make_stackgan_train_step(config, dataset, parallel_lib.make_data_parallel('single'))
-  objective = objectives.objective_from_config(config)
+  assert set(state.nets) == {'text', 'g1', 'd1', 'g2', 'd2'} and stackgan.stage_of(state) == 1
+  assert stackgan.stage_starts(config) == (6,)
+  from gan_jax import families, parallel as parallel_lib
+  second = stackgan.next_stage(config, state, dataset)
+  assert stackgan.stage_of(second) == 2
+  # A checkpoint after the switch restores into stage II's structure.
+  assert stackgan.stage_of(families.state_at(stackgan.FAMILY, config, state, 7, dataset)) == 2
+  assert stackgan.stage_of(families.state_at(stackgan.FAMILY, config, state, 6, dataset)) == 1
+  train_step, sample_real = stackgan.make_stackgan_train_step(config, dataset,
+                                                              parallel_lib.make_data_parallel('single'))
   arrays = jax.tree.map(jnp.asarray, dataset.host_arrays())
-
-  @jax.jit
-  def stage_two(state):
-    batch = stackgan.step_batch(state, sample_real(state, arrays), config)
-    return stackgan.stage_step(state, batch, k=2, objective=objective)
-
-  after, metrics = stage_two(state)
+  after, metrics = jax.jit(lambda s: train_step(s, sample_real(s, arrays)))(second)
+  assert float(metrics['stage']) == 2 and int(after.step) == 1
   for name in ('g1', 'd1', 'text'):
-    jax.tree.map(np.testing.assert_array_equal, after.nets[name], state.nets[name])
+    for part in ('params', 'batch_stats', 'count'):
+      jax.tree.map(np.testing.assert_array_equal, getattr(after.nets[name], part), getattr(state.nets[name], part))
   for name in ('g2', 'd2'):
     assert int(after.nets[name].count) == 1
     assert not np.array_equal(jax.flatten_util.ravel_pytree(after.nets[name].params)[0],
                               jax.flatten_util.ravel_pytree(state.nets[name].params)[0])
   assert float(metrics['g_kl']) > 0 and 0 < float(metrics['d_mismatched_score']) < 1
-  assert stackgan.phase_steps(config) == (6, 6)
 
 
 def test_stage_one_alone_starts_as_the_first_stage_of_both_and_trains_and_evaluates_alone(tmp_path, tiny_state,
@@ -216,7 +217,7 @@ def test_stage_one_alone_starts_as_the_first_stage_of_both_and_trains_and_evalua
     jax.tree.map(np.testing.assert_array_equal, one_stage.nets[name].params, two_stages.nets[name].params)
   alone.train.num_steps = 2
   alone.train.eval_every_steps = 2
-  assert stackgan.phase_steps(alone) == (2,)
+  assert stackgan.stage_starts(alone) == ()
   metrics = train_and_evaluate(alone, str(tmp_path / 'run'))
   assert metrics['step'] == 2 and 'stage2_minus_stage1_rms' not in metrics and 'stage2_all' not in metrics
   checks = ('class', 'colour', 'background', 'size', 'position', 'all')
@@ -304,16 +305,22 @@ def test_smoke_run_trains_both_stages_and_stage_one_stops_at_the_switch(tmp_path
   assert metrics['step'] == 12 and metrics['stage2_minus_stage1_rms'] > 0
   assert sorted(os.listdir(os.path.join(run, 'plots'))) == ['stage1_0000006.png', 'stage1_0000012.png',
                                                            'stage2_0000006.png', 'stage2_0000012.png']
-  from tests.helpers import load_family_state
-  final = load_family_state(run, config)
-  import orbax.checkpoint as ocp
   import flax.serialization
-  template = stackgan.create_stackgan_state(config, jax.random.key(0), tiny_captioned())
-  manager = ocp.CheckpointManager(os.path.join(run, 'checkpoints'))  # Step 6: the last of stage I.
-  at_switch = flax.serialization.from_state_dict(
-      template, manager.restore(6, args=ocp.args.StandardRestore(flax.serialization.to_state_dict(template))))
+  import orbax.checkpoint as ocp
+  from gan_jax import families
+  initial = stackgan.create_stackgan_state(config, jax.random.key(0), None)
+  manager = ocp.CheckpointManager(os.path.join(run, 'checkpoints'))
+
+  def restore(step):  # Into the structure of the step's stage.
+    template = families.state_at(stackgan.FAMILY, config, initial, step, None)
+    restored = manager.restore(step, args=ocp.args.StandardRestore(flax.serialization.to_state_dict(template)))
+    return flax.serialization.from_state_dict(template, restored)
+
+  at_switch, final = restore(6), restore(12)  # Step 6: the last of stage I.
+  assert stackgan.stage_of(at_switch) == 1 and stackgan.stage_of(final) == 2
   for name in ('g1', 'd1', 'text'):
-    jax.tree.map(np.testing.assert_array_equal, final.nets[name], at_switch.nets[name])
+    for part in ('params', 'batch_stats', 'count'):
+      jax.tree.map(np.testing.assert_array_equal, getattr(final.nets[name], part), getattr(at_switch.nets[name], part))
   assert int(final.nets['g2'].count) == 6 and int(at_switch.nets['g2'].count) == 0
   from gan_jax import sample_captions  # The sampling command's functions on the run's checkpoint.
   restored = sample_captions.restore_run(config, run)

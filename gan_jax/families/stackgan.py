@@ -13,10 +13,15 @@ convolutions of the two stages.
 
 Training (the paper's): stage I first, then stage II with stage I fixed, in one run. Steps [0, stage1_steps) update
 'd1' then 'g1'; steps [stage1_steps, num_steps) update 'd2' then 'g2', with 'g1' run in evaluation mode (batch
-norm's running averages) on the same text and its own noise to give stage II its input. The phase is picked from
-`state.step` inside the compiled step (`families/phases.py`, `lax.switch`): one program, a resume anywhere computes
-what an uninterrupted run does, and since the stage-II branch lists only 'd2' and 'g2' to `update`, stage I's
-networks (parameters, batch statistics, optimizer states) do not change once stage II starts, bit for bit.
+norm's running averages) on the same text and its own noise to give stage II its input. The switch is the training
+loop's stage hook (`Family.stage_starts` / `next_stage`, as Progressive GAN's growth): at stage1_steps, 'g1' and
+'d1' are frozen (their optimizer becomes one that makes no update and keeps no state: Adam's moments, which would
+never be used again, are dropped), and the compiled step, which reads the stage from that structure, is compiled
+anew for stage II. A checkpoint holds its stage's structure and a resume rebuilds it from the step
+(`families.state_at`). Stage II's step lists only 'd2' and 'g2' to `update`, so stage I's parameters, batch
+statistics and update counts do not change once stage II starts, bit for bit. (Picking the stage from `state.step`
+inside one program, as `families/phases.py` does with `lax.switch`, ran each step about 20x slower on XLA's CPU
+backend, which runs the convolutions of a conditional's branches as it runs those of a loop.)
 `stackgan.stages=1` trains and evaluates stage I alone.
 
 Objectives (the registered terms of `objectives.py`, weights `config.loss.d` / `config.loss.g`): D the matching-aware
@@ -67,6 +72,7 @@ STAGE_NETS = {1: ('g1', 'd1'), 2: ('g2', 'd2')}
 TERMS = {'d': ('matching_aware', 'adversarial'), 'g': ('adversarial', 'kl')}
 LOSSES = ('non_saturating', 'minimax')  # The terms are binary cross-entropies.
 EVAL_CHUNK = 250
+FROZEN = optax.set_to_zero()  # The optimizer of a network that is not trained: the text encoder, stage I in stage II.
 
 
 def _widths(value, field: str, count: int, why: str) -> None:
@@ -234,7 +240,7 @@ def create_stackgan_state(config: ml_collections.ConfigDict, key: jax.Array, dat
     keys = {name: jax.random.fold_in(key, i) for i, name in enumerate(('g1', 'd1', 'g2', 'd2', TEXT, 'rng'))}
     nets = {name: Network.create(module, optim.make_optimizer(config.optim[name[0]]), keys[name], *inputs[name])
             for name, module in modules.items()}
-    text = Network.create(encoder, optax.set_to_zero(), keys[TEXT], tokens)  # Never updated.
+    text = Network.create(encoder, FROZEN, keys[TEXT], tokens)  # Never updated.
     nets[TEXT] = text.replace(params=encoder_params)
     return TrainState.create(nets, keys['rng'])
 
@@ -334,10 +340,25 @@ def step_batch(state: TrainState, real: dict, config: ml_collections.ConfigDict,
           'eps1': normal(eps1_key, c.condition_dim), 'eps2': normal(eps2_key, c.condition_dim)}
 
 
-def phase_steps(config: ml_collections.ConfigDict) -> tuple[int, ...]:
-  """The steps of each stage's training: (num_steps,) for stage I alone; (stage1_steps, the rest) for both."""
-  c, total = config.stackgan, config.train.num_steps
-  return (total,) if c.stages == 1 else (c.stage1_steps, total - c.stage1_steps)
+def stage_starts(config: ml_collections.ConfigDict) -> tuple[int, ...]:
+  """The step where stage II starts and stage I is frozen: (stage1_steps,) with two stages, () with one."""
+  return (config.stackgan.stage1_steps,) if config.stackgan.stages == 2 else ()
+
+
+def freeze(net: Network) -> Network:
+  """`net` with `FROZEN` as its optimizer (no update, no state); parameters, statistics and count kept."""
+  return net.replace(tx=FROZEN, opt_state=FROZEN.init(net.params))
+
+
+def next_stage(config: ml_collections.ConfigDict, state: TrainState, dataset) -> TrainState:
+  """The state of stage II: stage I's networks frozen."""
+  del config, dataset
+  return state.replace_nets(g1=freeze(state.nets['g1']), d1=freeze(state.nets['d1']))
+
+
+def stage_of(state: TrainState) -> int:
+  """The stage `state` trains: 2 once stage I is frozen."""
+  return 2 if state.nets['g1'].tx is FROZEN else 1
 
 
 def make_sampler(config: ml_collections.ConfigDict, dataset, parallel):
@@ -354,21 +375,21 @@ def make_sampler(config: ml_collections.ConfigDict, dataset, parallel):
 
 
 def make_stackgan_train_step(config: ml_collections.ConfigDict, dataset, parallel):
-  """`(train_step, sample_real)`: the stage of `state.step` (stage I, then stage II with stage I fixed).
+  """`(train_step, sample_real)`: one iteration of the state's stage (`stage_of`); advances `state.step`.
 
   Metrics, whichever the stage: 'd_loss', 'g_loss', each term's value when a player has two ('g_term_adversarial',
   'g_term_kl'), 'g_kl' (unweighted), D's mean probabilities 'd_real_score', 'd_fake_score', 'd_mismatched_score',
-  the gradient, update and parameter norms of the stage's networks as 'g_*' and 'd_*', and 'phase' (0: stage I,
-  1: stage II).
+  the gradient, update and parameter norms of the stage's networks as 'g_*' and 'd_*', and 'stage' (1 or 2).
   """
   objective = objectives.objective_from_config(config)
   share = parallel.local_share
-  branches = [lambda state, batch, k=k: stage_step(state, batch, k=k, objective=objective)
-              for k in range(1, config.stackgan.stages + 1)]
-  phased = phases.make_phased_step(
-      [lambda state, real, branch=branch: branch(state, step_batch(state, real, config, share))
-       for branch in branches], phase_steps(config))
-  return phased, make_sampler(config, dataset, parallel)
+
+  def train_step(state, real):
+    k = stage_of(state)
+    state, metrics = stage_step(state, step_batch(state, real, config, share), k=k, objective=objective)
+    return state.replace(step=state.step + 1), {**metrics, 'stage': jnp.float32(k)}
+
+  return train_step, make_sampler(config, dataset, parallel)
 
 
 # Sampling from captions.
@@ -527,4 +548,4 @@ def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
 
 FAMILY = Family(validate=validate_stackgan, create_state=create_stackgan_state,
                 make_train_step=make_stackgan_train_step, make_evaluator=make_stackgan_evaluator,
-                loss_names=('d_loss', 'g_loss'))
+                loss_names=('d_loss', 'g_loss'), stage_starts=stage_starts, next_stage=next_stage)
