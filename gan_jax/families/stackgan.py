@@ -64,9 +64,9 @@ from gan_jax.rng import noise_key
 from gan_jax.state import Network, TrainState
 from gan_jax.update import run, update
 
-# Captioned datasets: data.name -> the caption grammar's source (`captions.CLASS_NAMES`), whose vocabulary the
-# captions' token ids use (a copy, which tests extend with in-memory sets).
-CAPTIONED = dict(data.CAPTIONED_DATASETS)
+# The captioned datasets whose captions the grammar writes from checkable attributes: data.name -> its source
+# (`captions.CLASS_NAMES`), whose vocabulary the token ids use (a copy, which tests extend with in-memory sets).
+CAPTIONED = {name: source for name, source in data.CAPTIONED_DATASETS.items() if source in captions.CLASS_NAMES}
 TEXT = 'text'
 STAGE_NETS = {1: ('g1', 'd1'), 2: ('g2', 'd2')}
 TERMS = {'d': ('matching_aware', 'adversarial'), 'g': ('adversarial', 'kl')}
