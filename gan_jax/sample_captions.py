@@ -1,9 +1,11 @@
 """Draws from a trained StackGAN run: images for captions you write, or the interpolation between two captions.
 
   python -m gan_jax.sample_captions --config experiments/stackgan_mnist.py --workdir DIR \
-      --captions 'a large red seven at the centre on a blue background' 'a small white two at the top on a black background'
+      --captions='a large red seven at the centre on a blue background' \
+      --captions='a small white two at the top on a black background'
   python -m gan_jax.sample_captions --config experiments/stackgan_mnist.py --workdir DIR --mode interpolate \
-      --captions 'a large red seven at the centre on a blue background' 'a large green seven at the centre on a blue background'
+      --captions='a large red seven at the centre on a blue background' \
+      --captions='a large green seven at the centre on a blue background'
 
 `grid` (the default): one row per caption, `--rows` samples each (stage I above stage II, each row's caption on its
 left). `interpolate`: the paper's figure, `--rows` rows (one z each) of `--steps` images from the first caption's

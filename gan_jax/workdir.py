@@ -41,8 +41,8 @@ REFUSED = ('seed', 'model', 'gen', 'disc', 'rbm', 'dbn', 'vae', 'autoencoder', '
 # cut at every boundary, so a resumed run computes the same steps), what the evaluation measures (the VAE's
 # importance sampling, the DBN's samples and fine-tuned classifiers, PPGN's sampler included), where the
 # processes of a job meet, and where StackGAN's text encoder is read from (a resume reads its weights from the
-# checkpoint; stackgan.vocabulary, refused, binds the vocabulary). Everything else (learning rates and other optimizer settings, batch size, n_critic, the
-# update order, parallel.mode) changes the training from the resumed step on: allowed with --allow_config_change.
+# checkpoint; stackgan.vocabulary, refused, binds the vocabulary). Everything else (learning rates and other
+# optimizer settings, batch size, n_critic, the update order, parallel.mode) changes the training from the resumed step on: allowed with --allow_config_change.
 FREE = ('train.num_steps', 'train.steps_per_call', 'train.log_every_steps', 'train.eval_every_steps',
         'train.checkpoint_every_steps', 'train.keep_checkpoints', 'eval', 'vae.iw_samples', 'vae.iw_chunk',
         'dbn.sample_gibbs_steps', 'dbn.finetune_steps', 'dbn.finetune_batch_size', 'dbn.finetune_learning_rate',

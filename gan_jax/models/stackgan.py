@@ -8,7 +8,8 @@ The paper's stage I draws 64x64 images and stage II 256x256; here stage I draws 
   a diagonal Gaussian; c = mu + sigma * eps with eps ~ N(0, I) given as an input (the reparameterisation, so that
   the gradient reaches mu and sigma), and KL(N(mu, sigma^2) || N(0, I)) as a G objective term (the registered 'kl',
   `losses.kl_to_standard_normal`, averaged over the batch and the dimensions as the released code does; the
-  paper's lambda = 1). With `augment=False` (the ablation) c is the embedding's linear projection, without noise and without a KL.
+  paper's lambda = 1). With `augment=False` (the ablation) c is the embedding's linear projection, without noise
+  and without a KL.
 - Stage-I G: (c, z) -> dense to 4x4 -> upsampling blocks (nearest-neighbour x2, 3x3 convolution, batch norm, ReLU)
   up to `size` -> a 3x3 convolution to RGB -> tanh.
 - Stage-I and stage-II D (`Discriminator`): down-sampling blocks (4x4 stride-2 convolutions, batch norm except on the
