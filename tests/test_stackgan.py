@@ -5,7 +5,6 @@ it does not match (at validation and on resume), captions with unknown words dra
 small synthetic captioned set held in memory (the shape of the captioned datasets' batches)."""
 
 import dataclasses
-import json
 import os
 
 import jax
