@@ -36,10 +36,10 @@ or a dataset with another vocabulary, and since the field is part of the checkpo
 resume under another vocabulary is refused too. A caption a user writes with words outside the vocabulary is
 encoded with the unknown word's id (`captions.UNKNOWN`), not refused.
 
-Evaluation (on the first `eval.num_samples` captions of `eval.test_split`): sample grids of each stage, one row per
-caption with the caption written beside it, and the caption checker's (`gan_jax.evaluation.caption_match`) fraction
-of samples whose class (by the shipped classifier), colours, position and size match their caption, for stage I and
-for stage II, beside the same fractions for the real test images.
+Evaluation (on `eval.num_samples` captions spread evenly over `eval.test_split`): sample grids of each stage, one
+row per caption with the caption written beside it, and the caption checker's (`gan_jax.evaluation.caption_match`)
+fraction of samples whose class (by the shipped classifier), colours, position and size match their caption, for
+stage I and for stage II, beside the same fractions for the real test images.
 """
 
 import functools
@@ -501,8 +501,8 @@ def caption_checker(config: ml_collections.ConfigDict):
 
 
 def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
-  """`evaluate(state) -> (metrics, pictures)` on the first `eval.num_samples` captions of `eval.test_split`, with
-  noise from the run's fixed evaluation key.
+  """`evaluate(state) -> (metrics, pictures)` on `eval.num_samples` captions of `eval.test_split` spread evenly
+  over it, with noise from the run's fixed evaluation key.
 
   Metrics: 'stage1_<check>' and 'stage2_<check>' (`evaluation.caption_match`, each stage's samples at its own
   side): the fraction of samples whose class, colour, background, size, position and all of them at once ('all')
@@ -514,13 +514,17 @@ def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
   del dataset
   c = config.stackgan
   test = data.make_dataset(_with_split(config.data, config.eval.test_split)).host_arrays()
-  num = min(config.eval.num_samples, test['tokens'].shape[0])
-  tokens, attributes = jnp.asarray(test['tokens'][:num]), np.asarray(test['attributes'][:num])
+  total = test['tokens'].shape[0]
+  num = min(config.eval.num_samples, total)
+  # Spread evenly over the split (the captioned test splits are ordered by class: their first captions are zeros).
+  chosen = np.linspace(0, total - 1, num).round().astype(int)
+  tokens, attributes = jnp.asarray(test['tokens'][chosen]), np.asarray(test['attributes'][chosen])
   rows = min(config.eval.grid_rows, num)
-  texts = [captions.caption(caption_source(config), captions.Attributes(*map(int, a))) for a in attributes[:rows]]
+  pictured = np.linspace(0, num - 1, rows).round().astype(int)  # Captions of every class.
+  texts = [captions.caption(caption_source(config), captions.Attributes(*map(int, a))) for a in attributes[pictured]]
   key = jax.random.fold_in(jax.random.key(config.seed), EVAL_STREAM)
   check = caption_checker(config)
-  real = to_unit_range(jnp.asarray(test['images'][:num]))
+  real = to_unit_range(jnp.asarray(test['images'][chosen]))
   real_metrics = {}
   for k, side in enumerate(c.sizes[:c.stages], start=1):
     real_metrics.update({f'real_stage{k}_{name}': value for name, value in
@@ -530,7 +534,7 @@ def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
     embedding = embed(state, tokens)
     low, high = draw(config, state, embedding, key)
     metrics = dict(real_metrics)
-    grid_embedding = jnp.repeat(embedding[:rows], rows, axis=0)  # Row r: caption r, `rows` noises.
+    grid_embedding = jnp.repeat(embedding[pictured], rows, axis=0)  # Row r: caption r, `rows` noises.
     grid_low, grid_high = draw(config, state, grid_embedding, jax.random.fold_in(key, 1))
     pictures = {'stage1': captioned_grid(grid_low.reshape(rows, rows, *grid_low.shape[1:]), texts)}
     stages = {'stage1': low}
