@@ -142,10 +142,10 @@ def test_config_names_and_bad_input():
   import ml_collections
   from gan_jax import data
   from gan_jax.config import ConfigError
-  assert data.CAPTIONED_DATASETS == {name: source for name, source in captioned_builder.SOURCES.items()}
+  assert data.CAPTIONED_DATASETS == {**captioned_builder.SOURCES, 'emoji_names': 'emoji'}
   from gan_jax.data import prepare
-  assert set(data.CAPTIONED_DATASETS) <= set(prepare.OFFLINE_DATASETS) and set(
-      data.CAPTIONED_DATASETS) <= set(prepare.offline_builders())
+  assert set(captioned_builder.SOURCES) <= set(prepare.OFFLINE_DATASETS) and set(
+      captioned_builder.SOURCES) <= set(prepare.offline_builders())
   c = ml_collections.ConfigDict({'name': 'captioned_mnist', 'resize': 'resize', 'channels': 3, 'pipeline': 'auto',
                                  'shuffle_buffer': 10, 'std': 0.02, 'num_train_points': 0, 'resolution': 64})
   data.validate(c)
@@ -213,3 +213,24 @@ def test_checker_on_drawn_objects_and_empty_images(mnist_classifier):
     caption_match.caption_match(images, np.zeros((4, 4), np.int32), 'mnist', mnist_classifier)
   with pytest.raises(ValueError, match='R, R, 3'):
     caption_match.measure(images[..., :1], 'mnist')
+
+
+def test_emoji_names_are_captions_of_the_emoji(image_sets_dir):
+  import tensorflow_datasets as tfds
+  from gan_jax.data import captioned
+  data_dir = image_sets_dir('emoji_styles')
+  assert captioned.emoji_caption('woman’s_boot') == 'womans boot'
+  assert captioned.emoji_caption('piñata') == 'pinata' and captioned.emoji_caption('t-shirt') == 't-shirt'
+  test = captioned.load_named_emoji('test', data_dir)
+  train = captioned.load_named_emoji('train[:8]', data_dir, resolution=32, style='openmoji')
+  assert test.vocabulary == train.vocabulary and test.source == 'emoji' and test.num_classes == 0
+  assert test.images.shape == (160, 64, 64, 3) and train.images.shape == (8, 32, 32, 3)
+  assert test.attributes.shape == (160, 0) and np.all(test.labels == -1)
+  raw = tfds.as_numpy(tfds.builder('emoji_styles', data_dir=data_dir).as_dataset(split='test', batch_size=-1,
+                                                                                 shuffle_files=False))
+  np.testing.assert_array_equal(test.images, raw['noto'])  # Row i is emoji i, its image and its name.
+  assert test.captions(range(160)) == [captioned.emoji_caption(n.decode()) for n in raw['name']]
+  assert captions.UNKNOWN not in test.tokens  # Every split's words are in the vocabulary.
+  import jax
+  batch = test.sample(jax.device_put(test.host_arrays()), jax.random.key(1), 0, 4)
+  assert batch['attributes'].shape == (4, 0) and np.all(np.asarray(batch['y']) == -1)

@@ -68,8 +68,10 @@ PAIRED_DATASETS: dict[str, PairedDataset] = {
     'satellite_maps': PairedDataset('satellite_maps', ('image', 'map')),
     'emoji_styles': PairedDataset('emoji_styles', ('openmoji', 'noto')),
 }
-# Captioned image sets (StackGAN; python -m gan_jax.data.prepare NAME): config name -> the source of its objects.
-CAPTIONED_DATASETS: dict[str, str] = {'captioned_mnist': 'mnist', 'captioned_fashion_mnist': 'fashion_mnist'}
+# Captioned image sets (StackGAN; python -m gan_jax.data.prepare NAME): config name -> the source of its objects;
+# 'emoji_names' is emoji_styles' Noto emoji with their names as captions (prepare emoji_styles).
+CAPTIONED_DATASETS: dict[str, str] = {'captioned_mnist': 'mnist', 'captioned_fashion_mnist': 'fashion_mnist',
+                                      'emoji_names': 'emoji'}
 # TFDS datasets with a shipped classifier (gan_jax/evaluation/digits.py), which scores 1-channel images.
 CLASSIFIED_DATASETS = ('sklearn_digits', 'mnist', 'fashion_mnist')
 RESIZE_METHODS = ('resize', 'pad')  # How an image reaches data.resolution (see images.load_images).
@@ -110,6 +112,8 @@ def paired_from_config(c: ml_collections.ConfigDict) -> PairedImages:
 def captioned_from_config(c: ml_collections.ConfigDict):
   """The `config.data` section's captioned dataset: split `c.split` at `c.resolution` (32 or 64)."""
   from gan_jax.data import captioned  # TensorFlow loads only for image data.
+  if c.name == captioned.EMOJI_DATASET:
+    return captioned.load_named_emoji(c.split, c.data_dir or None, c.resolution)
   return captioned.load_captioned(c.name, c.split, c.data_dir or None, c.resolution)
 
 
@@ -231,7 +235,8 @@ def check_available(config: ml_collections.ConfigDict) -> None:
   if config.name in CAPTIONED_DATASETS:
     from gan_jax.data import captioned_builder, images  # noqa: F401  (registers the builders with TFDS)
     try:
-      images.check_available(config.name, config.data_dir or None)
+      images.check_available('emoji_styles' if config.name == 'emoji_names' else config.name,
+                             config.data_dir or None)
     except ValueError as error:
       raise ConfigError(f'config.data.name: {error}') from error
 

@@ -88,11 +88,12 @@ def load(path: str | os.PathLike, vocabulary: Vocabulary | None = None) -> tuple
 
 # The shipped encoders, in gan_jax/evaluation/weights/, by captioned dataset.
 SHIPPED = {'captioned_mnist': 'captioned_mnist_text_encoder.npz',
-           'captioned_fashion_mnist': 'captioned_fashion_mnist_text_encoder.npz'}
+           'captioned_fashion_mnist': 'captioned_fashion_mnist_text_encoder.npz',
+           'emoji_names': 'emoji_names_text_encoder.npz'}
 
 
 def load_shipped(dataset: str, vocabulary: Vocabulary | None = None) -> tuple[TextEncoder, Any, Vocabulary]:
-  """The shipped encoder of a captioned dataset ('captioned_mnist' or 'captioned_fashion_mnist'), as `load`.
+  """The shipped encoder of a captioned dataset (a key of `SHIPPED`), as `load`.
 
   Raises:
     ValueError: an unknown dataset (naming the shipped ones), or as `load`.
