@@ -25,7 +25,7 @@ def base_config() -> ml_collections.ConfigDict:
   # (config.dbn), 'vae' (config.vae), 'autoencoder' (config.autoencoder), 'ppgn' (config.ppgn), 'pix2pix'
   # (config.pix2pix, image-to-image translation), 'cyclegan' (config.cyclegan, unpaired translation), 'lapgan'
   # (config.lapgan, a Laplacian pyramid of GANs), 'srgan' (config.srgan, super-resolution) or 'progan'
-  # (config.progan, Progressive GAN).
+  # (config.progan, Progressive GAN), 'stackgan' (config.stackgan, text -> image).
   config.model = 'gan'
 
   config.gen = ml_collections.ConfigDict()
@@ -403,7 +403,8 @@ def family_defaults(model: str) -> ml_collections.ConfigDict:
   run began (`autoencoder.pretrain_steps`, ...) with these."""
   families = {'rbm': rbm_config, 'dbn': dbn_config, 'vae': vae_config, 'autoencoder': autoencoder_config,
               'ppgn': ppgn_config, 'pix2pix': pix2pix_config, 'cyclegan': cyclegan_config,
-              'lapgan': lapgan_config, 'srgan': srgan_config, 'progan': progan_config}
+              'lapgan': lapgan_config, 'srgan': srgan_config, 'progan': progan_config,
+              'stackgan': stackgan_config}
   return families.get(model, base_config)()
 
 
@@ -728,6 +729,64 @@ def progan_config() -> ml_collections.ConfigDict:
   config.train.eval_every_steps = 800_000 // 16  # The end of every phase.
   config.train.checkpoint_every_steps = 10_000
   config.eval.num_samples = 2000
+  return config
+
+
+def stackgan_config() -> ml_collections.ConfigDict:
+  """StackGAN (Zhang et al. 2017) in the paper's setting on captioned_mnist: stage I draws 64x64 from the caption's
+  conditioning augmentation (N_g = 128, KL weight lambda = 1) and z (N_z = 100) through upsampling blocks from 4x4
+  (1024 ... 64 channels); stage II takes stage I's image down to 16x16 (128, 256, 512), joins its own conditioning
+  augmentation, 4 residual blocks, and draws 256x256; the discriminators compress the text to N_d = 128 and join it
+  at 4x4; matching-aware D; Adam 2e-4, beta1 0.5, batch 64; stage I trained first, then stage II with stage I fixed
+  (the paper: 600 epochs each, the rate halved every 100, which is not here: constant). The paper conditions on
+  Reed et al.'s 1024-dimensional char-CNN-RNN embedding; here a small word-level encoder trained on the captions
+  (stackgan.text_encoder). A 2-core CPU cannot run this, and the captioned sets are 64x64:
+  experiments/stackgan_mnist.py is the sized-down experiment (32 -> 64)."""
+  config = base_config()
+  config.model = 'stackgan'
+  config.stackgan = ml_collections.ConfigDict()
+  # The trained caption encoder's .npz (gan_jax.models.text_encoder.save), frozen; and the fingerprint of its
+  # vocabulary, which must be the captions': a run is bound to it (a resume under another is refused).
+  config.stackgan.text_encoder = ''
+  config.stackgan.vocabulary = ''
+  config.stackgan.caption_length = 16  # Token ids per caption in the dataset (gan_jax.data.captions.MAX_TOKENS).
+  # 2: stage I for stage1_steps, then stage II (stage I fixed) to train.num_steps; 1: stage I alone.
+  config.stackgan.stages = 2
+  config.stackgan.stage1_steps = 600 * 10_000 // 64
+  config.stackgan.sizes = (64, 256)  # Stage I's side, stage II's (its double, data.resolution).
+  # False: the ablation, c = the embedding's projection (no noise, no KL: loss.g.kl must be 0).
+  config.stackgan.conditioning_augmentation = True
+  config.stackgan.condition_dim = 128  # N_g.
+  config.stackgan.latent_dim = 100  # N_z, stage I's z ~ N(0, I).
+  config.stackgan.text_dim = 128  # N_d, the text's size in each D.
+  config.stackgan.gen_widths = (1024, 512, 256, 128, 64)  # Stage I's 4x4 map, then each upsampling block.
+  config.stackgan.disc_widths = (64, 128, 256, 512)  # Stage I's D: one down-sampling block per halving to 4x4.
+  # Stage II's G: the encoder's first convolution, then each down-sampling block (the last is the joint map's
+  # width); residual blocks; upsampling blocks to stage II's side.
+  config.stackgan.stage2_down_widths = (128, 256, 512)
+  config.stackgan.residual_blocks = 4
+  config.stackgan.stage2_up_widths = (256, 128, 64, 32)
+  config.stackgan.stage2_disc_widths = (64, 128, 256, 512, 1024, 2048)
+  config.loss.name = 'non_saturating'
+  config.loss.d.adversarial = 0.0
+  config.loss.d.matching_aware = 1.0
+  config.loss.g.kl = 1.0  # lambda.
+  config.unroll.steps = 0
+  for player in ('g', 'd'):  # optim.g trains each stage's G (with its conditioning augmentation), optim.d each D.
+    config.optim[player].learning_rate = 2e-4
+    config.optim[player].b1 = 0.5
+    config.optim[player].eps_root = 0.0  # Nothing differentiates through this Adam.
+  config.data.name = 'captioned_mnist'
+  config.data.resolution = 256
+  config.data.channels = 3
+  config.data.pipeline = 'in_memory'
+  config.train.batch_size = 64
+  config.train.num_steps = 2 * config.stackgan.stage1_steps
+  config.train.steps_per_call = 1  # As pix2pix: XLA's CPU backend runs convolutions in a loop far slower.
+  config.train.log_every_steps = 500
+  config.train.eval_every_steps = 10_000
+  config.train.checkpoint_every_steps = 5000
+  config.eval.num_samples = 1000
   return config
 
 

@@ -172,6 +172,23 @@ LOSSES: dict[str, tuple[Callable, Callable, bool]] = {
 }
 
 
+def matching_aware_discriminator_loss(real_logits: Array, fake_logits: Array, mismatched_logits: Array) -> Array:
+  """The matching-aware D of text -> image GANs (Reed et al. 2016's GAN-CLS; StackGAN's released code): real images
+  with their own text are real, generated images with that text and real images with another text are fake, the two
+  fake kinds weighted 1/2 each: -E log D(x, t) - (E log(1 - D(G, t)) + E log(1 - D(x, t'))) / 2."""
+  real = optax.sigmoid_binary_cross_entropy(real_logits, jnp.ones_like(real_logits)).mean()
+  fake = optax.sigmoid_binary_cross_entropy(fake_logits, jnp.zeros_like(fake_logits)).mean()
+  wrong = optax.sigmoid_binary_cross_entropy(mismatched_logits, jnp.zeros_like(mismatched_logits)).mean()
+  return real + 0.5 * (fake + wrong)
+
+
+def kl_to_standard_normal(mu: Array, log_sigma: Array) -> Array:
+  """KL(N(mu, diag sigma^2) || N(0, I)) of each row of [B, N], averaged over the batch and the N dimensions (the
+  reduction of StackGAN's released code; the sum over dimensions is N times this):
+  mean(-log sigma + (sigma^2 + mu^2 - 1) / 2)."""
+  return jnp.mean(-log_sigma + 0.5 * (jnp.exp(2.0 * log_sigma) + jnp.square(mu) - 1.0))
+
+
 def adversarial_pair(name: str, label_smoothing: float = 0.0) -> tuple[Callable[[Array, Array], Array],
                                                                        Callable[[Array, Array], Array]]:
   """The named (d_loss, g_loss), each `(real_logits, fake_logits) -> scalar`, with label smoothing bound in."""

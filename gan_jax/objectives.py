@@ -176,6 +176,15 @@ def drift(ctx: Context) -> jax.Array:
   return jnp.mean(jnp.square(ctx.real_out['logits']))
 
 
+@d_term('matching_aware')
+def matching_aware(ctx: Context) -> jax.Array:
+  """StackGAN's matching-aware D (text -> image): real images with their text real, generated images and real
+  images with a mismatched text (`real_out['mismatched_logits']`) fake, 1/2 each (`losses.
+  matching_aware_discriminator_loss`)."""
+  return losses.matching_aware_discriminator_loss(
+      ctx.real_out['logits'], ctx.fake_out['logits'], output(ctx.real_out, 'mismatched_logits', 'matching_aware'))
+
+
 @d_term('historical_averaging')
 def d_historical_averaging(ctx: Context) -> jax.Array:
   """||theta_D - mean of past theta_D||^2 (Salimans et al. 2016)."""
@@ -229,6 +238,14 @@ def feature_mse(features: Callable[[jax.Array], jax.Array], scale: float = 1.0) 
     target = jax.lax.stop_gradient(features(ctx.batch['x']))
     return jnp.mean((scale * (features(ctx.fake) - target))**2)
   return content
+
+
+@g_term('kl')
+def kl(ctx: Context) -> jax.Array:
+  """StackGAN's conditioning-augmentation regulariser: KL(N(mu, sigma^2) || N(0, I)) of the conditioning Gaussians
+  G drew its samples from (`batch['ca_mu']`, `batch['ca_log_sigma']`), averaged over the batch and the dimensions
+  (weight: the paper's lambda, 1)."""
+  return losses.kl_to_standard_normal(ctx.batch['ca_mu'], ctx.batch['ca_log_sigma'])
 
 
 @g_term('historical_averaging')

@@ -36,17 +36,18 @@ REFUSED = ('seed', 'model', 'gen', 'disc', 'rbm', 'dbn', 'vae', 'autoencoder', '
            'loss', 'unroll', 'cond', 'info', 'semi', 'replay', 'optim.*.name', 'optim.*.weight_decay', 'optim.*.clip_params',
            'train.reference_batch_size', 'parallel.model_shards', 'ppgn.image_weight', 'ppgn.feature_weight',
            'ppgn.adversarial_weight', 'ppgn.dae_hidden', 'ppgn.dae_noise_std', 'lapgan', 'srgan',
-           'optim.*.decay_steps')
+           'optim.*.decay_steps', 'stackgan')
 # Fields that never change what is computed: the run's length, how often it logs, evaluates and saves (chunks are
 # cut at every boundary, so a resumed run computes the same steps), what the evaluation measures (the VAE's
-# importance sampling, the DBN's samples and fine-tuned classifiers, PPGN's sampler included), and where the
-# processes of a job meet. Everything else (learning rates and other optimizer settings, batch size, n_critic, the
-# update order, parallel.mode) changes the training from the resumed step on: allowed with --allow_config_change.
+# importance sampling, the DBN's samples and fine-tuned classifiers, PPGN's sampler included), where the
+# processes of a job meet, and where StackGAN's text encoder is read from (a resume reads its weights from the
+# checkpoint; stackgan.vocabulary, refused, binds the vocabulary). Everything else (learning rates and other
+# optimizer settings, batch size, n_critic, the update order, parallel.mode) changes the training from the resumed step on: allowed with --allow_config_change.
 FREE = ('train.num_steps', 'train.steps_per_call', 'train.log_every_steps', 'train.eval_every_steps',
         'train.checkpoint_every_steps', 'train.keep_checkpoints', 'eval', 'vae.iw_samples', 'vae.iw_chunk',
         'dbn.sample_gibbs_steps', 'dbn.finetune_steps', 'dbn.finetune_batch_size', 'dbn.finetune_learning_rate',
         'ppgn.eps1', 'ppgn.eps2', 'ppgn.eps3', 'ppgn.h_max', 'ppgn.chain_steps', 'ppgn.record_every',
-        'ppgn.chain_start', 'ppgn.samples_per_class', 'lapgan.accept_threshold',
+        'ppgn.chain_start', 'ppgn.samples_per_class', 'lapgan.accept_threshold', 'stackgan.text_encoder',
         'parallel.distributed', 'parallel.coordinator_address', 'parallel.num_processes', 'parallel.process_id')
 
 

@@ -44,6 +44,7 @@ _MODULES = {
     'lapgan': 'gan_jax.families.lapgan',
     'srgan': 'gan_jax.families.srgan',
     'progan': 'gan_jax.families.progan',
+    'stackgan': 'gan_jax.families.stackgan',
 }
 NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
