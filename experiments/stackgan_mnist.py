@@ -19,10 +19,12 @@ encoder) and `smoke` (16 -> 32, tiny widths, a few steps).
 import os
 
 from gan_jax.config import select_variant, smoke as smoke_sizes, stackgan_config
-from gan_jax.data.captions import caption_vocabulary
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'gan_jax', 'evaluation',
                        'weights')
+# gan_jax.data.captions.caption_vocabulary(source).fingerprint, written out so that loading this file imports only
+# gan_jax.config (tests/test_stackgan.py checks them).
+VOCABULARIES = {'mnist': 'b8819b472ec5e796', 'fashion_mnist': '253dfaa0d9174602'}
 
 
 def use_captions(config, source: str):
@@ -30,7 +32,7 @@ def use_captions(config, source: str):
   config.data.name = f'captioned_{source}'
   # The shipped file (gan_jax.models.text_encoder.SHIPPED), named here without importing JAX.
   config.stackgan.text_encoder = os.path.join(WEIGHTS, f'captioned_{source}_text_encoder.npz')
-  config.stackgan.vocabulary = caption_vocabulary(source).fingerprint
+  config.stackgan.vocabulary = VOCABULARIES[source]
   return config
 
 

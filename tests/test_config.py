@@ -19,8 +19,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ('unroll.steps', -1, 'config.unroll.steps: got -1; must be an integer >= 0'),
     ('loss.name', 'wgan', 'config.loss.name: got \'wgan\'; accepted values: hinge, least_squares, minimax, '
      'non_saturating, relativistic_average, relativistic_average_ls, wasserstein'),
-    ('data.name', 'imagenet', 'accepted values: celeb_a, cifar10, digits, emoji_styles, fashion_mnist, gaussian_1d, '
-     'grid, mnist, photos, ring, satellite_maps, stacked_digits, stacked_mnist'),
+    ('data.name', 'imagenet', 'accepted values: captioned_fashion_mnist, captioned_mnist, celeb_a, cifar10, digits, '
+     'emoji_names, emoji_styles, fashion_mnist, gaussian_1d, grid, mnist, photos, ring, satellite_maps, stacked_digits, '
+     'stacked_mnist'),
     ('loss.d.gradient_penalty', -1.0, 'config.loss.d.gradient_penalty: got -1.0; a weight must be a number >= 0'),
     ('loss.g.r1', 1.0, 'config.loss.g.r1: no such G term; accepted: adversarial, aux_classifier, feature_matching'),
     ('loss.d.aux_classifier', 1.0, 'config.loss.d.aux_classifier: AC-GAN draws each sample for a class'),

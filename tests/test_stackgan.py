@@ -327,3 +327,13 @@ def test_smoke_run_trains_both_stages_and_stage_one_stops_at_the_switch(tmp_path
                                                       'a small mauve two at the top on a black background'], 3,
                                    jax.random.key(0))
   assert grid.shape == (4 * 33 + 1, 340 + 3 * 33 + 1, 3)  # Two captions x (stage I, stage II) rows of 32 + 1.
+
+
+def test_the_experiment_pins_each_caption_grammars_vocabulary_and_its_shipped_encoder():
+  experiment = load(os.path.join(ROOT, 'experiments', 'stackgan_mnist.py'))
+  for source, fingerprint in experiment.VOCABULARIES.items():
+    vocabulary = captions.caption_vocabulary(source)
+    assert fingerprint == vocabulary.fingerprint
+    config = experiment.get_config(None if source == 'mnist' else source)
+    assert config.stackgan.vocabulary == fingerprint
+    assert text_encoder.load(config.stackgan.text_encoder, vocabulary)[2] == vocabulary
