@@ -56,7 +56,7 @@ from gan_jax.config import ConfigError, choice, int_at_least, require
 from gan_jax.data import captions
 from gan_jax.data.in_memory import to_unit_range
 from gan_jax.evaluation import plots
-from gan_jax.families import EVAL_STREAM, Family, _with_split, phases, validate_training
+from gan_jax.families import EVAL_STREAM, Family, _with_split, phases, validate_terms, validate_training
 from gan_jax.models import stackgan as models
 from gan_jax.models import text_encoder
 from gan_jax.objectives import Context, GANObjective
@@ -185,16 +185,8 @@ def validate_sizes(sizes, resolution) -> None:
 def validate_objective(loss: ml_collections.ConfigDict, augment: bool) -> None:
   """The adversarial pair (binary cross-entropy), only StackGAN's terms, an objective for each player, and no KL
   without the conditioning augmentation."""
-  losses.validate(loss)
   choice(loss.name, 'loss.name', LOSSES)
-  try:
-    objectives.check_terms(loss)
-  except ValueError as error:
-    raise ConfigError(str(error)) from error
-  for player, allowed in TERMS.items():
-    for term, weight in loss[player].items():
-      require(not weight or term in allowed, f'loss.{player}.{term}',
-              f"got {weight!r}; StackGAN's {player.upper()} is trained on the terms {', '.join(allowed)}: set it to 0")
+  validate_terms(loss, TERMS, "StackGAN's {player}")
   require(loss.d.matching_aware > 0 or loss.d.adversarial > 0, 'loss.d.matching_aware',
           'D has no objective: give loss.d.matching_aware (the paper\'s) or loss.d.adversarial a weight > 0')
   require(loss.g.adversarial > 0, 'loss.g.adversarial', 'G has no adversarial objective: give it a weight > 0')
