@@ -33,12 +33,17 @@ from gan_jax.evaluation import plots  # noqa: E402
 from gan_jax.families import stackgan  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum('mode', 'grid', ('grid', 'interpolate'), 'What to draw.')
-flags.DEFINE_multi_string('captions', [], 'Captions (grid: any number; interpolate: two).')
-flags.DEFINE_integer('rows', 4, 'grid: samples per caption; interpolate: rows (one z each).')
-flags.DEFINE_integer('steps', 8, 'interpolate: images from the first caption to the second.')
-flags.DEFINE_integer('seed', 0, 'The noise.')
-flags.DEFINE_string('out', None, 'Output PNG (default: WORKDIR/plots/captions_<mode>.png).')
+
+
+def define_flags() -> None:
+  """The command's own flags, defined only when it runs as a program, so that its functions import beside
+  gan_jax.sample's (which has --mode, --rows and --out too)."""
+  flags.DEFINE_enum('mode', 'grid', ('grid', 'interpolate'), 'What to draw.')
+  flags.DEFINE_multi_string('captions', [], 'Captions (grid: any number; interpolate: two).')
+  flags.DEFINE_integer('rows', 4, 'grid: samples per caption; interpolate: rows (one z each).')
+  flags.DEFINE_integer('steps', 8, 'interpolate: images from the first caption to the second.')
+  flags.DEFINE_integer('seed', 0, 'The noise.')
+  flags.DEFINE_string('out', None, 'Output PNG (default: WORKDIR/plots/captions_<mode>.png).')
 
 
 def restore_run(config, workdir: str):
@@ -96,4 +101,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main, flags_parser=parse_flags)

@@ -75,3 +75,10 @@ def test_entry_points_do_not_import_each_other(entry_point, other):
 def test_both_entry_points_import_into_one_process():
   # Each would fail with DuplicateFlagError if it defined --config or --workdir itself.
   assert {'gan_jax.main', 'gan_jax.sample'} <= loaded_by('gan_jax.main', 'gan_jax.sample')
+
+
+def test_the_text_encoder_trainer_imports_beside_the_commands():
+  # Research code and tests import its functions next to gan_jax.sample (which has --out too): its flags are
+  # defined only when it runs as a program.
+  assert {'gan_jax.sample', 'gan_jax.sample_captions', 'gan_jax.evaluation.train_text_encoder'} <= loaded_by(
+      'gan_jax.sample', 'gan_jax.sample_captions', 'gan_jax.evaluation.train_text_encoder')

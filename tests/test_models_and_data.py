@@ -148,7 +148,8 @@ def test_grid_is_5x5_with_spacing_2():
   assert len({tuple(c) for c in centers}) == 25
 
 
-@pytest.mark.parametrize('name', sorted(set(data.DATASETS) - set(data.IMAGE_DATASETS) - set(data.PAIRED_DATASETS)))
+@pytest.mark.parametrize('name', sorted(set(data.DATASETS) - set(data.IMAGE_DATASETS) - set(data.PAIRED_DATASETS)
+                                         - set(data.CAPTIONED_DATASETS)))
 def test_samples_match_the_mixture(name):
   config = base_config()
   config.data.name = name

@@ -52,18 +52,6 @@ RETRIEVAL_GROUP = 100
 IMAGE_CONV_FEATURES = (32, 64, 64)  # Strided 3x3 convolutions: 64 -> 32 -> 16 -> 8.
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum('dataset', 'captioned_mnist', ['captioned_mnist', 'captioned_fashion_mnist', 'emoji_names'],
-                  "Captioned set ('emoji_names': emoji_styles' Noto emoji and their names).")
-flags.DEFINE_string('data_dir', None, 'TFDS data_dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets).')
-flags.DEFINE_string('out', None, 'The .npz to write (default: weights/<dataset>_text_encoder.npz).')
-flags.DEFINE_integer('seed', 0, 'Seed of initialisation and batch order.')
-flags.DEFINE_integer('train_steps', 3000, 'Optimizer steps.')
-flags.DEFINE_integer('batch_size', 64, 'Caption-image pairs per step (each pair is matched against the others).')
-flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate, decayed to 0 by a cosine.')
-flags.DEFINE_float('temperature', 0.1, 'Softmax temperature T of the cosine similarities.')
-flags.DEFINE_integer('features', 128, "The embedding's size.")
-flags.DEFINE_integer('width', 64, "The text encoder's word and GRU width.")
-flags.DEFINE_bool('hard_negatives', True, 'Also match each image against 13 captions one attribute away.')
 
 
 def attribute_cardinalities(source: str) -> tuple[int, ...]:
@@ -242,6 +230,23 @@ def attribute_accuracy(text_model, text_params, image: np.ndarray, attributes: n
   return result
 
 
+def define_flags() -> None:
+  """The command's flags, defined only when it runs as a program: the functions above are imported by tests and
+  research code beside other commands (gan_jax.sample also has --out), whose flags would collide at import."""
+  flags.DEFINE_enum('dataset', 'captioned_mnist', ['captioned_mnist', 'captioned_fashion_mnist', 'emoji_names'],
+                    "Captioned set ('emoji_names': emoji_styles' Noto emoji and their names).")
+  flags.DEFINE_string('data_dir', None, 'TFDS data_dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets).')
+  flags.DEFINE_string('out', None, 'The .npz to write (default: weights/<dataset>_text_encoder.npz).')
+  flags.DEFINE_integer('seed', 0, 'Seed of initialisation and batch order.')
+  flags.DEFINE_integer('train_steps', 3000, 'Optimizer steps.')
+  flags.DEFINE_integer('batch_size', 64, 'Caption-image pairs per step (each pair is matched against the others).')
+  flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate, decayed to 0 by a cosine.')
+  flags.DEFINE_float('temperature', 0.1, 'Softmax temperature T of the cosine similarities.')
+  flags.DEFINE_integer('features', 128, "The embedding's size.")
+  flags.DEFINE_integer('width', 64, "The text encoder's word and GRU width.")
+  flags.DEFINE_bool('hard_negatives', True, 'Also match each image against 13 captions one attribute away.')
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -309,4 +314,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
