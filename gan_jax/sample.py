@@ -27,7 +27,7 @@ import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gan_jax import checkpoint, data, families, latent_space, validation  # noqa: E402
+from gan_jax import data, families, latent_space, validation  # noqa: E402
 from gan_jax.cli import parse_flags, usage_error  # noqa: E402  (defines --config and --workdir)
 from gan_jax.evaluation import evaluator, plots  # noqa: E402
 from gan_jax.state import TrainState  # noqa: E402
@@ -49,16 +49,11 @@ flags.DEFINE_string('out', None, 'Output PNG (default: WORKDIR/plots/<mode>.png)
 def restore_run(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, object]:
   """The latest checkpoint of the run in `workdir` and its dataset."""
   directory = os.path.join(workdir, 'checkpoints')
-  if not os.path.isdir(directory):  # Checked first: the checkpoint manager would create it.
+  # Before the dataset, whose first use may prepare it: an empty workdir writes nothing.
+  if not os.path.isdir(directory):
     raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
   dataset = data.make_dataset(config.data)
-  family = families.get(config.model)
-  initial = family.create_state(config, jax.random.key(config.seed), dataset)
-  manager = checkpoint.make_manager(directory, config.train.keep_checkpoints)
-  # The structure of the state saved at a step: a growing family's checkpoint holds the stage it was saved in.
-  state = checkpoint.restore_latest(manager, lambda step: families.state_at(family, config, initial, step, dataset))
-  if state is None:
-    raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
+  state = families.restore_run(config, workdir, dataset)
   return state, dataset
 
 

@@ -27,7 +27,7 @@ with console.native_info_to_log():
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gan_jax import checkpoint, families, validation  # noqa: E402
+from gan_jax import families, validation  # noqa: E402
 from gan_jax.cli import parse_flags, usage_error  # noqa: E402  (defines --config and --workdir)
 from gan_jax.evaluation import plots  # noqa: E402
 from gan_jax.families import stackgan  # noqa: E402
@@ -47,16 +47,9 @@ def define_flags() -> None:
 
 
 def restore_run(config, workdir: str):
-  """The latest checkpoint of the StackGAN run in `workdir`."""
-  directory = os.path.join(workdir, 'checkpoints')
-  if not os.path.isdir(directory):  # Checked first: the checkpoint manager would create it.
-    raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
-  initial = stackgan.create_stackgan_state(config, jax.random.key(config.seed), None)
-  template = lambda step: families.state_at(stackgan.FAMILY, config, initial, step, None)  # The step's stage.
-  state = checkpoint.restore_latest(checkpoint.make_manager(directory, config.train.keep_checkpoints), template)
-  if state is None:
-    raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
-  return state
+  """The latest checkpoint of the StackGAN run in `workdir`, in the stage it was saved in (its captions are encoded
+  by the checkpoint's own text encoder, so no dataset is read)."""
+  return families.restore_run(config, workdir, None)
 
 
 def draw_grid(config, state, texts: list[str], rows: int, key: jax.Array) -> np.ndarray:

@@ -20,6 +20,7 @@ Families are imported when asked for, so a GAN run does not load the RBM's code.
 
 import dataclasses
 import importlib
+import os
 from typing import Any, Callable
 
 import jax
@@ -27,7 +28,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan_jax import data, losses, objectives
+from gan_jax import checkpoint, data, losses, objectives
 from gan_jax.config import ConfigError, require
 from gan_jax.data import in_memory
 
@@ -83,6 +84,25 @@ def state_at(family: Family, config: ml_collections.ConfigDict, state: Any, step
   for start in stage_starts(family, config):
     if start < step:
       state = family.next_stage(config, state, dataset)
+  return state
+
+
+def restore_run(config: ml_collections.ConfigDict, workdir: str, dataset) -> Any:
+  """The latest checkpoint of the run of `config` in `workdir`, restored into the structure of the stage it was
+  saved in (as a resumed run restores it): what the sampling commands draw from.
+
+  Raises:
+    FileNotFoundError: naming --workdir when it holds no checkpoint (nothing is created).
+  """
+  directory = os.path.join(workdir, 'checkpoints')
+  if not os.path.isdir(directory):  # Checked first: the checkpoint manager would create it.
+    raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
+  family = get(config.model)
+  initial = family.create_state(config, jax.random.key(config.seed), dataset)
+  manager = checkpoint.make_manager(directory, config.train.keep_checkpoints)
+  state = checkpoint.restore_latest(manager, lambda step: state_at(family, config, initial, step, dataset))
+  if state is None:
+    raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
   return state
 
 
