@@ -749,6 +749,10 @@ def stackgan_config() -> ml_collections.ConfigDict:
   # vocabulary, which must be the captions': a run is bound to it (a resume under another is refused).
   config.stackgan.text_encoder = ''
   config.stackgan.vocabulary = ''
+  # The encoder's features standardised over every caption of the grammar (mean 0, std 1 each; folded into its last
+  # layer, `text_encoder.standardized`): the shipped encoders' features have std ~0.06, and with them as they are the
+  # conditioning augmentation's unit noise buried the caption (measured: README's StackGAN section).
+  config.stackgan.standardize_text = True
   config.stackgan.caption_length = 16  # Token ids per caption in the dataset (gan_jax.data.captions.MAX_TOKENS).
   # 2: stage I for stage1_steps, then stage II (stage I fixed) to train.num_steps; 1: stage I alone.
   config.stackgan.stages = 2

@@ -22,6 +22,29 @@ def test_every_caption_round_trips_through_the_vocabulary(source):
   assert longest <= captions.MAX_TOKENS
 
 
+@pytest.mark.parametrize('source', sorted(captions.CLASS_NAMES))
+def test_all_captions_lists_every_attribute_combination_once(source):
+  every = captions.all_captions(source)
+  assert len(every) == len(set(every)) == 10 * 8 * 7 * 2 * 9
+  assert captions.caption(source, captions.Attributes(9, 7, 6, 1, 8)) in every
+  assert not any(f'{c} {captions.CLASS_NAMES[source][0]}' in t and t.endswith(f'a {c} background')
+                 for t in every for c in captions.COLOUR_NAMES)  # Never one colour on itself.
+
+
+def test_standardized_encoder_features_have_zero_mean_and_unit_variance_and_keep_their_order():
+  import jax
+  from gan_jax.models import text_encoder
+  vocabulary = captions.caption_vocabulary('mnist')
+  model = text_encoder.TextEncoder(vocabulary.size, features=8, width=8)
+  tokens = np.stack([vocabulary.encode(t) for t in captions.all_captions('mnist')[::7]])
+  params = model.init(jax.random.key(0), tokens[:1])['params']
+  before = np.asarray(model.apply({'params': params}, tokens), np.float64)
+  after = np.asarray(model.apply({'params': text_encoder.standardized(model, params, tokens, chunk=500)}, tokens))
+  np.testing.assert_allclose(after.mean(axis=0), 0.0, atol=1e-4)
+  np.testing.assert_allclose(after.std(axis=0), 1.0, rtol=1e-4)
+  np.testing.assert_allclose(after, (before - before.mean(axis=0)) / before.std(axis=0), atol=1e-4)
+
+
 def test_caption_reads_as_written():
   text = captions.caption('mnist', captions.Attributes(label=7, colour=0, background=2, size=0, position=0))
   assert text == 'a small red seven at the top left on a blue background'

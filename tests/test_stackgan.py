@@ -225,6 +225,20 @@ def test_stage_one_alone_starts_as_the_first_stage_of_both_and_trains_and_evalua
   assert sorted(os.listdir(tmp_path / 'run' / 'plots')) == ['stage1_0000002.png']
 
 
+def test_the_state_reads_captions_standardised_over_the_grammar_or_as_the_encoder_file_has_them(tmp_path, tiny_state,
+                                                                                                 captioned):
+  config, state = tiny_state
+  model, params, vocabulary = text_encoder.load(config.stackgan.text_encoder)
+  tokens = jnp.asarray(np.stack([vocabulary.encode(t) for t in captions.all_captions('mnist')]))
+  features = np.asarray(stackgan.embed(state, tokens), np.float64)
+  np.testing.assert_allclose(features.mean(axis=0), 0.0, atol=1e-4)
+  np.testing.assert_allclose(features.std(axis=0), 1.0, rtol=1e-4)
+  raw = tiny_config(tmp_path, standardize_text=False, stages=1)
+  raw.stackgan.text_encoder = config.stackgan.text_encoder
+  raw_state = stackgan.create_stackgan_state(raw, jax.random.key(0), None)
+  np.testing.assert_array_equal(stackgan.embed(raw_state, tokens), model.apply({'params': params}, tokens))
+
+
 def test_without_conditioning_augmentation_c_is_the_projection_and_has_no_kl():
   module = models.ConditioningAugmentation(dim=3, augment=False)
   e = jax.random.normal(jax.random.key(0), (2, 5))

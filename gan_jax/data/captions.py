@@ -52,6 +52,15 @@ def caption(source: str, attributes: Attributes) -> str:
           f'{POSITIONS[a.position]} on a {COLOUR_NAMES[a.background]} background')
 
 
+def all_captions(source: str) -> list[str]:
+  """Every caption the grammar writes for `source`, once each (10 classes x 8 colours x 7 other backgrounds x 2
+  sizes x 9 positions = 10,080): the caption distribution of the datasets, whose attributes are drawn uniformly."""
+  return [caption(source, Attributes(label, colour, background, size, position))
+          for label in range(len(CLASS_NAMES[source])) for colour in range(len(COLOUR_NAMES))
+          for background in range(len(COLOUR_NAMES)) if background != colour
+          for size in range(len(SIZES)) for position in range(len(POSITIONS))]
+
+
 def words(text: str) -> list[str]:
   """A text's tokens: its lower-cased words, hyphenated words kept whole, punctuation dropped."""
   return re.findall(r'[a-z0-9]+(?:-[a-z0-9]+)*', text.lower())

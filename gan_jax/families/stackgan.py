@@ -2,7 +2,9 @@
 object sets (`gan_jax/data/captions.py`: "a small red seven at the top left on a blue background").
 
 Networks of one `TrainState`: 'text', the trained caption encoder loaded from `stackgan.text_encoder`
-(`models/text_encoder.py`), frozen: no update ever lists it, and it is saved with each checkpoint, so a resumed run
+(`models/text_encoder.py`), its features standardised over every caption of the grammar when
+`stackgan.standardize_text` (the default: at the encoder's own scale the caption drowned in the conditioning
+augmentation's noise), frozen: no update ever lists it, and it is saved with each checkpoint, so a resumed run
 reads its captions with the very weights it trained with; 'g1' and 'd1', stage I at `stackgan.sizes[0]`; 'g2' and
 'd2', stage II at `stackgan.sizes[1]` (twice that), when `stackgan.stages` is 2 (`models/stackgan.py`; each G holds
 its own conditioning augmentation). The captions are encoded inside the step from the batch's token ids rather than
@@ -151,6 +153,8 @@ def validate_stackgan(config: ml_collections.ConfigDict, num_devices: int, num_p
     int_at_least(c[field], f'stackgan.{field}')
   require(isinstance(c.conditioning_augmentation, bool), 'stackgan.conditioning_augmentation',
           f'got {c.conditioning_augmentation!r}; must be True or False')
+  require(isinstance(c.standardize_text, bool), 'stackgan.standardize_text',
+          f'got {c.standardize_text!r}; must be True or False')
   int_at_least(c.stage1_steps, 'stackgan.stage1_steps')
   if c.stages == 2:
     require(c.stage1_steps < config.train.num_steps, 'stackgan.stage1_steps',
@@ -218,7 +222,10 @@ def create_stackgan_state(config: ml_collections.ConfigDict, key: jax.Array, dat
   optimizers (optim.g, optim.d)."""
   del dataset
   c = config.stackgan
-  encoder, encoder_params, _ = load_text_encoder(config)
+  encoder, encoder_params, vocabulary = load_text_encoder(config)
+  if c.standardize_text:
+    every_caption = np.stack([vocabulary.encode(t) for t in captions.all_captions(caption_source(config))])
+    encoder_params = text_encoder.standardized(encoder, encoder_params, every_caption)
   modules = make_networks(config)
   s1, s2 = c.sizes
   tokens = jnp.zeros((1, c.caption_length), jnp.int32)

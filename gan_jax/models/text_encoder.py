@@ -23,6 +23,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gan_jax.data.captions import PAD, Vocabulary
 from gan_jax.evaluation.digits import info_path, load_params, save_params, sha256_of_file
@@ -49,6 +50,23 @@ class TextEncoder(nn.Module):
     x = nn.Bidirectional(nn.RNN(nn.GRUCell(self.width)), nn.RNN(nn.GRUCell(self.width)))(x, seq_lengths=lengths)
     pooled = (x * mask).sum(axis=1) / jnp.maximum(mask.sum(axis=1), 1.0)
     return nn.Dense(self.features)(pooled)
+
+
+def standardized(model: TextEncoder, params: Any, tokens: np.ndarray, chunk: int = 2048) -> Any:
+  """`params` with the final projection rescaled so that the encoder's features over the captions `tokens` [N, L]
+  have mean 0 and standard deviation 1 each: (e - mean) / std, folded into the last layer.
+
+  A contrastively trained encoder fixes only its embedding's direction; its scale is arbitrary (the shipped ones'
+  features have standard deviations near 0.06), and a consumer that adds unit noise to a projection of it, as
+  StackGAN's conditioning augmentation does, starts with the caption buried in the noise.
+  """
+  encode = jax.jit(lambda p, t: model.apply({'params': p}, t))
+  features = np.concatenate([np.asarray(encode(params, tokens[i:i + chunk]), np.float64)
+                             for i in range(0, len(tokens), chunk)])
+  mean, std = features.mean(axis=0), np.maximum(features.std(axis=0), 1e-6)
+  dense = params['Dense_0']
+  scaled = {'kernel': dense['kernel'] / std, 'bias': (dense['bias'] - mean) / std}
+  return {**params, 'Dense_0': jax.tree.map(lambda new, old: jnp.asarray(new, old.dtype), scaled, dense)}
 
 
 def save(path: str | os.PathLike, model: TextEncoder, params: Any, vocabulary: Vocabulary,
