@@ -34,18 +34,6 @@ FORMAT_VERSION = 1
 OUTPUT_PREFIX = {'sklearn_digits': 'digits', 'mnist': 'mnist', 'fashion_mnist': 'fashion_mnist'}
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum('dataset', 'sklearn_digits', list(OUTPUT_PREFIX), 'TFDS dataset to train on.')
-flags.DEFINE_string('data_dir', None, 'TFDS data_dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets).')
-flags.DEFINE_integer('resolution', 32, 'Side of the images the classifier reads.')
-flags.DEFINE_enum('resize_method', 'resize', list(image_data.RESIZE_METHODS), "As config.data.resize ('pad' "
-                  'centres mnist 28x28 in 32x32).')
-flags.DEFINE_string('out', None, 'The .npz to write (default: weights/<digits|mnist>_classifier_r<res>.npz).')
-flags.DEFINE_integer('seed', 0, 'Seed of initialisation, batch order, shifts and dropout.')
-flags.DEFINE_integer('train_steps', 3000, 'Optimizer steps.')
-flags.DEFINE_integer('batch_size', 64, 'Examples per step.')
-flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate, decayed to 0 by a cosine.')
-flags.DEFINE_integer('max_shift', 3, 'Largest random shift in pixels, each way, along each axis.')
-flags.DEFINE_float('dropout_rate', 0.3, 'Dropout on the features during training.')
 
 
 def random_shift(rng: jax.Array, images: jax.Array, max_shift: int, background: float = -1.0) -> jax.Array:
@@ -103,6 +91,24 @@ def train(images: np.ndarray, labels: np.ndarray, model: digits.DigitClassifier,
 
 def accuracy(classify: digits.Classifier, images: np.ndarray, labels: np.ndarray) -> float:
   return float(np.mean(classify.predict(images) == labels))
+
+
+def define_flags() -> None:
+  """The command's flags, defined only when it runs as a program (train_domain_classifier's too): `train` is
+  imported by tests and research code beside other commands (gan_jax.sample also has --out), whose flags would
+  collide at import."""
+  flags.DEFINE_enum('dataset', 'sklearn_digits', list(OUTPUT_PREFIX), 'TFDS dataset to train on.')
+  flags.DEFINE_string('data_dir', None, 'TFDS data_dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets).')
+  flags.DEFINE_integer('resolution', 32, 'Side of the images the classifier reads.')
+  flags.DEFINE_enum('resize_method', 'resize', list(image_data.RESIZE_METHODS), "As config.data.resize ('pad' "
+                    'centres mnist 28x28 in 32x32).')
+  flags.DEFINE_string('out', None, 'The .npz to write (default: weights/<digits|mnist>_classifier_r<res>.npz).')
+  flags.DEFINE_integer('seed', 0, 'Seed of initialisation, batch order, shifts and dropout.')
+  flags.DEFINE_integer('train_steps', 3000, 'Optimizer steps.')
+  flags.DEFINE_integer('batch_size', 64, 'Examples per step.')
+  flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate, decayed to 0 by a cosine.')
+  flags.DEFINE_integer('max_shift', 3, 'Largest random shift in pixels, each way, along each axis.')
+  flags.DEFINE_float('dropout_rate', 0.3, 'Dropout on the features during training.')
 
 
 def main(argv: list[str]) -> None:
@@ -164,4 +170,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

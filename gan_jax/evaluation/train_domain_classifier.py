@@ -28,18 +28,12 @@ import tensorflow_datasets as tfds  # noqa: E402
 
 from gan_jax import data  # noqa: E402
 from gan_jax.data import images as image_data  # noqa: E402
-from gan_jax.evaluation import digits, domain_classifier  # noqa: E402
-from gan_jax.evaluation.train_digit_classifier import train  # noqa: E402  (and its flags)
+from gan_jax.evaluation import digits, domain_classifier, train_digit_classifier  # noqa: E402
 
 FORMAT_VERSION = 1
 DATASET = 'emoji_styles'
 
 FLAGS = flags.FLAGS
-# The training flags are train_digit_classifier's (--data_dir, --resolution, --out, --seed, --train_steps,
-# --batch_size, --learning_rate, --max_shift, --dropout_rate; its --dataset is not read): one definition each.
-FLAGS.set_default('max_shift', 2)
-flags.DEFINE_integer('feature_dim', 64, 'Width of the feature layer (FD fits a covariance of this size to 160 test '
-                     'images: keep it well below that).')
 
 
 def load_split(split: str, data_dir: str | None, resolution: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +56,16 @@ def accuracies(classifier: domain_classifier.DomainClassifier, images: np.ndarra
           'group': float(np.mean(predicted % groups == labels % groups))}
 
 
+def define_flags() -> None:
+  """The command's flags, defined only when it runs as a program (see `train_digit_classifier.define_flags`)."""
+  # The training flags are train_digit_classifier's (--data_dir, --resolution, --out, --seed, --train_steps,
+  # --batch_size, --learning_rate, --max_shift, --dropout_rate; its --dataset is not read): one definition each.
+  train_digit_classifier.define_flags()
+  FLAGS.set_default('max_shift', 2)
+  flags.DEFINE_integer('feature_dim', 64, 'Width of the feature layer (FD fits a covariance of this size to 160 '
+                       'test images: keep it well below that).')
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -76,8 +80,8 @@ def main(argv: list[str]) -> None:
   model = digits.DigitClassifier(feature_dim=FLAGS.feature_dim, num_classes=num_classes,
                                  dropout_rate=FLAGS.dropout_rate)
   start = time.perf_counter()
-  params = train(train_images, train_labels, model, FLAGS.seed, FLAGS.train_steps, FLAGS.batch_size,
-                 FLAGS.learning_rate, FLAGS.max_shift, background=1.0)
+  params = train_digit_classifier.train(train_images, train_labels, model, FLAGS.seed, FLAGS.train_steps,
+                                        FLAGS.batch_size, FLAGS.learning_rate, FLAGS.max_shift, background=1.0)
   train_seconds = time.perf_counter() - start
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   digits.save_params(params, out)
@@ -119,4 +123,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
