@@ -10,19 +10,13 @@ on the features). Accuracy is measured on the 160 test emoji in both styles, of 
 the group alone. Everything random comes from `--seed`.
 """
 
-import datetime
-import json
 import os
-import sys
 import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import app, flags, logging  # noqa: E402
-import flax  # noqa: E402
-import jax  # noqa: E402
 import numpy as np  # noqa: E402
-import optax  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
@@ -83,41 +77,17 @@ def main(argv: list[str]) -> None:
   params = train_digit_classifier.train(train_images, train_labels, model, FLAGS.seed, FLAGS.train_steps,
                                         FLAGS.batch_size, FLAGS.learning_rate, FLAGS.max_shift, background=1.0)
   train_seconds = time.perf_counter() - start
-  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  digits.save_params(params, out)
-  info = {
-      'version': FORMAT_VERSION,
-      'dataset': DATASET,
-      'resolution': FLAGS.resolution,
-      'channels': 3,
-      'input_range': '[-1, 1] (uint8 / 127.5 - 1)',
-      'classes': 'style * num_groups + group; style 0 openmoji, 1 noto; groups ' + ', '.join(
-          [g[0] for g in domain_classifier.GROUPS] + ['other']),
-      'model': {'conv_features': list(model.conv_features), 'feature_dim': model.feature_dim,
-                'num_classes': model.num_classes},
-      'test_accuracy': None,
-      'train_accuracy': None,
-      'num_train': int(len(train_images)),
-      'num_test': int(len(test_images)),
-      'seed': FLAGS.seed,
-      'training': {'train_steps': FLAGS.train_steps, 'batch_size': FLAGS.batch_size,
-                   'learning_rate': FLAGS.learning_rate, 'schedule': 'cosine decay to 0', 'optimizer': 'adam',
-                   'max_shift': FLAGS.max_shift, 'shift_fill': 'white', 'dropout_rate': FLAGS.dropout_rate,
-                   'seconds': round(train_seconds, 1), 'device': str(jax.devices()[0].device_kind)},
-      'versions': {'jax': jax.__version__, 'flax': flax.__version__, 'optax': optax.__version__},
-      'command': ' '.join(['python -m gan_jax.evaluation.train_domain_classifier', *sys.argv[1:]]),
-      'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-      'sha256': digits.sha256_of_file(out),
-  }
-  with open(digits.info_path(out), 'w') as f:
-    json.dump(info, f, indent=2)
-  # Measured through the loader: the accuracy of the files as users load them.
-  classifier = domain_classifier.load_domain_classifier(out)
-  info['test_accuracy'] = accuracies(classifier, test_images, test_labels)
-  info['train_accuracy'] = accuracies(classifier, train_images, train_labels)
-  with open(digits.info_path(out), 'w') as f:
-    json.dump(info, f, indent=2)
-    f.write('\n')
+  def measure(path):
+    classifier = domain_classifier.load_domain_classifier(path)
+    return accuracies(classifier, test_images, test_labels), accuracies(classifier, train_images, train_labels)
+
+  description = {'version': FORMAT_VERSION, 'dataset': DATASET, 'resolution': FLAGS.resolution, 'channels': 3,
+                 'input_range': train_digit_classifier.INPUT_RANGE,
+                 'classes': 'style * num_groups + group; style 0 openmoji, 1 noto; groups ' + ', '.join(
+                     [g[0] for g in domain_classifier.GROUPS] + ['other'])}
+  info = train_digit_classifier.save_classifier(
+      out, params, model, description, (len(train_images), len(test_images)), train_seconds, measure,
+      'gan_jax.evaluation.train_domain_classifier', shift_fill='white')
   logging.info('Trained in %.1f s; test accuracy %s, train %s; wrote %s', train_seconds, info['test_accuracy'],
                info['train_accuracy'], out)
 
