@@ -12,7 +12,7 @@ G's loss) and `smoke`. Training reads the two styles as independent sets; the te
 in both styles) only scores the translations.
 """
 
-from gan_jax.config import cyclegan_config, cyclegan_smoke, decay_in_second_half, select_variant
+from gan_jax.config import cyclegan_config, cyclegan_smoke, decay_in_second_half, select_variant, set_adam
 
 
 def get_config(variant: str | None = None):
@@ -58,8 +58,7 @@ def unrolled(config):
   # Both discriminators unrolled 5 updates ahead in G's adversarial term (Metz et al. 2017's k = 5); Adam's
   # eps_root > 0 so that the unroll can be differentiated.
   config.cyclegan.unroll_steps = 5
-  for net in ('d_a', 'd_b'):
-    config.optim[net].eps_root = 1e-16
+  set_adam(config, eps_root=1e-16, names=('d_a', 'd_b'))
   return config
 
 
