@@ -112,6 +112,75 @@ def steps_per_second(compiled: Callable, state: TrainState, num_steps: int, call
   return statistics.median(rates), state
 
 
+class JaxTrainer:
+  """gan_jax's state and its compiled training step, as train.py builds and calls them (single device), for the
+  benchmarks against PyTorch; a subclass says how its state is created."""
+
+  def __init__(self, config: ml_collections.ConfigDict, dataset):
+    self.parallel = parallel_lib.make_data_parallel('single')
+    self.state = self.parallel.put(self.create_state(config, dataset))
+    self.data_arrays = self.parallel.put(dataset.host_arrays())
+    self.fn = train.make_multi_step_fn(config, dataset, self.parallel)(config.train.steps_per_call)
+
+  def create_state(self, config: ml_collections.ConfigDict, dataset) -> TrainState:
+    raise NotImplementedError
+
+  def step(self):
+    """One call (one training step); waits for it, as train.py's loop waits for each call's summary."""
+    self.state, summary = self.fn(self.state, self.data_arrays)
+    jax.block_until_ready((self.state, summary))
+
+  def compile_with_memory_analysis(self) -> dict[str, float]:
+    """Replaces the jitted step by the executable it would compile and run, built explicitly to read its memory
+    analysis; returns its temp, argument, output and alias sizes (MiB)."""
+    self.fn = self.fn.lower(self.state, self.data_arrays).compile()
+    analysis = self.fn.memory_analysis()
+    return {name: getattr(analysis, f'{name}_size_in_bytes') / MIB for name in ('temp', 'argument', 'output', 'alias')}
+
+
+def timed_chunk(model, steps: int) -> float:
+  """Steps/second over `steps` consecutive steps of `model` (anything with a `step()` that waits for its step)."""
+  tic = time.perf_counter()
+  for _ in range(steps):
+    model.step()
+  return steps / (time.perf_counter() - tic)
+
+
+def warm_up(jax_model: JaxTrainer, torch_model, thread_counts: Sequence[int]) -> float:
+  """The steps before timing: gan_jax's first call (it compiles) and a second, then one PyTorch step at each thread
+  count. Returns the seconds of gan_jax's first call."""
+  torch = import_torch()
+  tic = time.perf_counter()
+  jax_model.step()  # Compiles.
+  compile_seconds = time.perf_counter() - tic
+  jax_model.step()
+  for n in thread_counts:
+    torch.set_num_threads(n)
+    torch_model.step()
+  return compile_seconds
+
+
+def median_rates(models: dict, repeats: int, steps: int) -> dict:
+  """The median steps/second of each model over `repeats` rounds; each round times a chunk of `steps` steps of every
+  model in turn, so that load from other processes falls on all alike.
+
+  Args:
+    models: key -> (model, threads): the PyTorch thread count set before the model's chunks (None for gan_jax).
+    repeats: rounds.
+    steps: steps per chunk.
+
+  Returns:
+    key -> median steps/second.
+  """
+  rates = {key: [] for key in models}
+  for _ in range(repeats):
+    for key, (model, threads) in models.items():
+      if threads is not None:
+        import_torch().set_num_threads(threads)
+      rates[key].append(timed_chunk(model, steps))
+  return {key: statistics.median(r) for key, r in rates.items()}
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
   """A GitHub markdown table; floats are printed as given (format them before)."""
   lines = ['| ' + ' | '.join(map(str, headers)) + ' |', '|' + '|'.join('---:' for _ in headers) + '|']

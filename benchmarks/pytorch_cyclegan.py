@@ -52,7 +52,6 @@ import argparse
 import functools
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -60,7 +59,7 @@ import time
 import jax
 import numpy as np
 
-from gan_jax import config as config_lib, data, parallel as parallel_lib, train
+from gan_jax import config as config_lib, data
 from gan_jax.families import cyclegan
 
 import common
@@ -96,20 +95,11 @@ def random_domains(num: int, resolution: int, seed: int) -> data.PairedImages:
                             for f in FEATURES})
 
 
-class JaxCycleGAN:
-  """gan_jax's state and its compiled training step, as train.py builds and calls them (single device)."""
+class JaxCycleGAN(common.JaxTrainer):
+  """gan_jax's CycleGAN state and its compiled training step, as train.py builds and calls them (single device)."""
 
-  def __init__(self, config, dataset: data.PairedImages):
-    self.parallel = parallel_lib.make_data_parallel('single')
-    family = cyclegan.FAMILY
-    self.state = self.parallel.put(family.create_state(config, jax.random.key(config.seed), dataset))
-    self.data_arrays = self.parallel.put(dataset.host_arrays())
-    self.fn = train.make_multi_step_fn(config, dataset, self.parallel)(config.train.steps_per_call)
-
-  def step(self):
-    """One call (one training step); waits for it, as train.py's loop waits for each call's summary."""
-    self.state, summary = self.fn(self.state, self.data_arrays)
-    jax.block_until_ready((self.state, summary))
+  def create_state(self, config, dataset: data.PairedImages):
+    return cyclegan.FAMILY.create_state(config, jax.random.key(config.seed), dataset)
 
 
 def import_torch():
@@ -337,14 +327,6 @@ def check(config, dataset: data.PairedImages, tolerance: float = 1e-4) -> list[l
   return rows
 
 
-def timed_chunk(model, steps: int) -> float:
-  """Steps/second over `steps` consecutive steps of `model`."""
-  tic = time.perf_counter()
-  for _ in range(steps):
-    model.step()
-  return steps / (time.perf_counter() - tic)
-
-
 def memory_worker(side: str, config, dataset, steps: int, threads: int, device: str) -> dict:
   """Builds one side in this (fresh) process, runs 1 + `steps` steps, and returns its memory figures (MiB)."""
   on_gpu = device != 'cpu'
@@ -359,10 +341,7 @@ def memory_worker(side: str, config, dataset, steps: int, threads: int, device: 
   result = {}
   if side == 'jax':
     model = JaxCycleGAN(config, dataset)
-    model.fn = model.fn.lower(model.state, model.data_arrays).compile()
-    analysis = model.fn.memory_analysis()
-    result.update({name: getattr(analysis, f'{name}_size_in_bytes') / common.MIB
-                   for name in ('temp', 'argument', 'output', 'alias')})
+    result.update(model.compile_with_memory_analysis())
   else:
     model = TorchCycleGAN(config, dataset, device)
   model.step()
@@ -454,25 +433,14 @@ def main(argv=None):
   for batch in args.batch_sizes:
     config = cyclegan_bench_config(batch, **shape)
     dataset = random_domains(args.num_images, args.resolution, config.seed)
-    models[(batch, 'jax')] = JaxCycleGAN(config, dataset)
-    tic = time.perf_counter()
-    models[(batch, 'jax')].step()  # Compiles.
-    compile_seconds[batch] = time.perf_counter() - tic
-    models[(batch, 'jax')].step()
+    jax_model = JaxCycleGAN(config, dataset)
     torch_model = TorchCycleGAN(config, dataset, args.device, seed=config.seed)
-    for n in thread_counts:
-      torch.set_num_threads(n)
-      torch_model.step()
-      models[(batch, n)] = torch_model
+    compile_seconds[batch] = common.warm_up(jax_model, torch_model, thread_counts)
+    models[(batch, 'jax')] = (jax_model, None)
+    models.update({(batch, n): (torch_model, n) for n in thread_counts})
   print(f'warmed up ({time.perf_counter() - start:.0f} s; first gan_jax calls '
         f'{", ".join(f"batch {b}: {s:.0f} s" for b, s in compile_seconds.items())})', flush=True)
-  rates = {key: [] for key in models}
-  for _ in range(args.repeats):
-    for key, model in models.items():
-      if key[1] != 'jax':
-        torch.set_num_threads(key[1])
-      rates[key].append(timed_chunk(model, args.steps_per_chunk))
-  rate = {key: statistics.median(r) for key, r in rates.items()}
+  rate = common.median_rates(models, args.repeats, args.steps_per_chunk)
 
   on_gpu = args.device != 'cpu'
   mem = lambda key, field: f'{memory[key][field]:.0f}' if key in memory else 'n/a'

@@ -59,7 +59,6 @@ Run (with the defaults: about 3 minutes on 2 CPU cores shared with other jobs):
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -67,7 +66,7 @@ import time
 import jax
 import numpy as np
 
-from gan_jax import config as config_lib, data, parallel as parallel_lib, train
+from gan_jax import config as config_lib, data
 from gan_jax.noise import sample_latents
 from gan_jax.state import create_state
 
@@ -101,19 +100,11 @@ def random_images(num: int, seed: int) -> data.InMemoryImages:
   return data.InMemoryImages(images, np.zeros(num, np.int32))
 
 
-class JaxDCGAN:
-  """gan_jax's state and its compiled training step, as train.py builds and calls them (single device)."""
+class JaxDCGAN(common.JaxTrainer):
+  """gan_jax's DCGAN state and its compiled training step, as train.py builds and calls them (single device)."""
 
-  def __init__(self, config, dataset: data.InMemoryImages):
-    self.parallel = parallel_lib.make_data_parallel('single')
-    self.state = self.parallel.put(create_state(config, jax.random.key(config.seed), dataset.shape))
-    self.data_arrays = self.parallel.put(dataset.host_arrays())
-    self.fn = train.make_multi_step_fn(config, dataset, self.parallel)(config.train.steps_per_call)
-
-  def step(self):
-    """One call (one training step); waits for it, as train.py's loop waits for each call's summary."""
-    self.state, summary = self.fn(self.state, self.data_arrays)
-    jax.block_until_ready((self.state, summary))
+  def create_state(self, config, dataset: data.InMemoryImages):
+    return create_state(config, jax.random.key(config.seed), dataset.shape)
 
 
 def import_torch():
@@ -251,14 +242,6 @@ def check(config, dataset: data.InMemoryImages, tolerance: float = 1e-4) -> list
           for name, a, b in rows]
 
 
-def timed_chunk(model, steps: int) -> float:
-  """Steps/second over `steps` consecutive steps of `model`."""
-  tic = time.perf_counter()
-  for _ in range(steps):
-    model.step()
-  return steps / (time.perf_counter() - tic)
-
-
 def memory_worker(side: str, config, dataset: data.InMemoryImages, steps: int, threads: int) -> dict:
   """Builds one side in this (fresh) process, runs 1 + `steps` steps, and returns its memory figures (MiB)."""
   if side == 'torch':
@@ -272,11 +255,7 @@ def memory_worker(side: str, config, dataset: data.InMemoryImages, steps: int, t
   result = {}
   if side == 'jax':
     model = JaxDCGAN(config, dataset)
-    # The executable the jitted function would compile and run, built explicitly to read its memory analysis.
-    model.fn = model.fn.lower(model.state, model.data_arrays).compile()
-    analysis = model.fn.memory_analysis()
-    result.update({name: getattr(analysis, f'{name}_size_in_bytes') / common.MIB
-                   for name in ('temp', 'argument', 'output', 'alias')})
+    result.update(model.compile_with_memory_analysis())
   else:
     model = TorchDCGAN(config, dataset)
   model.step()
@@ -341,21 +320,10 @@ def main():
     print(f'memory measured ({time.perf_counter() - start:.0f} s)', flush=True)
 
   jax_model, torch_model = JaxDCGAN(config, dataset), TorchDCGAN(config, dataset, seed=config.seed)
-  tic = time.perf_counter()
-  jax_model.step()  # Compiles.
-  compile_seconds = time.perf_counter() - tic
-  jax_model.step()
-  for n in thread_counts:
-    torch.set_num_threads(n)
-    torch_model.step()
+  compile_seconds = common.warm_up(jax_model, torch_model, thread_counts)
   print(f'warmed up ({time.perf_counter() - start:.0f} s; first gan_jax call {compile_seconds:.1f} s)', flush=True)
-  rates = {'jax': [], **{n: [] for n in thread_counts}}
-  for _ in range(args.repeats):
-    rates['jax'].append(timed_chunk(jax_model, args.steps_per_chunk))
-    for n in thread_counts:
-      torch.set_num_threads(n)
-      rates[n].append(timed_chunk(torch_model, args.steps_per_chunk))
-  rate = {key: statistics.median(r) for key, r in rates.items()}
+  rate = common.median_rates({'jax': (jax_model, None), **{n: (torch_model, n) for n in thread_counts}},
+                             args.repeats, args.steps_per_chunk)
   faster = max(thread_counts, key=lambda n: rate[n])
 
   for m in memory.values():

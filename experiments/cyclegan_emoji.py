@@ -12,26 +12,17 @@ G's loss) and `smoke`. Training reads the two styles as independent sets; the te
 in both styles) only scores the translations.
 """
 
-from gan_jax.config import cyclegan_config, cyclegan_smoke, decay_in_second_half, select_variant
+from gan_jax.config import cyclegan_cpu_config, cyclegan_smoke, decay_in_second_half, select_variant, set_adam
 
 
 def get_config(variant: str | None = None):
-  config = cyclegan_config()
-  # 32x32: the emoji stay recognisable and a step costs a quarter of a 64x64 one.
-  config.data.resolution = 32
-  # 4 residual blocks at 8x8 (the paper: 6 at 32x32, for 128x128 images) and a quarter of the widths (16, 32, 64).
-  config.cyclegan.n_blocks = 4
-  config.cyclegan.gen_channels = 16
-  config.cyclegan.disc_channels = 16
-  # 4 epochs of the 1,217 training emoji (the paper: 200), the rate decaying over the second half: 4-6 minutes
-  # at 13-19 steps/s on the shared 2-core CPU (longer when other jobs hold it). Measured over seeds with
+  # 32x32 (the emoji stay recognisable), 4 residual blocks, a quarter of the widths; 5,000 steps: 4 epochs of the
+  # 1,217 training emoji (the paper: 200), the rate decaying over the second half: 4-6 minutes at 13-19 steps/s on
+  # the shared 2-core CPU (longer when other jobs hold it). Measured over seeds with
   # `python benchmarks/sweeps.py cyclegan` (README), seeds 0 and 1 with the authors' networks: test L1 of
   # G_ab(openmoji) against the true noto 0.149 (the openmoji copied as its translation: 0.163), FD in the emoji
   # classifier's features 25-27 (copy: 393).
-  config.train.num_steps = 5000
-  config.train.log_every_steps = 250
-  config.train.eval_every_steps = 2500
-  config.train.checkpoint_every_steps = 1000
+  config = cyclegan_cpu_config()
   # The paper's rate: constant for the first half, then linear to 0 (set after the variant, from its length).
   return decay_in_second_half(select_variant(config, variant, VARIANTS))
 
@@ -58,8 +49,7 @@ def unrolled(config):
   # Both discriminators unrolled 5 updates ahead in G's adversarial term (Metz et al. 2017's k = 5); Adam's
   # eps_root > 0 so that the unroll can be differentiated.
   config.cyclegan.unroll_steps = 5
-  for net in ('d_a', 'd_b'):
-    config.optim[net].eps_root = 1e-16
+  set_adam(config, eps_root=1e-16, names=('d_a', 'd_b'))
   return config
 
 

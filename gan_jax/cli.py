@@ -1,4 +1,5 @@
-"""What the command-line entry points share: the run's flags, and how a bad flag or config ends the program.
+"""What the command-line entry points share: the run's flags, how a bad flag or config ends the program, and how
+the sampling commands write their picture.
 
 `main.py` (training) and `sample.py` (drawing from a trained run) both take an experiment config and a run
 directory. Both import this module and neither imports the other; the flags are defined here once, so that both
@@ -12,8 +13,10 @@ from typing import NoReturn
 from absl import flags
 import ml_collections
 from ml_collections import config_flags
+import numpy as np
 
 from gan_jax.config import ConfigError
+from gan_jax.evaluation import plots
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Experiment config file, e.g. experiments/unrolled.py[:smoke].',
@@ -31,6 +34,14 @@ def usage_error(message: str) -> NoReturn:
   """Prints `error: <message>` to stderr and exits with status 2."""
   print(f'error: {message}', file=sys.stderr)
   sys.exit(USAGE_ERROR)
+
+
+def write_picture(image: np.ndarray, out: str, step: int) -> None:
+  """A sampling command's last act (gan_jax.sample, gan_jax.sample_captions): writes the RGB uint8 `image` as a PNG
+  at `out`, creating its folder, and prints where, with the training step of the checkpoint drawn from."""
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  plots.save_png(image, out)
+  print(f'wrote {out} (step {step})')
 
 
 def parse_flags(argv: list[str]) -> list[str]:

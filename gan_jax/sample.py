@@ -28,7 +28,7 @@ import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gan_jax import data, families, latent_space, validation  # noqa: E402
-from gan_jax.cli import parse_flags, usage_error  # noqa: E402  (defines --config and --workdir)
+from gan_jax.cli import parse_flags, usage_error, write_picture  # noqa: E402  (defines --config and --workdir)
 from gan_jax.evaluation import evaluator, plots  # noqa: E402
 from gan_jax.state import TrainState  # noqa: E402
 
@@ -132,10 +132,7 @@ def main(argv: list[str]) -> None:
       image = draw_arithmetic(state, config, FLAGS.rows, FLAGS.a, FLAGS.b, FLAGS.c)
   except (ValueError, FileNotFoundError) as error:
     usage_error(str(error))
-  out = FLAGS.out or os.path.join(workdir, 'plots', f'{FLAGS.mode}.png')
-  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  plots.save_png(image, out)
-  print(f'wrote {out} (step {int(state.step)})')
+  write_picture(image, FLAGS.out or os.path.join(workdir, 'plots', f'{FLAGS.mode}.png'), int(state.step))
 
 
 if __name__ == '__main__':

@@ -28,8 +28,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gan_jax import families, validation  # noqa: E402
-from gan_jax.cli import parse_flags, usage_error  # noqa: E402  (defines --config and --workdir)
-from gan_jax.evaluation import plots  # noqa: E402
+from gan_jax.cli import parse_flags, usage_error, write_picture  # noqa: E402  (defines --config and --workdir)
 from gan_jax.families import stackgan  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -87,10 +86,7 @@ def main(argv: list[str]) -> None:
       image = stackgan.captioned_grid(figure, [f'{texts[0]} -> {texts[1]}'] + [''] * (FLAGS.rows - 1))
   except (ValueError, FileNotFoundError) as error:
     usage_error(str(error))
-  out = FLAGS.out or os.path.join(workdir, 'plots', f'captions_{FLAGS.mode}.png')
-  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  plots.save_png(image, out)
-  print(f'wrote {out} (step {int(state.step)})')
+  write_picture(image, FLAGS.out or os.path.join(workdir, 'plots', f'captions_{FLAGS.mode}.png'), int(state.step))
 
 
 if __name__ == '__main__':

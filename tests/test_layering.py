@@ -77,8 +77,13 @@ def test_both_entry_points_import_into_one_process():
   assert {'gan_jax.main', 'gan_jax.sample'} <= loaded_by('gan_jax.main', 'gan_jax.sample')
 
 
-def test_the_text_encoder_trainer_imports_beside_the_commands():
-  # Research code and tests import its functions next to gan_jax.sample (which has --out too): its flags are
-  # defined only when it runs as a program.
-  assert {'gan_jax.sample', 'gan_jax.sample_captions', 'gan_jax.evaluation.train_text_encoder'} <= loaded_by(
-      'gan_jax.sample', 'gan_jax.sample_captions', 'gan_jax.evaluation.train_text_encoder')
+# Every command module that has flags of its own: each defines them only when it runs as a program.
+COMMANDS = ('gan_jax.sample', 'gan_jax.sample_captions', 'gan_jax.evaluation.train_text_encoder',
+            'gan_jax.evaluation.train_digit_classifier', 'gan_jax.evaluation.train_domain_classifier',
+            'gan_jax.evaluation.caption_match', 'gan_jax.data.prepare')
+
+
+def test_the_commands_import_into_one_process():
+  # Research code and tests import their functions beside each other (a pytest worker imports several): flags
+  # defined at import (--out, --seed, --data_dir, --dataset, ...) would collide with DuplicateFlagError.
+  assert set(COMMANDS) <= loaded_by(*COMMANDS)

@@ -13,18 +13,22 @@ digits as the GANs of this project see them: NHWC floats in [-1, 1], 1 channel, 
 resolution are resized to the classifier's bilinearly (antialiased when shrinking) inside the compiled function.
 """
 
+import datetime
 import functools
 import hashlib
 import importlib.resources
 import json
 import os
+import sys
 from typing import Any, Sequence
 
+import flax
 import flax.linen as nn
 from flax import traverse_util
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from numpy.typing import ArrayLike
 
 from gan_jax.evaluation import feature_metrics
@@ -78,6 +82,14 @@ def info_path(weights_path: str | os.PathLike) -> str:
 def sha256_of_file(path: str | os.PathLike) -> str:
   with open(path, 'rb') as f:
     return hashlib.sha256(f.read()).hexdigest()
+
+
+def provenance(module: str) -> dict:
+  """How a weights file was made, for the record beside it: the library versions, the command (`python -m module`
+  and this process's arguments) and the UTC date."""
+  return {'versions': {'jax': jax.__version__, 'flax': flax.__version__, 'optax': optax.__version__},
+          'command': ' '.join([f'python -m {module}', *sys.argv[1:]]),
+          'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}
 
 
 def save_params(params: Any, path: str | os.PathLike) -> None:

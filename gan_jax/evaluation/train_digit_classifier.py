@@ -10,17 +10,15 @@ comes from `--seed`: the same command on the same machine writes the same bytes.
 classifier the same way where mnist is prepared in data_dir (nothing is downloaded).
 """
 
-import datetime
 import functools
 import json
 import os
-import sys
 import time
+from typing import Callable
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow (used by TFDS) is chatty at start-up.
 
 from absl import app, flags, logging  # noqa: E402
-import flax  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -31,21 +29,10 @@ from gan_jax.data import images as image_data  # noqa: E402
 from gan_jax.evaluation import digits  # noqa: E402
 
 FORMAT_VERSION = 1
+INPUT_RANGE = '[-1, 1] (uint8 / 127.5 - 1)'
 OUTPUT_PREFIX = {'sklearn_digits': 'digits', 'mnist': 'mnist', 'fashion_mnist': 'fashion_mnist'}
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum('dataset', 'sklearn_digits', list(OUTPUT_PREFIX), 'TFDS dataset to train on.')
-flags.DEFINE_string('data_dir', None, 'TFDS data_dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets).')
-flags.DEFINE_integer('resolution', 32, 'Side of the images the classifier reads.')
-flags.DEFINE_enum('resize_method', 'resize', list(image_data.RESIZE_METHODS), "As config.data.resize ('pad' "
-                  'centres mnist 28x28 in 32x32).')
-flags.DEFINE_string('out', None, 'The .npz to write (default: weights/<digits|mnist>_classifier_r<res>.npz).')
-flags.DEFINE_integer('seed', 0, 'Seed of initialisation, batch order, shifts and dropout.')
-flags.DEFINE_integer('train_steps', 3000, 'Optimizer steps.')
-flags.DEFINE_integer('batch_size', 64, 'Examples per step.')
-flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate, decayed to 0 by a cosine.')
-flags.DEFINE_integer('max_shift', 3, 'Largest random shift in pixels, each way, along each axis.')
-flags.DEFINE_float('dropout_rate', 0.3, 'Dropout on the features during training.')
 
 
 def random_shift(rng: jax.Array, images: jax.Array, max_shift: int, background: float = -1.0) -> jax.Array:
@@ -105,6 +92,71 @@ def accuracy(classify: digits.Classifier, images: np.ndarray, labels: np.ndarray
   return float(np.mean(classify.predict(images) == labels))
 
 
+def save_classifier(out: str, params: dict, model: digits.DigitClassifier, description: dict,
+                    counts: tuple[int, int], seconds: float, measure: Callable[[str], tuple], module: str,
+                    **training) -> dict:
+  """Writes a trained classifier's weights (.npz) and their record (.json, `digits.info_path`); returns the record.
+
+  Called by this command and train_domain_classifier, whose flags (--seed and the training flags) it records.
+
+  Args:
+    out: the .npz to write.
+    params: the parameters of `model`.
+    model: the network trained.
+    description: the record's first entries: the format version, the dataset and what the classifier reads.
+    counts: the numbers of train and test images.
+    seconds: the training time.
+    measure: `measure(out)` -> (test accuracy, train accuracy), measured through the loader, so that they are the
+      accuracies of the files as users will load them (the loader reads the record: it is written a first time
+      without them).
+    module: the command, for the record's command line.
+    **training: entries of the record's 'training' beside the flags.
+  """
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  digits.save_params(params, out)
+  info = {
+      **description,
+      'model': {'conv_features': list(model.conv_features), 'feature_dim': model.feature_dim,
+                'num_classes': model.num_classes},
+      'test_accuracy': None,
+      'train_accuracy': None,
+      'num_train': int(counts[0]),
+      'num_test': int(counts[1]),
+      'seed': FLAGS.seed,
+      'training': {'train_steps': FLAGS.train_steps, 'batch_size': FLAGS.batch_size,
+                   'learning_rate': FLAGS.learning_rate, 'schedule': 'cosine decay to 0', 'optimizer': 'adam',
+                   'max_shift': FLAGS.max_shift, **training, 'dropout_rate': FLAGS.dropout_rate,
+                   'seconds': round(seconds, 1), 'device': str(jax.devices()[0].device_kind)},
+      **digits.provenance(module),
+      'sha256': digits.sha256_of_file(out),
+  }
+  with open(digits.info_path(out), 'w') as f:
+    json.dump(info, f, indent=2)
+  info['test_accuracy'], info['train_accuracy'] = measure(out)
+  with open(digits.info_path(out), 'w') as f:
+    json.dump(info, f, indent=2)
+    f.write('\n')
+  return info
+
+
+def define_flags() -> None:
+  """The command's flags, defined only when it runs as a program (train_domain_classifier's too): `train` is
+  imported by tests and research code beside other commands (gan_jax.sample also has --out), whose flags would
+  collide at import."""
+  flags.DEFINE_enum('dataset', 'sklearn_digits', list(OUTPUT_PREFIX), 'TFDS dataset to train on.')
+  flags.DEFINE_string('data_dir', None, 'TFDS data_dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets).')
+  flags.DEFINE_integer('resolution', 32, 'Side of the images the classifier reads.')
+  flags.DEFINE_enum('resize_method', 'resize', list(image_data.RESIZE_METHODS), "As config.data.resize ('pad' "
+                    'centres mnist 28x28 in 32x32).')
+  flags.DEFINE_string('out', None, 'The .npz to write (default: weights/<digits|mnist>_classifier_r<res>.npz).')
+  flags.DEFINE_integer('seed', 0, 'Seed of initialisation, batch order, shifts and dropout.')
+  flags.DEFINE_integer('train_steps', 3000, 'Optimizer steps.')
+  flags.DEFINE_integer('batch_size', 64, 'Examples per step.')
+  flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate, decayed to 0 by a cosine.')
+  flags.DEFINE_integer('max_shift', 3, 'Largest random shift in pixels, each way, along each axis.')
+  flags.DEFINE_float('dropout_rate', 0.3, 'Dropout on the features during training.')
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -124,44 +176,19 @@ def main(argv: list[str]) -> None:
                  FLAGS.learning_rate, FLAGS.max_shift)
   train_seconds = time.perf_counter() - start
 
-  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  digits.save_params(params, out)
-  info = {
-      'version': FORMAT_VERSION,
-      'dataset': FLAGS.dataset,
-      'resolution': FLAGS.resolution,
-      'channels': 1,
-      'resize_method': FLAGS.resize_method,
-      'input_range': '[-1, 1] (uint8 / 127.5 - 1)',
-      'model': {'conv_features': list(model.conv_features), 'feature_dim': model.feature_dim,
-                'num_classes': model.num_classes},
-      'test_accuracy': None,
-      'train_accuracy': None,
-      'num_train': int(len(train_images)),
-      'num_test': int(len(test_images)),
-      'seed': FLAGS.seed,
-      'training': {'train_steps': FLAGS.train_steps, 'batch_size': FLAGS.batch_size,
-                   'learning_rate': FLAGS.learning_rate, 'schedule': 'cosine decay to 0', 'optimizer': 'adam',
-                   'max_shift': FLAGS.max_shift, 'dropout_rate': FLAGS.dropout_rate,
-                   'seconds': round(train_seconds, 1), 'device': str(jax.devices()[0].device_kind)},
-      'versions': {'jax': jax.__version__, 'flax': flax.__version__, 'optax': optax.__version__},
-      'command': ' '.join(['python -m gan_jax.evaluation.train_digit_classifier', *sys.argv[1:]]),
-      'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-      'sha256': digits.sha256_of_file(out),
-  }
-  with open(digits.info_path(out), 'w') as f:
-    json.dump(info, f, indent=2)
-  # Accuracy is measured through the loader, so it is the accuracy of the files as users will load them.
-  classify = digits.load_digit_classifier(out)
-  info['test_accuracy'] = accuracy(classify, test_images, test_labels)
-  info['train_accuracy'] = accuracy(classify, train_images, train_labels)
-  with open(digits.info_path(out), 'w') as f:
-    json.dump(info, f, indent=2)
-    f.write('\n')
+  def measure(path):
+    classify = digits.load_digit_classifier(path)
+    return accuracy(classify, test_images, test_labels), accuracy(classify, train_images, train_labels)
+
+  description = {'version': FORMAT_VERSION, 'dataset': FLAGS.dataset, 'resolution': FLAGS.resolution,
+                 'channels': 1, 'resize_method': FLAGS.resize_method, 'input_range': INPUT_RANGE}
+  info = save_classifier(out, params, model, description, (len(train_images), len(test_images)), train_seconds,
+                         measure, 'gan_jax.evaluation.train_digit_classifier')
   logging.info('Trained in %.1f s; test accuracy %.4f (%d images), train accuracy %.4f; wrote %s and %s',
                train_seconds, info['test_accuracy'], len(test_images), info['train_accuracy'], out,
                digits.info_path(out))
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -10,36 +10,24 @@ on the features). Accuracy is measured on the 160 test emoji in both styles, of 
 the group alone. Everything random comes from `--seed`.
 """
 
-import datetime
-import json
 import os
-import sys
 import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import app, flags, logging  # noqa: E402
-import flax  # noqa: E402
-import jax  # noqa: E402
 import numpy as np  # noqa: E402
-import optax  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
 from gan_jax import data  # noqa: E402
 from gan_jax.data import images as image_data  # noqa: E402
-from gan_jax.evaluation import digits, domain_classifier  # noqa: E402
-from gan_jax.evaluation.train_digit_classifier import train  # noqa: E402  (and its flags)
+from gan_jax.evaluation import digits, domain_classifier, train_digit_classifier  # noqa: E402
 
 FORMAT_VERSION = 1
 DATASET = 'emoji_styles'
 
 FLAGS = flags.FLAGS
-# The training flags are train_digit_classifier's (--data_dir, --resolution, --out, --seed, --train_steps,
-# --batch_size, --learning_rate, --max_shift, --dropout_rate; its --dataset is not read): one definition each.
-FLAGS.set_default('max_shift', 2)
-flags.DEFINE_integer('feature_dim', 64, 'Width of the feature layer (FD fits a covariance of this size to 160 test '
-                     'images: keep it well below that).')
 
 
 def load_split(split: str, data_dir: str | None, resolution: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +50,16 @@ def accuracies(classifier: domain_classifier.DomainClassifier, images: np.ndarra
           'group': float(np.mean(predicted % groups == labels % groups))}
 
 
+def define_flags() -> None:
+  """The command's flags, defined only when it runs as a program (see `train_digit_classifier.define_flags`)."""
+  # The training flags are train_digit_classifier's (--data_dir, --resolution, --out, --seed, --train_steps,
+  # --batch_size, --learning_rate, --max_shift, --dropout_rate; its --dataset is not read): one definition each.
+  train_digit_classifier.define_flags()
+  FLAGS.set_default('max_shift', 2)
+  flags.DEFINE_integer('feature_dim', 64, 'Width of the feature layer (FD fits a covariance of this size to 160 '
+                       'test images: keep it well below that).')
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -76,47 +74,24 @@ def main(argv: list[str]) -> None:
   model = digits.DigitClassifier(feature_dim=FLAGS.feature_dim, num_classes=num_classes,
                                  dropout_rate=FLAGS.dropout_rate)
   start = time.perf_counter()
-  params = train(train_images, train_labels, model, FLAGS.seed, FLAGS.train_steps, FLAGS.batch_size,
-                 FLAGS.learning_rate, FLAGS.max_shift, background=1.0)
+  params = train_digit_classifier.train(train_images, train_labels, model, FLAGS.seed, FLAGS.train_steps,
+                                        FLAGS.batch_size, FLAGS.learning_rate, FLAGS.max_shift, background=1.0)
   train_seconds = time.perf_counter() - start
-  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  digits.save_params(params, out)
-  info = {
-      'version': FORMAT_VERSION,
-      'dataset': DATASET,
-      'resolution': FLAGS.resolution,
-      'channels': 3,
-      'input_range': '[-1, 1] (uint8 / 127.5 - 1)',
-      'classes': 'style * num_groups + group; style 0 openmoji, 1 noto; groups ' + ', '.join(
-          [g[0] for g in domain_classifier.GROUPS] + ['other']),
-      'model': {'conv_features': list(model.conv_features), 'feature_dim': model.feature_dim,
-                'num_classes': model.num_classes},
-      'test_accuracy': None,
-      'train_accuracy': None,
-      'num_train': int(len(train_images)),
-      'num_test': int(len(test_images)),
-      'seed': FLAGS.seed,
-      'training': {'train_steps': FLAGS.train_steps, 'batch_size': FLAGS.batch_size,
-                   'learning_rate': FLAGS.learning_rate, 'schedule': 'cosine decay to 0', 'optimizer': 'adam',
-                   'max_shift': FLAGS.max_shift, 'shift_fill': 'white', 'dropout_rate': FLAGS.dropout_rate,
-                   'seconds': round(train_seconds, 1), 'device': str(jax.devices()[0].device_kind)},
-      'versions': {'jax': jax.__version__, 'flax': flax.__version__, 'optax': optax.__version__},
-      'command': ' '.join(['python -m gan_jax.evaluation.train_domain_classifier', *sys.argv[1:]]),
-      'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-      'sha256': digits.sha256_of_file(out),
-  }
-  with open(digits.info_path(out), 'w') as f:
-    json.dump(info, f, indent=2)
-  # Measured through the loader: the accuracy of the files as users load them.
-  classifier = domain_classifier.load_domain_classifier(out)
-  info['test_accuracy'] = accuracies(classifier, test_images, test_labels)
-  info['train_accuracy'] = accuracies(classifier, train_images, train_labels)
-  with open(digits.info_path(out), 'w') as f:
-    json.dump(info, f, indent=2)
-    f.write('\n')
+  def measure(path):
+    classifier = domain_classifier.load_domain_classifier(path)
+    return accuracies(classifier, test_images, test_labels), accuracies(classifier, train_images, train_labels)
+
+  description = {'version': FORMAT_VERSION, 'dataset': DATASET, 'resolution': FLAGS.resolution, 'channels': 3,
+                 'input_range': train_digit_classifier.INPUT_RANGE,
+                 'classes': 'style * num_groups + group; style 0 openmoji, 1 noto; groups ' + ', '.join(
+                     [g[0] for g in domain_classifier.GROUPS] + ['other'])}
+  info = train_digit_classifier.save_classifier(
+      out, params, model, description, (len(train_images), len(test_images)), train_seconds, measure,
+      'gan_jax.evaluation.train_domain_classifier', shift_fill='white')
   logging.info('Trained in %.1f s; test accuracy %s, train %s; wrote %s', train_seconds, info['test_accuracy'],
                info['train_accuracy'], out)
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -28,14 +28,11 @@ right one counts as right), and per attribute, how often a test image's own capt
 captions that differ from it in that attribute only (10 classes, 7 colours, 7 backgrounds, 2 sizes, 9 positions).
 """
 
-import datetime
 import functools
 import os
-import sys
 import time
 
 from absl import app, flags, logging
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -301,9 +298,7 @@ def main(argv: list[str]) -> None:
       'attribute_test': by_attribute,
       'seconds': round(train_seconds, 1),
       'device': str(jax.devices()[0].device_kind),
-      'versions': {'jax': jax.__version__, 'flax': flax.__version__, 'optax': optax.__version__},
-      'command': ' '.join(['python -m gan_jax.evaluation.train_text_encoder', *sys.argv[1:]]),
-      'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+      **digits.provenance('gan_jax.evaluation.train_text_encoder'),
   }
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   text_encoder.save(out, text_model, text_params, vocabulary, training)
