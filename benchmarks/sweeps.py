@@ -290,15 +290,17 @@ PIX2PIX_LABELS = {'': 'L1 + cGAN, 70×70 (the paper\'s)', 'l1_only': 'L1 alone',
 
 
 def pix2pix(args) -> None:
-  """pix2pix on satellite_maps by variant, seed-major: the held-out tiles' L1, PSNR, SSIM and (towards the map)
-  colour-class accuracy, beside the mean training target's."""
+  """pix2pix on satellite_maps by variant, seed-major: the held-out tiles' L1, PSNR, SSIM, (towards the map)
+  colour-class accuracy and sharpness against the real targets' (runs measured before it was added: '–'), beside
+  the mean training target's."""
   results = seed_major(args, 'experiments/pix2pix_maps.py', 'pix2pix', args.pix2pix_variants, 'full',
                        _data_dir(args))
   rows = ['| pix2pix | seeds | steps | test L1 ↓ | PSNR (dB) ↑ | SSIM ↑ | class accuracy ↑ | water accuracy ↑ | '
-          'mean target: L1 / PSNR / SSIM / class | ms/step |', '|' + '---|' * 10]
+          'sharpness (1 = real) | mean target: L1 / PSNR / SSIM / class | ms/step |', '|' + '---|' * 11]
   for variant, runs in results.items():
     cells = [_mean_std([r[f'test_{key}'] for r in runs if f'test_{key}' in r], digits)
-             for key, digits in (('l1', 4), ('psnr', 2), ('ssim', 3), ('class_accuracy', 3), ('water_accuracy', 3))]
+             for key, digits in (('l1', 4), ('psnr', 2), ('ssim', 3), ('class_accuracy', 3), ('water_accuracy', 3),
+                                 ('sharpness', 2))]
     baseline = ' / '.join(_mean_std([r[f'test_{key}_mean_target'] for r in runs if f'test_{key}_mean_target' in r],
                                     digits) for key, digits in (('l1', 4), ('psnr', 2), ('ssim', 3),
                                                                 ('class_accuracy', 3)))
