@@ -18,6 +18,8 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
+`--reevaluate` trains nothing: it measures the runs' checkpoints again with this tree's evaluators (a measure added
+since they were trained), each into its workdir's reevaluated.json beside the untouched metrics.json.
 Runs go one after another (each already uses every core). The table gives each setting's mean and standard
 deviation over seeds and, beside them, the published numbers. On an accelerator, raise --num_steps towards the
 papers' lengths; the defaults are sized for a 2-core CPU (see README).
@@ -65,9 +67,30 @@ def run(config: str, workdir: str, overrides: list[str], num_steps: int | None) 
     return json.load(f)
 
 
+def reevaluated(args, config: str, workdir: str, overrides: list[str]) -> dict | None:
+  """A run's metrics measured again from its latest checkpoint by this tree's evaluator (`gan_jax.evaluate`, kept in
+  the workdir's reevaluated.json: delete it to measure again), over its training metrics (its speed); None if it has
+  no checkpoint, or with --table_only no reevaluated.json."""
+  path = os.path.join(workdir, 'reevaluated.json')
+  if not os.path.exists(path):
+    if args.table_only or not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+      return None
+    command = [sys.executable, '-m', 'gan_jax.evaluate', f'--config={config}', f'--workdir={workdir}', *overrides]
+    print('+', ' '.join(command), flush=True)
+    subprocess.run(command, cwd=REPO, check=True)
+  metrics = {}
+  for name in ('metrics.json', 'reevaluated.json'):
+    if os.path.exists(os.path.join(workdir, name)):
+      with open(os.path.join(workdir, name)) as f:
+        metrics.update(json.load(f))
+  return metrics
+
+
 def result(args, config: str, workdir: str, overrides: list[str]) -> dict | None:
-  """A run's final metrics: with --table_only read from its workdir (None if it has none), else trained or resumed
-  to --num_steps first."""
+  """A run's final metrics: with --reevaluate measured again from its checkpoint (`reevaluated`), with --table_only
+  read from its workdir (None if it has none), else trained or resumed to --num_steps first."""
+  if args.reevaluate:
+    return reevaluated(args, config, workdir, overrides)
   if args.table_only:
     path = os.path.join(workdir, 'metrics.json')
     if not os.path.exists(path):
@@ -498,6 +521,9 @@ def main() -> None:
                       help='cyclegan: emoji (experiments/cyclegan_emoji.py) and/or maps (cyclegan_maps.py).')
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
+  parser.add_argument('--reevaluate', action='store_true',
+                      help="Train nothing: measure each run's latest checkpoint with this tree's evaluator "
+                           '(gan_jax.evaluate, into its reevaluated.json) and print the table of those metrics.')
   args = parser.parse_args()
   SWEEPS[args.sweep](args)
 

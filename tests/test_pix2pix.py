@@ -422,6 +422,16 @@ def test_smoke_run_reports_its_metrics_beside_the_baselines_and_resumes_bit_for_
     assert picture.size == (3 * 17 + 1, 4 * 17 + 1)  # Four test pairs: input, output, target.
   with open(tmp_path / 'run' / 'metrics.json') as f:
     assert {'test_l1', 'test_psnr', 'test_ssim', 'test_class_accuracy_mean_target'} <= set(json.load(f))
+  # Measured again from the checkpoint (gan_jax.evaluate): the same numbers; another config is refused by field.
+  from gan_jax import evaluate
+  again = evaluate.reevaluate(config, str(tmp_path / 'run'))
+  assert again['step'] == 4
+  assert {k: v for k, v in again.items() if k != 'step'} == {k: v for k, v in final.items() if k.startswith('test_')}
+  other = config.copy_and_resolve_references()
+  other.seed, other.eval.grid_rows = 1, 2  # The evaluation's settings are free; the seed is not.
+  with pytest.raises(ValueError, match=r'seed: 0 -> 1') as refused:
+    evaluate.reevaluate(other, str(tmp_path / 'run'))
+  assert 'grid_rows' not in str(refused.value)
 
 
 # Bad inputs: refused by name before anything is compiled or written.
