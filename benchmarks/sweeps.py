@@ -314,19 +314,21 @@ PIX2PIX_LABELS = {'': 'L1 + cGAN, 70×70 (the paper\'s)', 'l1_only': 'L1 alone',
 
 def pix2pix(args) -> None:
   """pix2pix on satellite_maps by variant, seed-major: the held-out tiles' L1, PSNR, SSIM, (towards the map)
-  colour-class accuracy and sharpness against the real targets' (runs measured before it was added: '–'), beside
-  the mean training target's."""
+  colour-class accuracy and sharpness against the real targets' (`translation_metrics`; runs measured before it was
+  added: '–', or see --reevaluate), beside the mean training target's."""
   results = seed_major(args, 'experiments/pix2pix_maps.py', 'pix2pix', args.pix2pix_variants, 'full',
                        _data_dir(args))
   rows = ['| pix2pix | seeds | steps | test L1 ↓ | PSNR (dB) ↑ | SSIM ↑ | class accuracy ↑ | water accuracy ↑ | '
-          'sharpness (1 = real) | mean target: L1 / PSNR / SSIM / class | ms/step |', '|' + '---|' * 11]
+          'sharpness (1 = real) | top band (dB, 0 = real) | '
+          'mean target: L1 / PSNR / SSIM / class / sharpness | ms/step |',
+          '|' + '---|' * 12]
   for variant, runs in results.items():
     cells = [_mean_std([r[f'test_{key}'] for r in runs if f'test_{key}' in r], digits)
              for key, digits in (('l1', 4), ('psnr', 2), ('ssim', 3), ('class_accuracy', 3), ('water_accuracy', 3),
-                                 ('sharpness', 2))]
+                                 ('sharpness', 2), ('top_band_db', 1))]
     baseline = ' / '.join(_mean_std([r[f'test_{key}_mean_target'] for r in runs if f'test_{key}_mean_target' in r],
                                     digits) for key, digits in (('l1', 4), ('psnr', 2), ('ssim', 3),
-                                                                ('class_accuracy', 3)))
+                                                                ('class_accuracy', 3), ('sharpness', 2)))
     rows.append(f'| {PIX2PIX_LABELS.get(variant, variant)} | {len(runs)} | {_mean_std([r["step"] for r in runs], 0)} | '
                 f'{" | ".join(cells)} | {baseline} | {_ms_per_step(runs)} |')
   print('\n'.join(rows))
