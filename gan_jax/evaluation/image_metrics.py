@@ -154,7 +154,7 @@ def power_spectrum(images: jax.Array) -> jax.Array:
   borders as a sharp edge to every image; then |DFT|^2 / (H W sum(window^2)), which sums over the frequencies to the
   window-weighted variance of the pixels.
   """
-  n, h, w, c = images.shape
+  h, w = images.shape[1:3]
   window = jnp.asarray(np.outer(hann_window(h), hann_window(w)), jnp.float32)
   x = images - jnp.mean(images, axis=(1, 2), keepdims=True)
   # A constant channel has no power exactly, not the float32 rounding of its mean.
