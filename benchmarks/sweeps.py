@@ -18,6 +18,8 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
 
 Each run is one workdir (`<root>/<sweep>/<setting>_s<seed>`); a run whose metrics.json is at the requested step is
 not run again, and an interrupted one resumes from its last checkpoint, so the same command continues a sweep.
+`--reevaluate` trains nothing: it measures the runs' checkpoints again with this tree's evaluators (a measure added
+since they were trained), each into its workdir's reevaluated.json beside the untouched metrics.json.
 Runs go one after another (each already uses every core). The table gives each setting's mean and standard
 deviation over seeds and, beside them, the published numbers. On an accelerator, raise --num_steps towards the
 papers' lengths; the defaults are sized for a 2-core CPU (see README).
@@ -65,9 +67,30 @@ def run(config: str, workdir: str, overrides: list[str], num_steps: int | None) 
     return json.load(f)
 
 
+def reevaluated(args, config: str, workdir: str, overrides: list[str]) -> dict | None:
+  """A run's metrics measured again from its latest checkpoint by this tree's evaluator (`gan_jax.evaluate`, kept in
+  the workdir's reevaluated.json: delete it to measure again), over its training metrics (its speed); None if it has
+  no checkpoint, or with --table_only no reevaluated.json."""
+  path = os.path.join(workdir, 'reevaluated.json')
+  if not os.path.exists(path):
+    if args.table_only or not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+      return None
+    command = [sys.executable, '-m', 'gan_jax.evaluate', f'--config={config}', f'--workdir={workdir}', *overrides]
+    print('+', ' '.join(command), flush=True)
+    subprocess.run(command, cwd=REPO, check=True)
+  metrics = {}
+  for name in ('metrics.json', 'reevaluated.json'):
+    if os.path.exists(os.path.join(workdir, name)):
+      with open(os.path.join(workdir, name)) as f:
+        metrics.update(json.load(f))
+  return metrics
+
+
 def result(args, config: str, workdir: str, overrides: list[str]) -> dict | None:
-  """A run's final metrics: with --table_only read from its workdir (None if it has none), else trained or resumed
-  to --num_steps first."""
+  """A run's final metrics: with --reevaluate measured again from its checkpoint (`reevaluated`), with --table_only
+  read from its workdir (None if it has none), else trained or resumed to --num_steps first."""
+  if args.reevaluate:
+    return reevaluated(args, config, workdir, overrides)
   if args.table_only:
     path = os.path.join(workdir, 'metrics.json')
     if not os.path.exists(path):
@@ -290,18 +313,22 @@ PIX2PIX_LABELS = {'': 'L1 + cGAN, 70×70 (the paper\'s)', 'l1_only': 'L1 alone',
 
 
 def pix2pix(args) -> None:
-  """pix2pix on satellite_maps by variant, seed-major: the held-out tiles' L1, PSNR, SSIM and (towards the map)
-  colour-class accuracy, beside the mean training target's."""
+  """pix2pix on satellite_maps by variant, seed-major: the held-out tiles' L1, PSNR, SSIM, (towards the map)
+  colour-class accuracy and sharpness against the real targets' (`translation_metrics`; runs measured before it was
+  added: '–', or see --reevaluate), beside the mean training target's."""
   results = seed_major(args, 'experiments/pix2pix_maps.py', 'pix2pix', args.pix2pix_variants, 'full',
                        _data_dir(args))
   rows = ['| pix2pix | seeds | steps | test L1 ↓ | PSNR (dB) ↑ | SSIM ↑ | class accuracy ↑ | water accuracy ↑ | '
-          'mean target: L1 / PSNR / SSIM / class | ms/step |', '|' + '---|' * 10]
+          'sharpness (1 = real) | top band (dB, 0 = real) | '
+          'mean target: L1 / PSNR / SSIM / class / sharpness | ms/step |',
+          '|' + '---|' * 12]
   for variant, runs in results.items():
     cells = [_mean_std([r[f'test_{key}'] for r in runs if f'test_{key}' in r], digits)
-             for key, digits in (('l1', 4), ('psnr', 2), ('ssim', 3), ('class_accuracy', 3), ('water_accuracy', 3))]
+             for key, digits in (('l1', 4), ('psnr', 2), ('ssim', 3), ('class_accuracy', 3), ('water_accuracy', 3),
+                                 ('sharpness', 2), ('top_band_db', 1))]
     baseline = ' / '.join(_mean_std([r[f'test_{key}_mean_target'] for r in runs if f'test_{key}_mean_target' in r],
                                     digits) for key, digits in (('l1', 4), ('psnr', 2), ('ssim', 3),
-                                                                ('class_accuracy', 3)))
+                                                                ('class_accuracy', 3), ('sharpness', 2)))
     rows.append(f'| {PIX2PIX_LABELS.get(variant, variant)} | {len(runs)} | {_mean_std([r["step"] for r in runs], 0)} | '
                 f'{" | ".join(cells)} | {baseline} | {_ms_per_step(runs)} |')
   print('\n'.join(rows))
@@ -496,6 +523,9 @@ def main() -> None:
                       help='cyclegan: emoji (experiments/cyclegan_emoji.py) and/or maps (cyclegan_maps.py).')
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
+  parser.add_argument('--reevaluate', action='store_true',
+                      help="Train nothing: measure each run's latest checkpoint with this tree's evaluator "
+                           '(gan_jax.evaluate, into its reevaluated.json) and print the table of those metrics.')
   args = parser.parse_args()
   SWEEPS[args.sweep](args)
 

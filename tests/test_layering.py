@@ -80,7 +80,7 @@ def test_both_entry_points_import_into_one_process():
 # Every command module that has flags of its own: each defines them only when it runs as a program.
 COMMANDS = ('gan_jax.sample', 'gan_jax.sample_captions', 'gan_jax.evaluation.train_text_encoder',
             'gan_jax.evaluation.train_digit_classifier', 'gan_jax.evaluation.train_domain_classifier',
-            'gan_jax.evaluation.caption_match', 'gan_jax.data.prepare')
+            'gan_jax.evaluation.caption_match', 'gan_jax.data.prepare', 'gan_jax.evaluate')
 
 
 def test_the_commands_import_into_one_process():

@@ -309,6 +309,77 @@ def test_map_classes_recover_known_colours_and_tell_water_from_land():
   np.testing.assert_array_equal(np.asarray(agreement['classes'])[2:], 1.0)
 
 
+def dft_power_by_hand(image):
+  """`image_metrics.power_spectrum` of one [H, W, C] image, written out: means removed, a periodic Hann window, the
+  DFT as a sum over the pixels, averaged over the channels."""
+  h, w, _ = image.shape
+  window = np.outer(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(h) / h), 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(w) / w))
+  y, x = np.arange(h)[:, None], np.arange(w)[None, :]
+  power = np.zeros((h, w))
+  for channel in np.moveaxis(image, -1, 0):
+    windowed = (channel - channel.mean()) * window
+    for ky in range(h):
+      for kx in range(w):
+        power[ky, kx] += abs(np.sum(windowed * np.exp(-2j * np.pi * (ky * y / h + kx * x / w))))**2
+  return power / image.shape[-1] / (h * w * np.sum(window**2))
+
+
+def radius_by_hand(h, w):
+  """Each frequency's distance from zero over the Nyquist frequency: min(k, n - k) / n cycles per pixel per axis."""
+  fy = np.minimum(np.arange(h), h - np.arange(h)) / h
+  fx = np.minimum(np.arange(w), w - np.arange(w)) / w
+  return np.sqrt(fy[:, None]**2 + fx[None, :]**2) / 0.5
+
+
+def test_spectral_sharpness_measures_match_a_dft_written_out():
+  rng = np.random.default_rng(2)
+  a, b = rng.uniform(size=(2, 3, 8, 6, 3))  # Non-square, so that the axes cannot be swapped unseen.
+  radius = radius_by_hand(8, 6)
+  band = np.clip(np.ceil(radius * 4) - 1, 0, 3).astype(int)
+  powers = {name: np.stack([dft_power_by_hand(image) for image in images]) for name, images in (('a', a), ('b', b))}
+  np.testing.assert_allclose(np.asarray(image_metrics.power_spectrum(jnp.asarray(a, jnp.float32))), powers['a'],
+                             rtol=1e-4, atol=1e-7)
+  share = {k: p[:, radius > 0.5].sum(axis=1) / p.sum(axis=(1, 2)) for k, p in powers.items()}
+  np.testing.assert_allclose(np.asarray(image_metrics.high_frequency_share(jnp.asarray(a, jnp.float32))),
+                             share['a'], rtol=1e-5)
+  bands = np.stack([[p[band == i].sum() for i in range(4)] for p in powers['a']])
+  np.testing.assert_allclose(np.asarray(image_metrics.band_power(jnp.asarray(a, jnp.float32))), bands, rtol=1e-5)
+  # The bands hold all the power: the variance of the windowed, mean-removed pixels.
+  np.testing.assert_allclose(bands.sum(axis=1), powers['a'].sum(axis=(1, 2)), rtol=1e-10)
+  np.testing.assert_allclose(float(image_metrics.sharpness_ratio(jnp.asarray(a, jnp.float32),
+                                                                 jnp.asarray(b, jnp.float32))),
+                             share['a'].mean() / share['b'].mean(), rtol=1e-5)
+  top = {k: np.mean([q[band == 3].sum() for q in p]) for k, p in powers.items()}
+  np.testing.assert_allclose(float(image_metrics.top_band_db(jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32))),
+                             10 * np.log10(top['a'] / top['b']), atol=1e-4)
+
+
+def test_sharpness_is_lower_for_a_blurred_image_zero_for_a_flat_one_and_one_against_itself():
+  ndimage = pytest.importorskip('scipy.ndimage')
+  rng = np.random.default_rng(3)
+  images = rng.uniform(size=(4, 16, 16, 3)).astype(np.float32)
+  blurred = ndimage.gaussian_filter(images, sigma=(0, 1, 1, 0), mode='reflect')
+  share = np.asarray(image_metrics.high_frequency_share(jnp.asarray(images)))
+  assert np.all(np.asarray(image_metrics.high_frequency_share(jnp.asarray(blurred))) < share / 4)
+  assert float(image_metrics.sharpness_ratio(jnp.asarray(blurred), jnp.asarray(images))) < 0.25
+  assert float(image_metrics.top_band_db(jnp.asarray(blurred), jnp.asarray(images))) < -10.0
+  assert float(image_metrics.sharpness_ratio(jnp.asarray(images), jnp.asarray(images))) == 1.0
+  assert float(image_metrics.top_band_db(jnp.asarray(images), jnp.asarray(images))) == 0.0
+  flat = jnp.full((2, 16, 16, 3), 0.7)
+  np.testing.assert_array_equal(np.asarray(image_metrics.high_frequency_share(flat)), 0.0)
+  np.testing.assert_array_equal(np.asarray(image_metrics.band_power(flat)), 0.0)
+  assert float(image_metrics.sharpness_ratio(flat, jnp.asarray(images))) == 0.0
+  # Contrast does not change the share; a checkerboard is all fine detail, one cosine period across the tile none.
+  np.testing.assert_allclose(np.asarray(image_metrics.high_frequency_share(jnp.asarray(0.5 + 0.2 * images))), share,
+                             rtol=1e-4)
+  y, x = np.mgrid[:16, :16]
+  checker = np.broadcast_to(((x + y) % 2)[None, ..., None], (1, 16, 16, 3)).astype(np.float32)
+  wave = np.broadcast_to((0.5 + 0.5 * np.cos(2 * np.pi * x / 16))[None, ..., None], (1, 16, 16, 3))
+  np.testing.assert_allclose(np.asarray(image_metrics.high_frequency_share(jnp.asarray(checker))), 1.0, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(image_metrics.high_frequency_share(jnp.asarray(wave, jnp.float32))), 0.0,
+                             atol=1e-6)
+
+
 # The family end to end.
 
 
@@ -338,8 +409,11 @@ def test_smoke_run_reports_its_metrics_beside_the_baselines_and_resumes_bit_for_
                              rtol=1e-5)
   mean_map = small(train['map']).mean(axis=0)
   np.testing.assert_allclose(final['test_l1_mean_target'], np.mean(np.abs(mean_map - small(test['map']))), rtol=1e-5)
-  for name in ('l1', 'psnr', 'ssim', 'class_accuracy', 'water_accuracy'):
-    assert np.isfinite(final[f'test_{name}'])
+  for name in ('l1', 'psnr', 'ssim', 'class_accuracy', 'water_accuracy', 'sharpness', 'top_band_db'):
+    for suffix in ('', '_input_copy', '_mean_target'):
+      assert np.isfinite(final[f'test_{name}{suffix}'])
+  # The mean of the training maps is blurrier than the test maps it is measured against.
+  assert final['test_sharpness_mean_target'] < 1.0
   assert 0.0 <= final['test_class_accuracy'] <= final['test_water_accuracy'] <= 1.0
   # The part run evaluated at its end too.
   assert sorted(os.listdir(tmp_path / 'run' / 'plots')) == ['translations_0000002.png', 'translations_0000004.png']
@@ -348,6 +422,16 @@ def test_smoke_run_reports_its_metrics_beside_the_baselines_and_resumes_bit_for_
     assert picture.size == (3 * 17 + 1, 4 * 17 + 1)  # Four test pairs: input, output, target.
   with open(tmp_path / 'run' / 'metrics.json') as f:
     assert {'test_l1', 'test_psnr', 'test_ssim', 'test_class_accuracy_mean_target'} <= set(json.load(f))
+  # Measured again from the checkpoint (gan_jax.evaluate): the same numbers; another config is refused by field.
+  from gan_jax import evaluate
+  again = evaluate.reevaluate(config, str(tmp_path / 'run'))
+  assert again['step'] == 4
+  assert {k: v for k, v in again.items() if k != 'step'} == {k: v for k, v in final.items() if k.startswith('test_')}
+  other = config.copy_and_resolve_references()
+  other.seed, other.eval.grid_rows = 1, 2  # The evaluation's settings are free; the seed is not.
+  with pytest.raises(ValueError, match=r'seed: 0 -> 1') as refused:
+    evaluate.reevaluate(other, str(tmp_path / 'run'))
+  assert 'grid_rows' not in str(refused.value)
 
 
 # Bad inputs: refused by name before anything is compiled or written.

@@ -14,8 +14,9 @@ weight 1/2 (the paper halves D's objective), G the adversarial term plus lambda 
 adversarial losses average over every patch of every image.
 
 Evaluation on the held-out test pairs (`eval.test_split`): L1, PSNR and SSIM of G's outputs against the targets on
-[0, 1] pixels (`evaluation/image_metrics.py`), and for maps the agreement of their colour classes; each beside two
-baselines that learn nothing: the input copied as the output, and the per-pixel mean of the training targets.
+[0, 1] pixels (`evaluation/image_metrics.py`), their sharpness against the targets' (the share of spectral power in
+fine detail, which the per-pixel measures cannot see), and for maps the agreement of their colour classes; each beside
+two baselines that learn nothing: the input copied as the output, and the per-pixel mean of the training targets.
 """
 
 import functools
@@ -246,12 +247,16 @@ def make_pix2pix_train_step(config: ml_collections.ConfigDict, dataset, parallel
 
 def translation_metrics(outputs: np.ndarray, targets: np.ndarray, palette: np.ndarray | None,
                         water: np.ndarray | None) -> dict[str, float]:
-  """Means over the pairs of L1, PSNR (dB) and SSIM of `outputs` against `targets` (both [N, H, W, C] in [0, 1]),
-  and with a palette the per-pixel agreement of their colour classes ('class_accuracy') and of water against land
-  ('water_accuracy')."""
+  """Means over the pairs of L1, PSNR (dB) and SSIM of `outputs` against `targets` (both [N, H, W, C] in [0, 1]);
+  over the whole set, the outputs' share of spectral power above half the Nyquist frequency over the targets'
+  ('sharpness': 1 as sharp as the targets, below 1 blurrier) and their power in the top quarter of frequencies over
+  the targets' in dB ('top_band_db'), see `image_metrics.sharpness_ratio` and `top_band_db`; and with a palette the
+  per-pixel agreement of their colour classes ('class_accuracy') and of water against land ('water_accuracy')."""
   outputs, targets = jnp.asarray(outputs), jnp.asarray(targets)
   metrics = {'l1': image_metrics.l1(outputs, targets), 'psnr': image_metrics.psnr(outputs, targets),
-             'ssim': image_metrics.ssim(outputs, targets)}
+             'ssim': image_metrics.ssim(outputs, targets),
+             'sharpness': image_metrics.sharpness_ratio(outputs, targets),
+             'top_band_db': image_metrics.top_band_db(outputs, targets)}
   if palette is not None:
     agreement = image_metrics.class_agreement(outputs, targets, jnp.asarray(palette), jnp.asarray(water))
     metrics.update(class_accuracy=agreement['classes'], water_accuracy=agreement['water'])
