@@ -3,16 +3,16 @@ object sets (`gan_jax/data/captions.py`: "a small red seven at the top left on a
 `emoji_names`, the Noto emoji with their names as captions ("red apple"), the small real-text extra (`NAMED`).
 
 Networks of one `TrainState`: 'text', the trained caption encoder loaded from `stackgan.text_encoder`
-(`models/text_encoder.py`), its features standardised over every caption of the grammar (on emoji_names: over
-the training split's names, `standardization_captions`) when `stackgan.standardize_text` (the default: at the encoder's own scale the caption drowned in the conditioning
-augmentation's noise), frozen: no update ever lists it, and it is saved with each checkpoint, so a resumed run
-reads its captions with the very weights it trained with; 'g1' and 'd1', stage I at `stackgan.sizes[0]`; 'g2' and
-'d2', stage II at `stackgan.sizes[1]` (twice that), when `stackgan.stages` is 2 (`models/stackgan.py`; each G holds
-its own conditioning augmentation). The captions are encoded inside the step from the batch's token ids rather than
-precomputed once per dataset: the loader keeps one gather per step (images, tokens and attributes by the same
-indices), the mismatched captions are the same batch's embeddings rolled by one, and sampling from caption strings
-runs the very same encoder call; the encoder (a bidirectional GRU over 16 words of width 128) costs little beside the
-convolutions of the two stages.
+(`models/text_encoder.py`), its features standardised over every caption of the grammar (on emoji_names: over the
+training split's names, `standardization_captions`) when `stackgan.standardize_text` (the default: at the encoder's
+own scale the caption drowned in the conditioning augmentation's noise), frozen: no update ever lists it, and it is
+saved with each checkpoint, so a resumed run reads its captions with the very weights it trained with; 'g1' and 'd1',
+stage I at `stackgan.sizes[0]`; 'g2' and 'd2', stage II at `stackgan.sizes[1]` (twice that), when `stackgan.stages`
+is 2 (`models/stackgan.py`; each G holds its own conditioning augmentation). The captions are encoded inside the step
+from the batch's token ids rather than precomputed once per dataset: the loader keeps one gather per step (images,
+tokens and attributes by the same indices), the mismatched captions are the same batch's embeddings rolled by one,
+and sampling from caption strings runs the very same encoder call; the encoder (a bidirectional GRU over 16 words of
+width 128) costs little beside the convolutions of the two stages.
 
 Training (the paper's): stage I first, then stage II with stage I fixed, in one run. Steps [0, stage1_steps) update
 'd1' then 'g1'; steps [stage1_steps, num_steps) update 'd2' then 'g2', with 'g1' run in evaluation mode (batch
@@ -35,8 +35,9 @@ box-filtered from the dataset's side to the stage's. `stackgan.conditioning_augm
 conditions on the embedding's projection, without noise and without the KL (`loss.g.kl` must then be 0).
 
 The text encoder's vocabulary is pinned by its fingerprint in `stackgan.vocabulary`: validation refuses an encoder
-or a dataset with another vocabulary (emoji_names': the words of both splits' names, read without the images), and since the field is part of the checkpointed config (`workdir.REFUSED`), a
-resume under another vocabulary is refused too. A caption a user writes with words outside the vocabulary is
+or a dataset with another vocabulary (for emoji_names, the words of both splits' names, read without the images),
+and since the field is part of the checkpointed config (`workdir.REFUSED`), a resume under another vocabulary is
+refused too. A caption a user writes with words outside the vocabulary is
 encoded with the unknown word's id (`captions.UNKNOWN`), not refused.
 
 Evaluation (on `eval.num_samples` captions spread evenly over `eval.test_split`): sample grids of each stage, one
@@ -587,7 +588,6 @@ def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
   and stage I's upsampled (how much stage II changes).
   Pictures: 'stage1', 'stage2': `eval.grid_rows` captions, one row each with `eval.grid_rows` samples.
   """
-  c = config.stackgan
   named = config.data.name in NAMED
   test = data.make_dataset(_with_split(config.data, config.eval.test_split)).host_arrays()
   total = test['tokens'].shape[0]
