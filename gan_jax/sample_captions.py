@@ -6,6 +6,8 @@
   python -m gan_jax.sample_captions --config experiments/stackgan_mnist.py --workdir DIR --mode interpolate \
       --captions='a large red seven at the centre on a blue background' \
       --captions='a large green seven at the centre on a blue background'
+  python -m gan_jax.sample_captions --config experiments/stackgan_emoji.py --workdir DIR \
+      --captions='red apple' --captions='shaking face'    # emoji_names: names as captions
 
 `grid` (the default): one row per caption, `--rows` samples each (stage I above stage II, each row's caption on its
 left). `interpolate`: the paper's figure, `--rows` rows (one z each) of `--steps` images from the first caption's

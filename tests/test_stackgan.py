@@ -2,7 +2,9 @@
 reparameterisation against finite differences, the matching-aware loss against a hand computation, the two-stage
 schedule (stage II leaves stage I's networks bit for bit; stage I alone), the text encoder's vocabulary refused when
 it does not match (at validation and on resume), captions with unknown words drawn, and a smoke run end to end on a
-small synthetic captioned set held in memory (the shape of the captioned datasets' batches)."""
+small synthetic captioned set held in memory (the shape of the captioned datasets' batches); the same for a tiny
+named set (emoji_names' shape: names as captions, no attributes), scored by FD, its text standardised over its
+training names."""
 
 import dataclasses
 import os
@@ -341,6 +343,117 @@ def test_smoke_run_trains_both_stages_and_stage_one_stops_at_the_switch(tmp_path
                                                       'a small mauve two at the top on a black background'], 3,
                                    jax.random.key(0))
   assert grid.shape == (4 * 33 + 1, 340 + 3 * 33 + 1, 3)  # Two captions x (stage I, stage II) rows of 32 + 1.
+
+
+# The emoji_names path on an in-memory emoji-like set: images whose names are their captions, no attributes.
+TINY_NAMES = {'train': ('red_apple', 'green_apple', 'blue_heart', 'red_heart', 'yellow_star', 'green_star'),
+              'test': ('blue_star', 'red_square')}
+
+
+def tiny_named(split='train', side=SIDE):
+  """Shapes (by the name's last word) in the name's colour on white, captioned by the names; attributes [N, 0]."""
+  from gan_jax.data import captioned
+  names = TINY_NAMES[split]
+  vocabulary = captioned.emoji_vocabulary([n for split_names in TINY_NAMES.values() for n in split_names])
+  palette = {name: np.array(rgb, np.uint8) for name, rgb in captions.COLOURS.items()}
+  images = np.full((len(names), side, side, 3), 255, np.uint8)
+  for image, name in zip(images, names):
+    colour, shape = name.split('_')
+    yy, xx = np.mgrid[:side, :side] - side / 2 + 0.5
+    mask = {'apple': yy ** 2 + xx ** 2 < (side / 3) ** 2, 'heart': np.abs(xx) + np.abs(yy) < side / 3,
+            'star': (np.abs(xx) < side / 10) | (np.abs(yy) < side / 10), 'square': np.maximum(abs(xx), abs(yy)) < 8}
+    image[mask[shape]] = palette[colour]
+  tokens = captioned.encode_captions([captioned.emoji_caption(n) for n in names], vocabulary)
+  return TinyCaptioned(images, tokens, np.zeros((len(names), 0), np.int32))
+
+
+@pytest.fixture
+def named(monkeypatch):
+  """data.name='tiny_named': `tiny_named` registered as a NAMED captioned dataset for this test; its names (the
+  vocabulary and data.split's captions) are read from TINY_NAMES, never from the images."""
+  from gan_jax.data import captioned
+  monkeypatch.setitem(data.DATASETS, 'tiny_named', lambda c: tiny_named(c.split))
+  read = lambda c: (captioned.emoji_vocabulary([n for names in TINY_NAMES.values() for n in names]),
+                    [captioned.emoji_caption(n) for n in TINY_NAMES[c.split]])
+  monkeypatch.setitem(stackgan.NAMED, 'tiny_named', read)
+  monkeypatch.setitem(stackgan.FD_CLASSIFIERS, 'tiny_named', 'emoji_styles')
+  return read
+
+
+def named_config(tmp_path, **stackgan_fields):
+  """The emoji experiment's smoke variant on `tiny_named` with a random encoder of its vocabulary in tmp_path."""
+  from gan_jax.data import captioned
+  config = load(os.path.join(ROOT, 'experiments', 'stackgan_emoji.py')).get_config('smoke')
+  config.data.name = 'tiny_named'
+  vocabulary = captioned.emoji_vocabulary([n for names in TINY_NAMES.values() for n in names])
+  config.stackgan.text_encoder = write_encoder(tmp_path / 'names.npz', vocabulary)
+  config.stackgan.vocabulary = vocabulary.fingerprint
+  config.eval.num_samples = 2  # The whole tiny test split.
+  for field, value in stackgan_fields.items():
+    config.stackgan[field] = value
+  return config
+
+
+def test_a_named_set_trains_evaluates_by_fd_and_draws_names_with_unknown_words(tmp_path, named):
+  """Stage I on the tiny named set: trained 2 steps, evaluated by the domain classifier's FD against the test images
+  (checked against an independent computation), its checkpoint's text features standardised over the training
+  names (not the test names, not the images), and drawn from names with words outside the vocabulary."""
+  config = named_config(tmp_path, stages=1)
+  config.train.num_steps = config.train.eval_every_steps = 2
+  run = str(tmp_path / 'run')
+  metrics = train_and_evaluate(config, run)
+  assert metrics['step'] == 2 and {'stage1_fd', 'real_stage1_fd'} <= set(metrics)
+  assert not any(k.endswith(('_class', '_all')) for k in metrics)  # No caption checker on names.
+  from gan_jax.evaluation import domain_classifier, feature_metrics
+  classifier = domain_classifier.shipped_classifier('emoji_styles')
+  train, test = tiny_named('train'), tiny_named('test')
+  real = lambda images: np.asarray(stackgan.box_filter(to_unit_range(jnp.asarray(images)), 16))
+  expected = feature_metrics.frechet_distance_from_features(classifier.features(real(train.images[[0, 5]])),
+                                                            classifier.features(real(test.images)))
+  np.testing.assert_allclose(metrics['real_stage1_fd'], expected, rtol=1e-5)
+  assert metrics['stage1_fd'] > 0 and np.isfinite(metrics['stage1_fd'])
+  assert sorted(os.listdir(os.path.join(run, 'plots'))) == ['stage1_0000002.png']
+
+  from gan_jax import sample_captions  # The sampling command's functions on the run's checkpoint.
+  from gan_jax.data.captioned import emoji_caption
+  state = sample_captions.restore_run(config, run)
+  vocabulary = stackgan.caption_vocabulary(config)
+  embed = lambda names: np.asarray(stackgan.embed(state, jnp.asarray(np.stack(
+      [vocabulary.encode(emoji_caption(n)) for n in names]))), np.float64)
+  train_features, test_features = embed(TINY_NAMES['train']), embed(TINY_NAMES['test'])
+  np.testing.assert_allclose(train_features.mean(axis=0), 0.0, atol=1e-4)
+  np.testing.assert_allclose(train_features.std(axis=0), 1.0, rtol=1e-4)
+  assert np.abs(test_features.mean(axis=0)).max() > 1e-2  # Over the training names only.
+  texts = ['red apple', 'purple apple', "woman's apple"]  # 'purple' and 'womans' are not name words.
+  tokens = stackgan.encode_captions(config, texts)
+  np.testing.assert_array_equal(tokens[0], vocabulary.encode('red apple'))
+  assert (tokens[1] == captions.UNKNOWN).sum() == 1 and tokens[1][1] == tokens[0][1]
+  assert (tokens[2] == captions.UNKNOWN).sum() == 1 and (tokens[2] != captions.PAD).sum() == 2
+  low, high = stackgan.images_from_captions(config, state, texts, jax.random.key(1))
+  assert low.shape == (3, 16, 16, 3) and high is None and np.isfinite(low).all()
+  figure = stackgan.interpolate_captions(config, state, 'red apple', 'blue star', steps=3, rows=1,
+                                         key=jax.random.key(2))
+  assert figure.shape == (1, 3, 16, 16, 3) and not np.array_equal(figure[0, 0], figure[0, 2])
+
+
+def test_a_named_set_is_refused_under_another_vocabulary(tmp_path, named):
+  config = named_config(tmp_path)
+  config.stackgan.vocabulary = captions.caption_vocabulary('mnist').fingerprint
+  with pytest.raises(ConfigError, match="config.stackgan.vocabulary: .*set stackgan.vocabulary='"):
+    validate(config, num_devices=1)
+  config = named_config(tmp_path)
+  config.stackgan.text_encoder = write_encoder(tmp_path / 'mnist.npz')  # The grammar's vocabulary.
+  with pytest.raises(ConfigError, match='config.stackgan.text_encoder: .* was trained on vocabulary'):
+    validate(config, num_devices=1)
+
+
+def test_the_emoji_experiment_pins_the_names_vocabulary_and_its_shipped_encoder(image_sets_dir):
+  from gan_jax.data import captioned
+  experiment = load(os.path.join(ROOT, 'experiments', 'stackgan_emoji.py'))
+  config = experiment.get_config()
+  vocabulary = captioned.emoji_text('train', image_sets_dir('emoji_styles'))[0]
+  assert experiment.VOCABULARY == config.stackgan.vocabulary == vocabulary.fingerprint
+  assert text_encoder.load(config.stackgan.text_encoder, vocabulary)[2] == vocabulary
 
 
 def test_the_experiment_pins_each_caption_grammars_vocabulary_and_its_shipped_encoder():

@@ -12,6 +12,7 @@ batch's captions are its images' and a resumed run reads the batches an uninterr
 """
 
 import dataclasses
+import functools
 import unicodedata
 
 import jax
@@ -131,13 +132,43 @@ def emoji_vocabulary(names) -> captions.Vocabulary:
   return captions.Vocabulary(tuple(sorted({w for name in names for w in emoji_caption(name).split()})))
 
 
+@functools.cache
+def emoji_split_names(split: str, data_dir: str | None = None) -> tuple[str, ...]:
+  """The emoji names of a split of the prepared `emoji_styles` (slices allowed), read once per process without its
+  images: TFDS parses only the 'name' feature.
+
+  Raises:
+    images.DatasetUnavailableError: emoji_styles is not prepared in data_dir.
+  """
+  import tensorflow_datasets as tfds
+  from gan_jax.data import emoji_styles_builder, images as image_data
+  data_dir = image_data.resolve_data_dir(data_dir)
+  image_data.check_available(emoji_styles_builder.NAME, data_dir)
+  builder = emoji_styles_builder.EmojiStyles(data_dir=data_dir)
+  names = builder.as_dataset(split=split, batch_size=-1, shuffle_files=False,
+                             decoders=tfds.decode.PartialDecoding({'name': True}))
+  return tuple(n.decode() for n in tfds.as_numpy(names)['name'])
+
+
+def emoji_text(split: str, data_dir: str | None = None) -> tuple[captions.Vocabulary, list[str]]:
+  """(The vocabulary of every split's emoji names, the captions of `split`'s names), the images left unread: what a
+  text encoder's consumer needs of `emoji_names` (e.g. StackGAN's text standardisation over the training names)."""
+  from gan_jax.data import emoji_styles_builder, images as image_data
+  data_dir = image_data.resolve_data_dir(data_dir)
+  image_data.check_available(emoji_styles_builder.NAME, data_dir)
+  splits = emoji_styles_builder.EmojiStyles(data_dir=data_dir).info.splits
+  vocabulary = emoji_vocabulary([n for s in splits for n in emoji_split_names(s, data_dir)])
+  return vocabulary, [emoji_caption(n) for n in emoji_split_names(split, data_dir)]
+
+
 def load_named_emoji(split: str, data_dir: str | None = None, resolution: int = CANVAS,
                      style: str = EMOJI_STYLES[0]) -> CaptionedImages:
   """Emoji with their names as captions, from the prepared `emoji_styles` (python -m gan_jax.data.prepare
   emoji_styles): the small real-text extra (1,217 train, 160 test emoji, 64 x 64 on white).
 
   The vocabulary is the words of the names of both splits (the test emoji are held out, their words are not:
-  115 of the 160 test names have a word that no training name has). Labels are -1 and attributes [N, 0].
+  115 of the 160 test names have a word that no training name has), `emoji_text`. Labels are -1 and attributes
+  [N, 0].
 
   Args:
     split: a TFDS split of emoji_styles.
@@ -145,23 +176,14 @@ def load_named_emoji(split: str, data_dir: str | None = None, resolution: int = 
     resolution: one of `RESOLUTIONS`.
     style: 'noto' or 'openmoji', the drawing style read.
   """
-  import tensorflow_datasets as tfds
   from gan_jax.data import emoji_styles_builder, images as image_data
   if style not in EMOJI_STYLES:
     raise ValueError(f'style: got {style!r}; accepted values: {", ".join(EMOJI_STYLES)}')
   if resolution not in RESOLUTIONS:
     raise ValueError(f'resolution: got {resolution!r}; accepted values: {", ".join(map(str, RESOLUTIONS))}')
   data_dir = image_data.resolve_data_dir(data_dir)
-  image_data.check_available(emoji_styles_builder.NAME, data_dir)
-  builder = emoji_styles_builder.EmojiStyles(data_dir=data_dir)
-  skip = {style_: tfds.decode.SkipDecoding() for style_ in EMOJI_STYLES}  # Only the names are read here.
-  names = {s: [n.decode() for n in tfds.as_numpy(builder.as_dataset(split=s, batch_size=-1, shuffle_files=False,
-                                                                    decoders=skip))['name']]
-           for s in builder.info.splits}
-  vocabulary = emoji_vocabulary([n for split_names in names.values() for n in split_names])
+  vocabulary, texts = emoji_text(split, data_dir)
   pixels = image_data.load_paired(emoji_styles_builder.NAME, split, (style,), data_dir, resolution, 3)[style]
-  data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, shuffle_files=False, decoders=skip))
-  texts = [emoji_caption(n.decode()) for n in data['name']]
   return CaptionedImages(images=pixels, labels=np.full(len(texts), -1, np.int32),
                          tokens=encode_captions(texts, vocabulary), attributes=np.zeros((len(texts), 0), np.int32),
                          source=EMOJI_SOURCE, vocabulary=vocabulary)

@@ -1,17 +1,18 @@
 """The StackGAN family (`config.model='stackgan'`): text -> image in two stages (Zhang et al. 2017), on the captioned
-object sets (`gan_jax/data/captions.py`: "a small red seven at the top left on a blue background").
+object sets (`gan_jax/data/captions.py`: "a small red seven at the top left on a blue background"), and on
+`emoji_names`, the Noto emoji with their names as captions ("red apple"), the small real-text extra (`NAMED`).
 
 Networks of one `TrainState`: 'text', the trained caption encoder loaded from `stackgan.text_encoder`
-(`models/text_encoder.py`), its features standardised over every caption of the grammar when
-`stackgan.standardize_text` (the default: at the encoder's own scale the caption drowned in the conditioning
-augmentation's noise), frozen: no update ever lists it, and it is saved with each checkpoint, so a resumed run
-reads its captions with the very weights it trained with; 'g1' and 'd1', stage I at `stackgan.sizes[0]`; 'g2' and
-'d2', stage II at `stackgan.sizes[1]` (twice that), when `stackgan.stages` is 2 (`models/stackgan.py`; each G holds
-its own conditioning augmentation). The captions are encoded inside the step from the batch's token ids rather than
-precomputed once per dataset: the loader keeps one gather per step (images, tokens and attributes by the same
-indices), the mismatched captions are the same batch's embeddings rolled by one, and sampling from caption strings
-runs the very same encoder call; the encoder (a bidirectional GRU over 16 words of width 128) costs little beside the
-convolutions of the two stages.
+(`models/text_encoder.py`), its features standardised over every caption of the grammar (on emoji_names: over the
+training split's names, `standardization_captions`) when `stackgan.standardize_text` (the default: at the encoder's
+own scale the caption drowned in the conditioning augmentation's noise), frozen: no update ever lists it, and it is
+saved with each checkpoint, so a resumed run reads its captions with the very weights it trained with; 'g1' and 'd1',
+stage I at `stackgan.sizes[0]`; 'g2' and 'd2', stage II at `stackgan.sizes[1]` (twice that), when `stackgan.stages`
+is 2 (`models/stackgan.py`; each G holds its own conditioning augmentation). The captions are encoded inside the step
+from the batch's token ids rather than precomputed once per dataset: the loader keeps one gather per step (images,
+tokens and attributes by the same indices), the mismatched captions are the same batch's embeddings rolled by one,
+and sampling from caption strings runs the very same encoder call; the encoder (a bidirectional GRU over 16 words of
+width 128) costs little beside the convolutions of the two stages.
 
 Training (the paper's): stage I first, then stage II with stage I fixed, in one run. Steps [0, stage1_steps) update
 'd1' then 'g1'; steps [stage1_steps, num_steps) update 'd2' then 'g2', with 'g1' run in evaluation mode (batch
@@ -34,14 +35,20 @@ box-filtered from the dataset's side to the stage's. `stackgan.conditioning_augm
 conditions on the embedding's projection, without noise and without the KL (`loss.g.kl` must then be 0).
 
 The text encoder's vocabulary is pinned by its fingerprint in `stackgan.vocabulary`: validation refuses an encoder
-or a dataset with another vocabulary, and since the field is part of the checkpointed config (`workdir.REFUSED`), a
-resume under another vocabulary is refused too. A caption a user writes with words outside the vocabulary is
+or a dataset with another vocabulary (for emoji_names, the words of both splits' names, read without the images),
+and since the field is part of the checkpointed config (`workdir.REFUSED`), a resume under another vocabulary is
+refused too. A caption a user writes with words outside the vocabulary is
 encoded with the unknown word's id (`captions.UNKNOWN`), not refused.
 
 Evaluation (on `eval.num_samples` captions spread evenly over `eval.test_split`): sample grids of each stage, one
 row per caption with the caption written beside it, and the caption checker's (`gan_jax.evaluation.caption_match`)
 fraction of samples whose class (by the shipped classifier), colours, position and size match their caption, for
-stage I and for stage II, beside the same fractions for the real test images.
+stage I and for stage II, beside the same fractions for the real test images. On emoji_names, whose names have no
+attributes to check, the number is the Frechet distance between each stage's samples (one per test name) and the
+real test emoji in the features of the domain classifier the project trained on emoji_styles (CycleGAN's;
+`evaluation/domain_classifier.py`), beside the distance of as many real training emoji to the same test emoji. It
+measures whether the samples look like emoji, not whether they match their names: no image encoder of the names'
+text encoder ships to score that, and that encoder overfits its 1,217 training names anyway.
 """
 
 import functools
@@ -69,6 +76,20 @@ from gan_jax.update import run, update
 # The captioned datasets whose captions the grammar writes from checkable attributes: data.name -> its source
 # (`captions.CLASS_NAMES`), whose vocabulary the token ids use (a copy, which tests extend with in-memory sets).
 CAPTIONED = {name: source for name, source in data.CAPTIONED_DATASETS.items() if source in captions.CLASS_NAMES}
+
+
+def _emoji_text(data_config: ml_collections.ConfigDict) -> tuple[captions.Vocabulary, list[str]]:
+  from gan_jax.data import captioned  # TensorFlow loads only for image data.
+  return captioned.emoji_text(data_config.split, data_config.data_dir or None)
+
+
+# The captioned datasets whose captions are real text (names), not the grammar's, so not checkable: data.name ->
+# `read(config.data) -> (vocabulary, the captions of data.split)`, read without the images (a copy, which tests
+# extend with in-memory sets).
+NAMED = {'emoji_names': _emoji_text}
+# The shipped domain classifier (`evaluation.domain_classifier.WEIGHTS_BY_DATASET`) whose features score the samples
+# of a NAMED dataset by Frechet distance to its test images.
+FD_CLASSIFIERS = {'emoji_names': 'emoji_styles'}
 TEXT = 'text'
 STAGE_NETS = {1: ('g1', 'd1'), 2: ('g2', 'd2')}
 TERMS = {'d': ('matching_aware', 'adversarial'), 'g': ('adversarial', 'kl')}
@@ -92,6 +113,22 @@ def caption_source(config: ml_collections.ConfigDict) -> str:
   return CAPTIONED[config.data.name]
 
 
+def caption_vocabulary(config: ml_collections.ConfigDict) -> captions.Vocabulary:
+  """The vocabulary of `data.name`'s captions: the grammar's, or a NAMED dataset's (its names of every split)."""
+  if config.data.name in NAMED:
+    return NAMED[config.data.name](config.data)[0]
+  return captions.caption_vocabulary(caption_source(config))
+
+
+def standardization_captions(config: ml_collections.ConfigDict) -> list[str]:
+  """The captions the text features are standardised over: every caption the grammar writes (the distribution of
+  the grammar's datasets, whose attributes are drawn uniformly), or a NAMED dataset's training split's (data.split)
+  names. Neither reads the images."""
+  if config.data.name in NAMED:
+    return NAMED[config.data.name](config.data)[1]
+  return captions.all_captions(caption_source(config))
+
+
 def load_text_encoder(config: ml_collections.ConfigDict):
   """(model, params, vocabulary) of `stackgan.text_encoder`, checked against the dataset's vocabulary.
 
@@ -105,7 +142,7 @@ def load_text_encoder(config: ml_collections.ConfigDict):
   require(os.path.isfile(path) and os.path.isfile(info), 'stackgan.text_encoder',
           f'got {path!r}: {"no such file" if not os.path.isfile(path) else "no " + info + " beside it"}; give the '
           '.npz of a trained caption encoder and its .json (gan_jax.models.text_encoder.save writes both)')
-  vocabulary = captions.caption_vocabulary(caption_source(config))
+  vocabulary = caption_vocabulary(config)
   try:
     return text_encoder.load(path, vocabulary)
   except ValueError as error:
@@ -127,8 +164,9 @@ def validate_stackgan(config: ml_collections.ConfigDict, num_devices: int, num_p
           'the stackgan family reads config.stackgan: start from gan_jax.config.stackgan_config()')
   c = config.stackgan
   data.validate(config.data)
-  require(config.data.name in CAPTIONED, 'data.name',
-          f'got {config.data.name!r}; StackGAN draws images from captions: use one of {", ".join(CAPTIONED)}')
+  require(config.data.name in CAPTIONED or config.data.name in NAMED, 'data.name',
+          f'got {config.data.name!r}; StackGAN draws images from captions: use one of '
+          f'{", ".join([*CAPTIONED, *NAMED])}')
   require(config.data.channels == 3, 'data.channels', f'got {config.data.channels}; the captioned sets are coloured: '
           'set data.channels=3')
   choice(c.stages, 'stackgan.stages', (1, 2))
@@ -224,7 +262,7 @@ def create_stackgan_state(config: ml_collections.ConfigDict, key: jax.Array, dat
   c = config.stackgan
   encoder, encoder_params, vocabulary = load_text_encoder(config)
   if c.standardize_text:
-    every_caption = np.stack([vocabulary.encode(t) for t in captions.all_captions(caption_source(config))])
+    every_caption = np.stack([vocabulary.encode(t) for t in standardization_captions(config)])
     encoder_params = text_encoder.standardized(encoder, encoder_params, every_caption)
   modules = make_networks(config)
   s1, s2 = c.sizes
@@ -396,12 +434,16 @@ def make_stackgan_train_step(config: ml_collections.ConfigDict, dataset, paralle
 
 def encode_captions(config: ml_collections.ConfigDict, texts: list[str]) -> np.ndarray:
   """Token ids [N, caption_length] of caption strings with the dataset's vocabulary; words outside it become
-  `captions.UNKNOWN` (a user's caption is drawn, not refused).
+  `captions.UNKNOWN` (a user's caption is drawn, not refused). A NAMED dataset's captions are first written as its
+  names are ('woman's boot' -> 'womans boot': `captioned.emoji_caption`).
 
   Raises:
     ValueError: a caption has more words than `stackgan.caption_length`.
   """
-  vocabulary = captions.caption_vocabulary(caption_source(config))
+  vocabulary = caption_vocabulary(config)
+  if config.data.name in NAMED:
+    from gan_jax.data.captioned import emoji_caption
+    texts = [emoji_caption(text.replace("'", '')) for text in texts]
   return np.stack([vocabulary.encode(text, config.stackgan.caption_length) for text in texts])
 
 
@@ -499,35 +541,70 @@ def caption_checker(config: ml_collections.ConfigDict):
   return lambda images, attributes: caption_match.caption_match(images, attributes, source, classifier)
 
 
+def checker_scores(config: ml_collections.ConfigDict, test: dict, chosen: np.ndarray, dataset):
+  """The grammar's sets: (the real test images' metrics, `score(images) -> metrics`), the caption checker's
+  fractions of `chosen` test examples whose class, colour, background, size, position and all of them match."""
+  del dataset
+  check = caption_checker(config)
+  attributes = np.asarray(test['attributes'][chosen])
+  real = to_unit_range(jnp.asarray(test['images'][chosen]))
+  real_metrics = {}
+  for k, side in enumerate(config.stackgan.sizes[:config.stackgan.stages], start=1):
+    real_metrics.update({f'real_stage{k}_{name}': value for name, value in
+                         check(np.asarray(box_filter(real, side)), attributes).items()})
+  return real_metrics, lambda images: check(images, attributes)
+
+
+def fd_scores(config: ml_collections.ConfigDict, test: dict, chosen: np.ndarray, dataset):
+  """A NAMED set: (the real baseline, `score(images) -> {'fd': value}`), the Frechet distance in the features of
+  the dataset's shipped domain classifier (`FD_CLASSIFIERS`) between the samples and the `chosen` test images
+  box-filtered to the samples' side. The baseline 'real_stage<k>_fd' is as many training images (spread evenly over
+  the split) against the same test images: the distance real images of the set reach at this sample size."""
+  from gan_jax.evaluation import domain_classifier, feature_metrics
+  classifier = domain_classifier.shipped_classifier(FD_CLASSIFIERS[config.data.name])
+  real = to_unit_range(jnp.asarray(test['images'][chosen]))
+  train_images = dataset.host_arrays()['images']
+  others = to_unit_range(jnp.asarray(
+      train_images[np.linspace(0, len(train_images) - 1, len(chosen)).round().astype(int)]))
+  fd = feature_metrics.frechet_distance_from_features
+  real_features, real_metrics = {}, {}
+  for k, side in enumerate(config.stackgan.sizes[:config.stackgan.stages], start=1):
+    real_features[side] = classifier.features(np.asarray(box_filter(real, side)))
+    real_metrics[f'real_stage{k}_fd'] = fd(classifier.features(np.asarray(box_filter(others, side))),
+                                           real_features[side])
+  return real_metrics, lambda images: {'fd': fd(classifier.features(images), real_features[images.shape[1]])}
+
+
 def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
   """`evaluate(state) -> (metrics, pictures)` on `eval.num_samples` captions of `eval.test_split` spread evenly
   over it, with noise from the run's fixed evaluation key.
 
-  Metrics: 'stage1_<check>' and 'stage2_<check>' (`evaluation.caption_match`, each stage's samples at its own
-  side): the fraction of samples whose class, colour, background, size, position and all of them at once ('all')
-  match the caption they were drawn for, beside 'real_stage1_<check>' and 'real_stage2_<check>' for the test
-  images themselves box-filtered to each side (computed once); 'stage2_minus_stage1_rms': the RMS difference
-  between stage II's samples and stage I's upsampled (how much stage II changes).
+  Metrics on the grammar's sets: 'stage1_<check>' and 'stage2_<check>' (`evaluation.caption_match`, each stage's
+  samples at its own side): the fraction of samples whose class, colour, background, size, position and all of
+  them at once ('all') match the caption they were drawn for, beside 'real_stage1_<check>' and
+  'real_stage2_<check>' for the test images themselves box-filtered to each side (computed once). On a NAMED set
+  (emoji_names: names, no attributes to check), 'stage1_fd' and 'stage2_fd' instead, beside 'real_stage1_fd' and
+  'real_stage2_fd' (`fd_scores`). Both: 'stage2_minus_stage1_rms', the RMS difference between stage II's samples
+  and stage I's upsampled (how much stage II changes).
   Pictures: 'stage1', 'stage2': `eval.grid_rows` captions, one row each with `eval.grid_rows` samples.
   """
-  del dataset
-  c = config.stackgan
+  named = config.data.name in NAMED
   test = data.make_dataset(_with_split(config.data, config.eval.test_split)).host_arrays()
   total = test['tokens'].shape[0]
   num = min(config.eval.num_samples, total)
   # Spread evenly over the split (the captioned test splits are ordered by class: their first captions are zeros).
   chosen = np.linspace(0, total - 1, num).round().astype(int)
-  tokens, attributes = jnp.asarray(test['tokens'][chosen]), np.asarray(test['attributes'][chosen])
+  tokens = jnp.asarray(test['tokens'][chosen])
   rows = min(config.eval.grid_rows, num)
   pictured = np.linspace(0, num - 1, rows).round().astype(int)  # Captions of every class.
-  texts = [captions.caption(caption_source(config), captions.Attributes(*map(int, a))) for a in attributes[pictured]]
+  if named:
+    vocabulary = caption_vocabulary(config)
+    texts = [vocabulary.decode(t) for t in test['tokens'][chosen][pictured]]
+  else:
+    texts = [captions.caption(caption_source(config), captions.Attributes(*map(int, a)))
+             for a in test['attributes'][chosen][pictured]]
   key = jax.random.fold_in(jax.random.key(config.seed), EVAL_STREAM)
-  check = caption_checker(config)
-  real = to_unit_range(jnp.asarray(test['images'][chosen]))
-  real_metrics = {}
-  for k, side in enumerate(c.sizes[:c.stages], start=1):
-    real_metrics.update({f'real_stage{k}_{name}': value for name, value in
-                         check(np.asarray(box_filter(real, side)), attributes).items()})
+  real_metrics, score = (fd_scores if named else checker_scores)(config, test, chosen, dataset)
 
   def evaluate(state: TrainState):
     embedding = embed(state, tokens)
@@ -543,7 +620,7 @@ def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
       up = np.repeat(np.repeat(low, 2, axis=1), 2, axis=2)
       metrics['stage2_minus_stage1_rms'] = float(np.sqrt(np.mean((high - up) ** 2)))
     for name, images in stages.items():
-      metrics.update({f'{name}_{k}': v for k, v in check(np.clip(images, -1.0, 1.0), attributes).items()})
+      metrics.update({f'{name}_{k}': v for k, v in score(np.clip(images, -1.0, 1.0)).items()})
     return metrics, pictures
 
   return evaluate

@@ -1,0 +1,92 @@
+"""StackGAN (Zhang et al. 2017) on emoji_names, the Noto emoji with their names as captions ("red apple"): the small
+real-text extra beside the generated captioned sets (experiments/stackgan_mnist.py), sized for a 2-core CPU: stage I
+draws 32x32, stage II 64x64.
+
+  python -m gan_jax.data.prepare emoji_styles    # once (after `bash gan_jax/data/install_sources.sh`)
+  python -m gan_jax.main --config experiments/stackgan_emoji.py --workdir workdirs/stackgan_emoji
+  python -m gan_jax.sample_captions --config experiments/stackgan_emoji.py --workdir workdirs/stackgan_emoji \
+      --mode interpolate --captions='red apple' --captions='green apple'
+
+The networks and the objective are stackgan_mnist.py's; the captions are the 1,217 training emoji's names, read by
+the text encoder shipped for them (`stackgan.text_encoder`, trained on those names; it overfits them), its features
+standardised over those names; `stackgan.vocabulary` pins the vocabulary's fingerprint (the words of both splits'
+names). Evaluated by the Frechet distance of each stage's samples to the 160 test emoji in the features of the
+emoji_styles domain classifier (see gan_jax/families/stackgan.py), beside that of 160 training emoji.
+
+Variants: `stage1_only` (stage I alone) and `smoke` (16 -> 32, tiny widths, a few steps).
+"""
+
+import os
+
+from gan_jax.config import select_variant, smoke as smoke_sizes, stackgan_config
+
+WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'gan_jax', 'evaluation',
+                       'weights')
+# gan_jax.data.captioned.emoji_text(...)[0].fingerprint, the vocabulary of the names of both splits, written out so
+# that loading this file imports only gan_jax.config (tests/test_stackgan.py checks it).
+VOCABULARY = 'eb960757b4ec58a8'
+
+
+def get_config(variant: str | None = None):
+  config = stackgan_config()
+  config.data.name = 'emoji_names'
+  config.data.resolution = 64
+  # The shipped file (gan_jax.models.text_encoder.SHIPPED), named here without importing JAX.
+  config.stackgan.text_encoder = os.path.join(WEIGHTS, 'emoji_names_text_encoder.npz')
+  config.stackgan.vocabulary = VOCABULARY
+  config.stackgan.sizes = (32, 64)
+  # stackgan_mnist.py's sizes: N_g 16, N_z 32, N_d 32 (the paper: 128, 100, 128), widths 1/16 to 1/8 of the paper's.
+  config.stackgan.condition_dim = 16
+  config.stackgan.latent_dim = 32
+  config.stackgan.text_dim = 32
+  config.stackgan.gen_widths = (128, 64, 32, 16)
+  config.stackgan.disc_widths = (16, 32, 64)
+  config.stackgan.stage2_down_widths = (16, 32)
+  config.stackgan.residual_blocks = 2
+  config.stackgan.stage2_up_widths = (32, 16)
+  config.stackgan.stage2_disc_widths = (16, 32, 64, 64)
+  # 1,500 steps of stage I (79 epochs of the 1,217 training emoji) then 500 of stage II: about 20 minutes on the
+  # shared 2-core CPU. The paper: 600 epochs each.
+  config.stackgan.stage1_steps = 1500
+  config.train.num_steps = 2000
+  config.train.log_every_steps = 100
+  config.train.eval_every_steps = 500  # Evaluations at 500, 1,000, the switch (stage I's end) and the end.
+  config.train.checkpoint_every_steps = 250
+  config.eval.num_samples = 160  # The whole test split, one sample per name.
+  config.eval.grid_rows = 8
+  return select_variant(config, variant, VARIANTS)
+
+
+def stage1_only(config):
+  config.stackgan.stages = 1
+  config.train.num_steps = config.stackgan.stage1_steps
+  return config
+
+
+def smoke(config):
+  """CI size: 16 -> 32 (the 64x64 emoji read at 32), widths 4-8, 6 steps of stage I and 6 of stage II."""
+  config = smoke_sizes(config)
+  config.data.resolution = 32
+  config.stackgan.sizes = (16, 32)
+  config.stackgan.gen_widths = (8, 8, 4)
+  config.stackgan.disc_widths = (4, 8)
+  config.stackgan.stage2_down_widths = (4, 8)
+  config.stackgan.residual_blocks = 1
+  config.stackgan.stage2_up_widths = (8, 4)
+  config.stackgan.stage2_disc_widths = (4, 8, 8)
+  config.stackgan.condition_dim = 4
+  config.stackgan.latent_dim = 4
+  config.stackgan.text_dim = 4
+  config.train.batch_size = 8
+  config.stackgan.stage1_steps = 6
+  config.train.num_steps = 12
+  config.train.steps_per_call = 1
+  config.train.log_every_steps = 6
+  config.train.eval_every_steps = 6
+  config.train.checkpoint_every_steps = 6
+  config.eval.num_samples = 16
+  config.eval.grid_rows = 2
+  return config
+
+
+VARIANTS = {'stage1_only': stage1_only, 'smoke': smoke}
