@@ -18,7 +18,7 @@ Variants: `stage1_only` (stage I alone) and `smoke` (16 -> 32, tiny widths, a fe
 
 import os
 
-from gan_jax.config import select_variant, smoke as smoke_sizes, stackgan_config
+from gan_jax.config import select_variant, stackgan_config, stackgan_smoke, stackgan_stage1_only
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'gan_jax', 'evaluation',
                        'weights')
@@ -57,36 +57,4 @@ def get_config(variant: str | None = None):
   return select_variant(config, variant, VARIANTS)
 
 
-def stage1_only(config):
-  config.stackgan.stages = 1
-  config.train.num_steps = config.stackgan.stage1_steps
-  return config
-
-
-def smoke(config):
-  """CI size: 16 -> 32 (the 64x64 emoji read at 32), widths 4-8, 6 steps of stage I and 6 of stage II."""
-  config = smoke_sizes(config)
-  config.data.resolution = 32
-  config.stackgan.sizes = (16, 32)
-  config.stackgan.gen_widths = (8, 8, 4)
-  config.stackgan.disc_widths = (4, 8)
-  config.stackgan.stage2_down_widths = (4, 8)
-  config.stackgan.residual_blocks = 1
-  config.stackgan.stage2_up_widths = (8, 4)
-  config.stackgan.stage2_disc_widths = (4, 8, 8)
-  config.stackgan.condition_dim = 4
-  config.stackgan.latent_dim = 4
-  config.stackgan.text_dim = 4
-  config.train.batch_size = 8
-  config.stackgan.stage1_steps = 6
-  config.train.num_steps = 12
-  config.train.steps_per_call = 1
-  config.train.log_every_steps = 6
-  config.train.eval_every_steps = 6
-  config.train.checkpoint_every_steps = 6
-  config.eval.num_samples = 16
-  config.eval.grid_rows = 2
-  return config
-
-
-VARIANTS = {'stage1_only': stage1_only, 'smoke': smoke}
+VARIANTS = {'stage1_only': stackgan_stage1_only, 'smoke': stackgan_smoke}

@@ -816,6 +816,33 @@ def stackgan_config() -> ml_collections.ConfigDict:
   return config
 
 
+def stackgan_stage1_only(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The StackGAN experiments' `stage1_only` variant: stage I alone, for its `stage1_steps`."""
+  config.stackgan.stages = 1
+  config.train.num_steps = config.stackgan.stage1_steps
+  return config
+
+
+def stackgan_smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The StackGAN experiments' `smoke` variant: 16 -> 32 (the 64x64 images read at 32), widths 4-8, batch 8, 6 steps
+  of stage I and 6 of stage II, each evaluated and saved on 16 samples."""
+  config = smoke(config)
+  config.data.resolution = 32
+  c = config.stackgan
+  c.sizes = (16, 32)
+  c.gen_widths, c.disc_widths = (8, 8, 4), (4, 8)
+  c.stage2_down_widths, c.residual_blocks, c.stage2_up_widths, c.stage2_disc_widths = (4, 8), 1, (8, 4), (4, 8, 8)
+  c.condition_dim = c.latent_dim = c.text_dim = 4
+  config.train.batch_size = 8
+  c.stage1_steps = 6
+  config.train.num_steps = 12
+  config.train.steps_per_call = 1
+  config.train.log_every_steps = config.train.eval_every_steps = config.train.checkpoint_every_steps = 6
+  config.eval.num_samples = 16
+  config.eval.grid_rows = 2
+  return config
+
+
 def pacgan_config() -> ml_collections.ConfigDict:
   """PacGAN's 2-D grid protocol (Lin et al. 2018; its repository's synthetic_data_experiments configs).
 
