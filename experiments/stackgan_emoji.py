@@ -18,7 +18,7 @@ Variants: `stage1_only` (stage I alone) and `smoke` (16 -> 32, tiny widths, a fe
 
 import os
 
-from gan_jax.config import select_variant, stackgan_config, stackgan_smoke, stackgan_stage1_only
+from gan_jax.config import select_variant, stackgan_cpu_config, stackgan_smoke, stackgan_stage1_only
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'gan_jax', 'evaluation',
                        'weights')
@@ -28,23 +28,11 @@ VOCABULARY = 'eb960757b4ec58a8'
 
 
 def get_config(variant: str | None = None):
-  config = stackgan_config()
+  config = stackgan_cpu_config()  # The same sizes as stackgan_mnist.py.
   config.data.name = 'emoji_names'
-  config.data.resolution = 64
   # The shipped file (gan_jax.models.text_encoder.SHIPPED), named here without importing JAX.
   config.stackgan.text_encoder = os.path.join(WEIGHTS, 'emoji_names_text_encoder.npz')
   config.stackgan.vocabulary = VOCABULARY
-  config.stackgan.sizes = (32, 64)
-  # stackgan_mnist.py's sizes: N_g 16, N_z 32, N_d 32 (the paper: 128, 100, 128), widths 1/16 to 1/8 of the paper's.
-  config.stackgan.condition_dim = 16
-  config.stackgan.latent_dim = 32
-  config.stackgan.text_dim = 32
-  config.stackgan.gen_widths = (128, 64, 32, 16)
-  config.stackgan.disc_widths = (16, 32, 64)
-  config.stackgan.stage2_down_widths = (16, 32)
-  config.stackgan.residual_blocks = 2
-  config.stackgan.stage2_up_widths = (32, 16)
-  config.stackgan.stage2_disc_widths = (16, 32, 64, 64)
   # 1,500 steps of stage I (79 epochs of the 1,217 training emoji) then 500 of stage II: about 20 minutes on the
   # shared 2-core CPU. The paper: 600 epochs each.
   config.stackgan.stage1_steps = 1500

@@ -18,7 +18,7 @@ encoder) and `smoke` (16 -> 32, tiny widths, a few steps).
 
 import os
 
-from gan_jax.config import select_variant, stackgan_config, stackgan_smoke, stackgan_stage1_only
+from gan_jax.config import select_variant, stackgan_cpu_config, stackgan_smoke, stackgan_stage1_only
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'gan_jax', 'evaluation',
                        'weights')
@@ -37,21 +37,8 @@ def use_captions(config, source: str):
 
 
 def get_config(variant: str | None = None):
-  config = use_captions(stackgan_config(), 'mnist')
-  config.data.resolution = 64
-  config.stackgan.sizes = (32, 64)
-  # N_g 16, N_z 32, N_d 32 (the paper: 128, 100, 128): the captions name five attributes of 10 or fewer values.
-  config.stackgan.condition_dim = 16
-  config.stackgan.latent_dim = 32
-  config.stackgan.text_dim = 32
-  # Widths of 1/16 to 1/8 of the paper's; stage II's encoder halves 32 to 16 (the paper: 64 to 16) and two
-  # upsampling blocks draw 64, with 2 residual blocks (the paper: 4).
-  config.stackgan.gen_widths = (128, 64, 32, 16)
-  config.stackgan.disc_widths = (16, 32, 64)
-  config.stackgan.stage2_down_widths = (16, 32)
-  config.stackgan.residual_blocks = 2
-  config.stackgan.stage2_up_widths = (32, 16)
-  config.stackgan.stage2_disc_widths = (16, 32, 64, 64)
+  # The CPU sizes (stackgan_cpu_config): the captions name five attributes of 10 or fewer values.
+  config = use_captions(stackgan_cpu_config(), 'mnist')
   # 8,000 steps of stage I (57 epochs of the 9,003 training images) then 1,000 of stage II. At 2,800 steps of stage I
   # the samples had the caption's background but no object yet; objects in the caption's colour and place came
   # between 4,000 and 8,000 (README). Stage I ran at 12 steps a second on the idle 2-core CPU, 4 beside three other

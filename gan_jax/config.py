@@ -816,6 +816,22 @@ def stackgan_config() -> ml_collections.ConfigDict:
   return config
 
 
+def stackgan_cpu_config() -> ml_collections.ConfigDict:
+  """`stackgan_config` sized for a 2-core CPU, the StackGAN experiments' common base: stage I 32x32, stage II 64x64
+  (the paper: 64 and 256); N_g 16, N_z 32, N_d 32 (the paper: 128, 100, 128); widths 1/16 to 1/8 of the paper's,
+  stage II's encoder halving 32 to 16 (the paper: 64 to 16) and two upsampling blocks to 64, with 2 residual blocks
+  (the paper: 4)."""
+  config = stackgan_config()
+  config.data.resolution = 64
+  c = config.stackgan
+  c.sizes = (32, 64)
+  c.condition_dim, c.latent_dim, c.text_dim = 16, 32, 32
+  c.gen_widths, c.disc_widths = (128, 64, 32, 16), (16, 32, 64)
+  c.stage2_down_widths, c.residual_blocks, c.stage2_up_widths = (16, 32), 2, (32, 16)
+  c.stage2_disc_widths = (16, 32, 64, 64)
+  return config
+
+
 def stackgan_stage1_only(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The StackGAN experiments' `stage1_only` variant: stage I alone, for its `stage1_steps`."""
   config.stackgan.stages = 1
