@@ -447,6 +447,12 @@ def test_the_maps_evaluator_gives_fd_in_the_shipped_classifiers_features_with_it
   train = dataset.host_arrays()
   np.testing.assert_allclose(metrics['test_fd_ab_real'], fd(train['map'][:38], test['map']), rtol=1e-4)
   np.testing.assert_allclose(metrics['test_fd_ba_real'], fd(train['image'][:38], test['image']), rtol=1e-4)
+  spread = [round(i * 295 / 37) for i in range(38)]  # 38 of the 296, evenly from the first to the last.
+  np.testing.assert_allclose(metrics['test_fd_ab_real_spread'], fd(train['map'][spread], test['map']), rtol=1e-4)
+  np.testing.assert_allclose(metrics['test_fd_ba_real_spread'], fd(train['image'][spread], test['image']),
+                             rtol=1e-4)
+  # Those first 38 tiles are the Arctic's (snow and sea ice on the photos): far from the test band's photos.
+  assert metrics['test_fd_ba_real'] > 5 * metrics['test_fd_ba_real_spread']
   assert metrics['test_fd_input_copy'] > 3 * max(metrics['test_fd_ab_real'], metrics['test_fd_ba_real'])
   assert metrics['test_class_accuracy_ab'] == 1.0 and 0 < metrics['test_class_accuracy_ab_mean_target'] < 1
 

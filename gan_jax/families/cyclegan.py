@@ -286,7 +286,9 @@ def make_cyclegan_evaluator(config: ml_collections.ConfigDict, dataset):
   satellite_maps), the Fréchet distance in its features: 'test_fd_ab' (G_ab(test a) against the test b images),
   'test_fd_ba', and beside them 'test_fd_input_copy' (test a against test b: the translation that changes nothing)
   and 'test_fd_ab_real' / 'test_fd_ba_real' (the first as many training images of the domain as there are test
-  images, against its test images: the level real data reach at this sample size).
+  images, against its test images: the level real data reach at this sample size) and '..._real_spread' (as many
+  training images spread evenly over the split: the first ones can be an unrepresentative corner of it, as
+  satellite_maps' Arctic tiles are).
 
   Pictures: 'translations', one row per test example of `eval.grid_rows` spread over the split: a, G_ab(a),
   G_ba(G_ab(a)), true b.
@@ -322,9 +324,14 @@ def make_cyclegan_evaluator(config: ml_collections.ConfigDict, dataset):
     real_features = {'a': classifier.features(a), 'b': classifier.features(b)}
     fd = feature_metrics.frechet_distance_from_features
     baselines['test_fd_input_copy'] = fd(real_features['a'], real_features['b'])
+    # Both as many training images as test ones: the first (the older measure), and spread evenly over the split,
+    # since a dataset's order can follow its content (satellite_maps' first 38 training tiles all lie north of 72 N).
+    spread = np.linspace(0, len(train[feature_a]) - 1, num).round().astype(int)
     for d, feature in (('a', feature_a), ('b', feature_b)):
-      other = classifier.features(train[feature][:num])
-      baselines[f'test_fd_{"ba" if d == "a" else "ab"}_real'] = fd(other, real_features[d])
+      direction = 'ba' if d == 'a' else 'ab'
+      baselines[f'test_fd_{direction}_real'] = fd(classifier.features(train[feature][:num]), real_features[d])
+      baselines[f'test_fd_{direction}_real_spread'] = fd(classifier.features(train[feature][spread]),
+                                                         real_features[d])
 
   @jax.jit
   def translate(state, a, b):
