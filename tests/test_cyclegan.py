@@ -457,6 +457,18 @@ def test_the_maps_evaluator_gives_fd_in_the_shipped_classifiers_features_with_it
   assert metrics['test_class_accuracy_ab'] == 1.0 and 0 < metrics['test_class_accuracy_ab_mean_target'] < 1
 
 
+def test_the_sweeps_second_table_has_each_measure_a_run_has_by_variant_then_the_baselines():
+  sweeps = load(os.path.join(ROOT, 'benchmarks', 'sweeps.py'))
+  map_run = {'test_psnr_ab': 20.0, 'test_class_accuracy_ab': 0.5, 'test_psnr_ab_input_copy': 6.0,
+             'test_class_accuracy_ab_mean_target': 0.17, 'test_psnr_ab_mean_target': 20.5}
+  rows = sweeps.cyclegan_measures_table({'': [map_run, {**map_run, 'test_psnr_ab': 22.0,
+                                                         'test_class_accuracy_ab': 0.7}], 'no_cycle': []})
+  assert rows[0] == '| model | seeds | PSNR ab | class acc. ab |'
+  assert rows[2:] == ['| CycleGAN | 2 | 21.00 ± 1.41 | 0.600 ± 0.141 |', '| cycle loss off | 0 | – | – |',
+                      '| input copied | – | 6.00 | – |', '| mean training target | – | 20.50 | 0.170 |']
+  assert sweeps.cyclegan_measures_table({'': [{'test_l1_ab': 0.1}]}) == []  # A run measured before them.
+
+
 # The family end to end.
 
 
