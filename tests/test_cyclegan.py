@@ -376,6 +376,23 @@ def test_the_shipped_maps_classifier_loads_by_its_sha_and_classes_the_tiles_by_s
     domain_classifier.load_domain_classifier(tmp_path / 'c.npz')
 
 
+@pytest.mark.slow  # 16 s: a subprocess that imports TensorFlow and trains a few steps.
+def test_the_classifier_command_takes_each_datasets_defaults_and_a_given_flag_over_them(image_sets_dir, tmp_path):
+  import json
+  import subprocess
+  import sys
+  out = tmp_path / 'maps.npz'
+  subprocess.run([sys.executable, '-m', 'gan_jax.evaluation.train_domain_classifier', '--dataset', 'satellite_maps',
+                  '--data_dir', image_sets_dir('satellite_maps'), '--train_steps', '5', '--feature_dim', '8',
+                  '--out', str(out)], check=True, capture_output=True, env={**os.environ, 'PYTHONPATH': ROOT})
+  with open(tmp_path / 'maps.json') as f:
+    info = json.load(f)
+  assert (info['model']['feature_dim'], info['model']['num_classes']) == (8, 6)  # --feature_dim over the default 16.
+  assert (info['training']['max_shift'], info['training']['shift_fill'], info['num_test']) == (0, 'none', 76)
+  assert set(info['test_accuracy']) == {'joint', 'style', 'land_bin'}
+  assert domain_classifier.load_domain_classifier(out).info['sha256'] == info['sha256']
+
+
 class Lookup(nn.Module):
   """A stand-in generator that maps each of `num` known images (param 'keys') to its partner (param 'values'): the
   translation that knows the hidden pairs."""

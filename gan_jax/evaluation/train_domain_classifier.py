@@ -36,7 +36,8 @@ DEFAULTS = {
     # images would be singular and FD mostly the estimate's noise.
     'satellite_maps': {'max_shift': 0, 'feature_dim': 16},
 }
-SHIFT_FILL = {'emoji_styles': ('white', 1.0), 'satellite_maps': ('none', -1.0)}
+# What fills the gap a random shift opens (in [-1, 1]), by name for the record (given --max_shift > 0).
+SHIFT_FILL = {'emoji_styles': ('white', 1.0), 'satellite_maps': ('black', -1.0)}
 
 FLAGS = flags.FLAGS
 
@@ -113,7 +114,7 @@ def main(argv: list[str]) -> None:
                              f'{labels.name}s ' + ', '.join(labels.bins))}
   info = train_digit_classifier.save_classifier(
       out, params, model, description, (len(train_images), len(test_images)), train_seconds, measure,
-      'gan_jax.evaluation.train_domain_classifier', shift_fill=fill_name)
+      'gan_jax.evaluation.train_domain_classifier', shift_fill=fill_name if FLAGS.max_shift else 'none')
   logging.info('Trained in %.1f s; test accuracy %s, train %s; wrote %s', train_seconds, info['test_accuracy'],
                info['train_accuracy'], out)
 
