@@ -453,13 +453,40 @@ CYCLEGAN_BASELINES = {
                      'test_ssim_ba': 'test_ssim_ba_input_copy', 'test_fd_ba': 'test_fd_input_copy'},
     'real images of the target domain (training split)': {'test_fd_ab': 'test_fd_ab_real',
                                                           'test_fd_ba': 'test_fd_ba_real'},
+    'real images of the target domain (spread over the training split)': {'test_fd_ab': 'test_fd_ab_real_spread',
+                                                                          'test_fd_ba': 'test_fd_ba_real_spread'},
 }
+# pix2pix's further measures (`image_metrics.translation_metrics`; class and water accuracy only towards a map), in
+# a second table where the runs have them (reevaluated): (name, column, digits), each direction.
+CYCLEGAN_MEASURES = (('psnr', 'PSNR', 2), ('sharpness', 'sharpness', 2), ('top_band_db', 'top band dB', 1),
+                     ('class_accuracy', 'class acc.', 3), ('water_accuracy', 'water acc.', 3))
+
+
+def cyclegan_measures_table(results: dict) -> list[str]:
+  """The rows of the table of `CYCLEGAN_MEASURES` by variant, then their input-copy and mean-target baselines;
+  only the measures some run has ([] when none has any)."""
+  runs_all = [r for runs in results.values() for r in runs]
+  columns = [(f'test_{name}_{d}', f'{label} {d}', digits) for d in ('ab', 'ba') for name, label, digits in
+             CYCLEGAN_MEASURES if any(f'test_{name}_{d}' in r for r in runs_all)]
+  if not columns:
+    return []
+  header = ['model', 'seeds'] + [label for _, label, _ in columns]
+  rows = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  for variant, runs in results.items():
+    cells = [_mean_std([r[key] for r in runs if key in r], digits) for key, _, digits in columns]
+    rows.append('| ' + ' | '.join([CYCLEGAN_NAMES.get(variant, variant), str(len(runs))] + cells) + ' |')
+  any_run = next(r for r in runs_all if columns[0][0] in r)
+  for suffix, label in (('_input_copy', 'input copied'), ('_mean_target', 'mean training target')):
+    cells = [_mean_std([any_run[key + suffix]], digits) if key + suffix in any_run else '–'
+             for key, _, digits in columns]
+    rows.append('| ' + ' | '.join([label, '–'] + cells) + ' |')
+  return rows
 
 
 def cyclegan(args) -> None:
   """CycleGAN and its ablations by dataset, seed-major: each direction's L1 and SSIM against the hidden true pair
-  and FD in the domain classifier's features (emoji only), the cycle reconstructions' L1, the step time, and the
-  baselines."""
+  and FD in the domain classifier's features, the cycle reconstructions' L1, the step time, and the baselines; then,
+  where the runs have them, pix2pix's further measures (`cyclegan_measures_table`)."""
   for data in args.cyclegan_data:
     experiment, sweep = CYCLEGAN_EXPERIMENTS[data]
     results = seed_major(args, experiment, sweep, args.cyclegan_variants, data, _data_dir(args))
@@ -476,7 +503,8 @@ def cyclegan(args) -> None:
         cells = [label, '–'] + [_mean_std([any_run[keys[k]]], d) if keys.get(k) in any_run else '–'
                                 for k, _, d in CYCLEGAN_COLUMNS]
         rows.append('| ' + ' | '.join(cells + ['–']) + ' |')
-    print('\n'.join(rows) + '\n')
+    measures = cyclegan_measures_table(results)
+    print('\n'.join(rows + ([''] + measures if measures else [])) + '\n')
 
 
 SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae,

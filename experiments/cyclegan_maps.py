@@ -7,10 +7,14 @@ CPU.
 
 pix2pix's data (experiments/pix2pix_maps.py) with the pairs hidden: training draws the photos and the maps by
 independent epoch orders, so it never sees which map belongs to which photo; the held-out region's pairing scores
-G_ab(photo) against its true map (L1, SSIM) and G_ba(map) against its photo. The system and sizes are
-experiments/cyclegan_emoji.py's (gan_jax.config.cyclegan_cpu_config: 32x32, 4 residual blocks, a quarter of the
-paper's widths, 5,000 steps; the rate decaying over the second half). There is no domain classifier of this dataset,
-so no FD.
+G_ab(photo) against its true map (pix2pix's measures: L1, PSNR, SSIM, sharpness, map-class and water accuracy) and
+G_ba(map) against its photo (the same but the classes), and FD is measured in the features of the shipped
+satellite_maps classifier (gan_jax/evaluation/weights/satellite_maps_classifier_r32.npz: style x land-fraction bin).
+The system and sizes are experiments/cyclegan_emoji.py's (gan_jax.config.cyclegan_cpu_config: 32x32, 4 residual
+blocks, a quarter of the paper's widths, 5,000 steps; the rate decaying over the second half). A run trained before
+those measures existed gets them from its checkpoint:
+
+  python -m gan_jax.evaluate --config experiments/cyclegan_maps.py --workdir workdirs/cyclegan_maps
 """
 
 from gan_jax.config import cyclegan_cpu_config, cyclegan_smoke, decay_in_second_half, select_variant

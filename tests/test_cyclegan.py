@@ -1,10 +1,12 @@
 """CycleGAN: the ResNet generator's shape, the objectives against numpy, which networks each update moves, the image
-pool against the paper's rule, the two domains' independent draws, then the family end to end on test_pix2pix's tiny
-TFDS tiles read as two unpaired domains (an exact resume, a refused change) and its bad inputs."""
+pool against the paper's rule, the two domains' independent draws, the evaluator's measures against pix2pix's and
+against known translations, the shipped domain classifiers, then the family end to end on test_pix2pix's tiny TFDS
+tiles read as two unpaired domains (an exact resume, a refused change) and its bad inputs."""
 
 import functools
 import os
 
+import flax.linen as nn
 import jax
 import ml_collections
 import optax
@@ -15,16 +17,17 @@ import pytest
 from gan_jax import data, history, optim
 from gan_jax.config import ConfigError, cyclegan_config
 from gan_jax.data import images as image_data
-from gan_jax.evaluation import domain_classifier
-from gan_jax.families import cyclegan
+from gan_jax.evaluation import domain_classifier, feature_metrics, train_domain_classifier
+from gan_jax.families import cyclegan, pix2pix
 from gan_jax.families.cyclegan import NETS
 from gan_jax.models import image_to_image as i2i
-from gan_jax.state import TrainState
+from gan_jax.state import Network, TrainState
 from gan_jax.train import train_and_evaluate
 from gan_jax.update import update
 from gan_jax.workdir import WorkdirError
 from tests.helpers import comparable, load_family_state, run_on
 from tests.test_experiments import load
+from tests import test_pix2pix
 from tests.test_pix2pix import TINY_SPLITS, tiny_pairs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -336,6 +339,151 @@ def test_the_shipped_emoji_classifier_loads_and_its_fd_separates_the_two_styles(
   # The features: float [-1, 1] and uint8 inputs of the same images agree.
   np.testing.assert_allclose(classifier.features(test['noto'][:4] / np.float32(127.5) - 1),
                              classifier.features(test['noto'][:4]), rtol=1e-5, atol=1e-5)
+
+
+def test_the_shipped_maps_classifier_loads_by_its_sha_and_classes_the_tiles_by_style_and_land_fraction(
+    image_sets_dir, tmp_path):
+  classifier = domain_classifier.load_domain_classifier('satellite_maps')
+  weights = os.path.join(ROOT, 'gan_jax', 'evaluation', 'weights',
+                         domain_classifier.WEIGHTS_BY_DATASET['satellite_maps'])
+  assert os.path.getsize(weights) < 1_000_000
+  assert (classifier.resolution, classifier.model.feature_dim, classifier.model.num_classes) == (32, 16, 6)
+  # The labels of known tiles: the bins' edges, then each test tile's land fraction read here from TFDS.
+  assert [domain_classifier.land_bin(f) for f in (0.1, 0.399, 0.4, 0.79, 0.8, 1.0)] == [0, 0, 1, 1, 2, 2]
+  data_dir = image_sets_dir('satellite_maps')
+  import tensorflow_datasets as tfds
+  fractions = tfds.as_numpy(tfds.builder('satellite_maps', data_dir=data_dir).as_dataset(
+      split='test', batch_size=-1, shuffle_files=False))['land_fraction']
+  images, labels = train_domain_classifier.load_split('satellite_maps', 'test', data_dir, 32)
+  bins = np.where(fractions < 0.4, 0, np.where(fractions < 0.8, 1, 2))
+  np.testing.assert_array_equal(labels, np.concatenate([bins, 3 + bins]))  # Photos (style 0), then maps.
+  assert np.bincount(bins).tolist() == [15, 9, 14]
+  # The recorded held-out accuracies are those of the shipped file on these tiles.
+  measured = train_domain_classifier.accuracies(classifier, images, labels, 'land_bin')
+  assert measured == classifier.info['test_accuracy']
+  assert measured['style'] == 1.0 and measured['joint'] > 0.9
+  # FD in its features tells maps from photos far more than one half of the maps from the other.
+  fd = functools.partial(domain_classifier.frechet_distance, classifier)
+  photos, maps = images[:38], images[38:]
+  assert fd(photos, maps) > 10 * fd(maps[::2], maps[1::2]) > 0
+  # A file that is not the recorded one is refused.
+  import shutil
+  shutil.copy(weights, tmp_path / 'c.npz')
+  shutil.copy(weights.replace('.npz', '.json'), tmp_path / 'c.json')
+  with open(tmp_path / 'c.npz', 'ab') as f:
+    f.write(b'x')
+  with pytest.raises(ValueError, match='sha256'):
+    domain_classifier.load_domain_classifier(tmp_path / 'c.npz')
+
+
+@pytest.mark.slow  # 16 s: a subprocess that imports TensorFlow and trains a few steps.
+def test_the_classifier_command_takes_each_datasets_defaults_and_a_given_flag_over_them(image_sets_dir, tmp_path):
+  import json
+  import subprocess
+  import sys
+  out = tmp_path / 'maps.npz'
+  subprocess.run([sys.executable, '-m', 'gan_jax.evaluation.train_domain_classifier', '--dataset', 'satellite_maps',
+                  '--data_dir', image_sets_dir('satellite_maps'), '--train_steps', '5', '--feature_dim', '8',
+                  '--out', str(out)], check=True, capture_output=True, env={**os.environ, 'PYTHONPATH': ROOT})
+  with open(tmp_path / 'maps.json') as f:
+    info = json.load(f)
+  assert (info['model']['feature_dim'], info['model']['num_classes']) == (8, 6)  # --feature_dim over the default 16.
+  assert (info['training']['max_shift'], info['training']['shift_fill'], info['num_test']) == (0, 'none', 76)
+  assert set(info['test_accuracy']) == {'joint', 'style', 'land_bin'}
+  assert domain_classifier.load_domain_classifier(out).info['sha256'] == info['sha256']
+
+
+class Lookup(nn.Module):
+  """A stand-in generator that maps each of `num` known images (param 'keys') to its partner (param 'values'): the
+  translation that knows the hidden pairs."""
+  num: int
+
+  @nn.compact
+  def __call__(self, x):
+    keys = self.param('keys', nn.initializers.zeros, (self.num, *x.shape[1:]))
+    values = self.param('values', nn.initializers.zeros, (self.num, *x.shape[1:]))
+    return values[jnp.argmin(jnp.sum((x[:, None] - keys[None]) ** 2, axis=(2, 3, 4)), axis=1)]
+
+
+def oracle_state(a, b):
+  """A state whose G_ab maps each image of `a` ([-1, 1]) to its true pair in `b`, and G_ba back."""
+  def net(keys, values):
+    network = Network.create(Lookup(len(keys)), optax.sgd(0.0), jax.random.key(0), jnp.zeros((1, *keys.shape[1:])))
+    return network.replace(params={'keys': jnp.asarray(keys), 'values': jnp.asarray(values)})
+
+  return TrainState.create({'g_ab': net(a, b), 'g_ba': net(b, a)}, jax.random.key(0))
+
+
+def test_the_evaluator_measures_a_map_target_as_pix2pix_does_and_the_true_translation_perfectly(tiny_maps):
+  config = tiny_config(tiny_maps)
+  test = image_data.load_paired('tiny_satellite_maps', 'test', ('image', 'map'), tiny_maps, 16, 3)
+  a01, b01 = test['image'] / np.float32(255), test['map'] / np.float32(255)
+  dataset = data.make_dataset(config.data)
+  metrics, _ = cyclegan.make_cyclegan_evaluator(config, dataset)(oracle_state(a01 * 2 - 1, b01 * 2 - 1))
+  # The true map as G_ab's translation: every class and water pixel right, the cycle closed.
+  assert metrics['test_class_accuracy_ab'] == metrics['test_water_accuracy_ab'] == 1.0
+  assert metrics['test_l1_ab'] < 1e-6 and metrics['test_psnr_ab'] > 100 and metrics['test_ssim_ab'] > 0.999999
+  assert abs(metrics['test_sharpness_ab'] - 1) < 1e-5 and abs(metrics['test_top_band_db_ab']) < 1e-4
+  assert metrics['test_cycle_l1_a'] < 1e-6 and metrics['test_cycle_l1_b'] < 1e-6
+  # The photo is no map: no colour classes for G_ba.
+  assert 'test_class_accuracy_ba' not in metrics and 'test_psnr_ba' in metrics
+  np.testing.assert_allclose(metrics['test_l1_ab_input_copy'], np.mean(np.abs(a01 - b01)), rtol=1e-6)
+  # The baselines are pix2pix's (image_to_map on the same tiles, its palette fitted with the same seed).
+  p2p_config = test_pix2pix.tiny_config(tiny_maps)
+  p2p_config.data.name = 'tiny_maps'
+  p2p_state, _ = test_pix2pix.tiny_state(p2p_config)
+  p2p, _ = pix2pix.make_pix2pix_evaluator(p2p_config, data.make_dataset(p2p_config.data))(p2p_state)
+  names = ('l1', 'psnr', 'ssim', 'sharpness', 'top_band_db', 'class_accuracy', 'water_accuracy')
+  for name in names:
+    for baseline in ('input_copy', 'mean_target'):
+      np.testing.assert_allclose(metrics[f'test_{name}_ab_{baseline}'], p2p[f'test_{name}_{baseline}'], rtol=1e-5,
+                                 err_msg=f'{name}_{baseline}')
+  # Swapped domains (cyclegan.reverse): the map is A, so its measures are G_ba's.
+  config.cyclegan.reverse = True
+  swapped, _ = cyclegan.make_cyclegan_evaluator(config, dataset)(oracle_state(b01 * 2 - 1, a01 * 2 - 1))
+  assert 'test_class_accuracy_ab' not in swapped and swapped['test_class_accuracy_ba'] == 1.0
+  for name in names:
+    np.testing.assert_allclose(swapped[f'test_{name}_ba_input_copy'], metrics[f'test_{name}_ab_input_copy'],
+                               rtol=1e-6)
+
+
+@pytest.mark.slow  # 8 s (the 296 training maps' palette and the metrics at 32x32); the tiny tiles keep the path in CI.
+def test_the_maps_evaluator_gives_fd_in_the_shipped_classifiers_features_with_its_reference_levels(image_sets_dir):
+  config = load(os.path.join(ROOT, 'experiments', 'cyclegan_maps.py')).get_config('smoke')
+  config.data.data_dir = image_sets_dir('satellite_maps')
+  config.eval.num_samples = 38
+  dataset = data.make_dataset(config.data)
+  test = image_data.load_paired('satellite_maps', 'test', ('image', 'map'), config.data.data_dir, 32, 3)
+  a, b = (test[k] / np.float32(127.5) - 1 for k in ('image', 'map'))
+  metrics, _ = cyclegan.make_cyclegan_evaluator(config, dataset)(oracle_state(a, b))
+  classifier = domain_classifier.load_domain_classifier('satellite_maps')
+  fd = functools.partial(domain_classifier.frechet_distance, classifier)
+  assert abs(metrics['test_fd_ab']) < 1e-3 and abs(metrics['test_fd_ba']) < 1e-3  # The true pairs.
+  np.testing.assert_allclose(metrics['test_fd_input_copy'], fd(test['image'], test['map']), rtol=1e-4)
+  # The real-data levels: the first 38 training tiles of the target domain against the 38 test ones.
+  train = dataset.host_arrays()
+  np.testing.assert_allclose(metrics['test_fd_ab_real'], fd(train['map'][:38], test['map']), rtol=1e-4)
+  np.testing.assert_allclose(metrics['test_fd_ba_real'], fd(train['image'][:38], test['image']), rtol=1e-4)
+  spread = [round(i * 295 / 37) for i in range(38)]  # 38 of the 296, evenly from the first to the last.
+  np.testing.assert_allclose(metrics['test_fd_ab_real_spread'], fd(train['map'][spread], test['map']), rtol=1e-4)
+  np.testing.assert_allclose(metrics['test_fd_ba_real_spread'], fd(train['image'][spread], test['image']),
+                             rtol=1e-4)
+  # Those first 38 tiles are the Arctic's (snow and sea ice on the photos): far from the test band's photos.
+  assert metrics['test_fd_ba_real'] > 5 * metrics['test_fd_ba_real_spread']
+  assert metrics['test_fd_input_copy'] > 3 * max(metrics['test_fd_ab_real'], metrics['test_fd_ba_real'])
+  assert metrics['test_class_accuracy_ab'] == 1.0 and 0 < metrics['test_class_accuracy_ab_mean_target'] < 1
+
+
+def test_the_sweeps_second_table_has_each_measure_a_run_has_by_variant_then_the_baselines():
+  sweeps = load(os.path.join(ROOT, 'benchmarks', 'sweeps.py'))
+  map_run = {'test_psnr_ab': 20.0, 'test_class_accuracy_ab': 0.5, 'test_psnr_ab_input_copy': 6.0,
+             'test_class_accuracy_ab_mean_target': 0.17, 'test_psnr_ab_mean_target': 20.5}
+  rows = sweeps.cyclegan_measures_table({'': [map_run, {**map_run, 'test_psnr_ab': 22.0,
+                                                         'test_class_accuracy_ab': 0.7}], 'no_cycle': []})
+  assert rows[0] == '| model | seeds | PSNR ab | class acc. ab |'
+  assert rows[2:] == ['| CycleGAN | 2 | 21.00 ± 1.41 | 0.600 ± 0.141 |', '| cycle loss off | 0 | – | – |',
+                      '| input copied | – | 6.00 | – |', '| mean training target | – | 20.50 | 0.170 |']
+  assert sweeps.cyclegan_measures_table({'': [{'test_l1_ab': 0.1}]}) == []  # A run measured before them.
 
 
 # The family end to end.

@@ -1,22 +1,31 @@
-"""A small classifier of an image-to-image dataset's domains, whose features score translations by Fréchet distance.
+"""Small classifiers of image-to-image datasets' domains, whose features score translations by Fréchet distance.
 
 FD needs a feature space in which the images of a domain form a distribution; Inception's is neither installable
-here nor meant for 32x32 emoji. The shipped `weights/emoji_styles_classifier_r32.npz` (and its `.json`) is the CNN
-of `digits.DigitClassifier` (three stride-2 3x3 convolutions, one dense ReLU layer of features) on RGB, trained by
-`train_domain_classifier.py` on the train split of `emoji_styles`, both styles, to name the style *and* the
-subject's group: 2 styles x `len(GROUPS)` Unicode groups = 10 classes. The style half makes the features tell
-OpenMoji from Noto (what a translation must change); the group half makes them carry what is drawn (faces,
-animals and plants, vehicles, ...), which a translation must keep, so that translations that all look alike are not
-close to a domain whose subjects vary. Its JSON records the held-out accuracy of both halves.
+here nor meant for 32x32 tiles. Each shipped classifier (`WEIGHTS_BY_DATASET`, an .npz and its .json record) is the
+CNN of `digits.DigitClassifier` (three stride-2 3x3 convolutions, one dense ReLU layer of features) on RGB, trained
+by `train_domain_classifier.py` on the train split of its dataset, both domains, to name the domain (the style)
+*and* a property of what the image shows (`LABELS`): the style half makes the features tell the domains apart (what
+a translation must change); the property half makes them carry content, which a translation must keep, so that
+translations that all look alike are not close to a domain whose images vary.
+
+- emoji_styles (`weights/emoji_styles_classifier_r32.npz`): 2 styles (OpenMoji, Noto) x `len(GROUPS)` + 1 Unicode
+  groups of the code point (faces, animals and plants, vehicles, ...) = 10 classes.
+- satellite_maps (`weights/satellite_maps_classifier_r32.npz`): 2 styles (satellite photo, shaded-relief map) x 3
+  bins of the tile's land fraction (`LAND_BINS`) = 6 classes: how much of the tile is land is what the map's and the
+  photo's water/land boundary must agree on.
+
+Their JSON records the held-out accuracy of the joint class and of each half.
 
 Images: NHWC, 3 channels, floats in [-1, 1] (a generator's output) or uint8 in [0, 255], any size (resized to the
 classifier's bilinearly, antialiased when shrinking).
 """
 
+import dataclasses
 import functools
 import importlib.resources
 import json
 import os
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -27,12 +36,18 @@ from gan_jax.evaluation import feature_metrics
 from gan_jax.evaluation.digits import DigitClassifier, info_path, load_params, sha256_of_file
 
 # The shipped classifier of each dataset (trained on its train split; the JSON records held-out accuracy).
-WEIGHTS_BY_DATASET = {'emoji_styles': 'emoji_styles_classifier_r32.npz'}
+WEIGHTS_BY_DATASET = {'emoji_styles': 'emoji_styles_classifier_r32.npz',
+                      'satellite_maps': 'satellite_maps_classifier_r32.npz'}
 # emoji_styles' subject groups by code point: the Unicode blocks that hold most emoji; the rest in 'other'.
 GROUPS = (('emoticons', 0x1F600, 0x1F650), ('transport_and_map', 0x1F680, 0x1F700),
           ('supplemental_symbols_and_pictographs', 0x1F900, 0x1FB00),
           ('miscellaneous_symbols_and_pictographs', 0x1F300, 0x1F600))
 NUM_GROUPS = len(GROUPS) + 1  # + 'other' (dingbats, miscellaneous symbols, enclosed characters, ...).
+# satellite_maps' land-fraction bins: [0.1, 0.4), [0.4, 0.8), [0.8, 1] (tiles have at least 10 % land). Near the
+# train split's terciles (0.38, 0.76), rounded: 104, 104 and 88 of its 296 tiles, 15, 9 and 14 of the 38 test tiles,
+# so that every class has about a hundred training tiles in each style and the held-out accuracy of each bin rests
+# on 9 or more tiles.
+LAND_BINS = (0.4, 0.8)
 CHUNK_SIZE = 256
 
 
@@ -42,9 +57,35 @@ def group_of(code_point: str) -> int:
   return next((i for i, (_, low, high) in enumerate(GROUPS) if low <= value < high), len(GROUPS))
 
 
+def land_bin(land_fraction: float) -> int:
+  """The `LAND_BINS` bin of a satellite_maps tile's land fraction (0.3 -> 0, 0.5 -> 1, 0.9 -> 2)."""
+  return int(np.searchsorted(LAND_BINS, land_fraction, side='right'))
+
+
+@dataclasses.dataclass(frozen=True)
+class Labels:
+  """How a dataset's examples are classed: style (0: the dataset's first image feature, 1: its second) times the
+  bin that `bin_of` gives the TFDS feature `feature` of the example (one of `bins`' names; `name` names the
+  property in the accuracy records)."""
+  feature: str
+  name: str
+  bins: tuple[str, ...]
+  bin_of: Callable[[object], int]
+
+  def label(self, style: int, value) -> int:
+    return style * len(self.bins) + self.bin_of(value)
+
+
+LABELS = {
+    'emoji_styles': Labels('code_point', 'group', tuple(g[0] for g in GROUPS) + ('other',), group_of),
+    'satellite_maps': Labels('land_fraction', 'land_bin', ('land_under_40_percent', 'land_40_to_80_percent',
+                                                           'land_over_80_percent'), land_bin),
+}
+
+
 def label(style: int, code_point: str) -> int:
   """The class of an emoji drawn in style `style` (0: the dataset's first feature, openmoji; 1: noto)."""
-  return style * NUM_GROUPS + group_of(code_point)
+  return LABELS['emoji_styles'].label(style, code_point)
 
 
 class DomainClassifier:

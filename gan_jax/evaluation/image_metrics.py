@@ -198,3 +198,20 @@ def top_band_db(outputs: jax.Array, targets: jax.Array, num_bands: int = NUM_BAN
   finest detail (not a share), 0 dB as much as the targets, -3 dB half of it."""
   return 10.0 * jnp.log10(jnp.mean(band_power(outputs, num_bands)[:, -1]) /
                           jnp.mean(band_power(targets, num_bands)[:, -1]))
+
+
+def translation_metrics(outputs: np.ndarray, targets: np.ndarray, palette: np.ndarray | None,
+                        water: np.ndarray | None) -> dict[str, float]:
+  """Means over the pairs of L1, PSNR (dB) and SSIM of `outputs` against `targets` (both [N, H, W, C] in [0, 1]);
+  over the whole set, the outputs' share of spectral power above half the Nyquist frequency over the targets'
+  ('sharpness': 1 as sharp as the targets, below 1 blurrier) and their power in the top quarter of frequencies over
+  the targets' in dB ('top_band_db'), see `sharpness_ratio` and `top_band_db`; and with a palette the per-pixel
+  agreement of their colour classes ('class_accuracy') and of water against land ('water_accuracy'). pix2pix's and
+  CycleGAN's evaluators report these."""
+  outputs, targets = jnp.asarray(outputs), jnp.asarray(targets)
+  metrics = {'l1': l1(outputs, targets), 'psnr': psnr(outputs, targets), 'ssim': ssim(outputs, targets),
+             'sharpness': sharpness_ratio(outputs, targets), 'top_band_db': top_band_db(outputs, targets)}
+  if palette is not None:
+    agreement = class_agreement(outputs, targets, jnp.asarray(palette), jnp.asarray(water))
+    metrics.update(class_accuracy=agreement['classes'], water_accuracy=agreement['water'])
+  return {k: float(jnp.mean(v)) for k, v in metrics.items()}

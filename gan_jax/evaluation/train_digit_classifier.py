@@ -139,11 +139,11 @@ def save_classifier(out: str, params: dict, model: digits.DigitClassifier, descr
   return info
 
 
-def define_flags() -> None:
-  """The command's flags, defined only when it runs as a program (train_domain_classifier's too): `train` is
-  imported by tests and research code beside other commands (gan_jax.sample also has --out), whose flags would
-  collide at import."""
-  flags.DEFINE_enum('dataset', 'sklearn_digits', list(OUTPUT_PREFIX), 'TFDS dataset to train on.')
+def define_flags(datasets: tuple[str, ...] = tuple(OUTPUT_PREFIX)) -> None:
+  """The command's flags, defined only when it runs as a program (train_domain_classifier's too, with its own
+  `datasets`, the first the default): `train` is imported by tests and research code beside other commands
+  (gan_jax.sample also has --out), whose flags would collide at import."""
+  flags.DEFINE_enum('dataset', datasets[0], list(datasets), 'TFDS dataset to train on.')
   flags.DEFINE_string('data_dir', None, 'TFDS data_dir (default: $TFDS_DATA_DIR, else ~/tensorflow_datasets).')
   flags.DEFINE_integer('resolution', 32, 'Side of the images the classifier reads.')
   flags.DEFINE_enum('resize_method', 'resize', list(image_data.RESIZE_METHODS), "As config.data.resize ('pad' "

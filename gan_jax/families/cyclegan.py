@@ -32,8 +32,10 @@ updates of d_a and d_b (their own optimizers, `unroll.unroll`) on L_D of the cur
 translations in place of the pooled ones so that the look-ahead stays differentiable in G (Metz et al. 2017); the
 real update of D is unchanged. k = 0 is the step above.
 
-Evaluation on `eval.test_split`: G_ab(a) against the true b and G_ba(b) against the true a (L1 and SSIM on [0, 1]
-pixels), the cycle reconstructions' L1 against their inputs, and the input copied as its translation as a baseline.
+Evaluation on `eval.test_split`: G_ab(a) against the true b and G_ba(b) against the true a (pix2pix's measures:
+L1, PSNR, SSIM, sharpness on [0, 1] pixels, and for a map target its colour classes' agreement), the cycle
+reconstructions' L1 against their inputs, FD in a shipped domain classifier's features, and baselines (the input
+copied as its translation, the mean training target); see `make_cyclegan_evaluator`.
 """
 
 import functools
@@ -271,15 +273,22 @@ def make_cyclegan_train_step(config: ml_collections.ConfigDict, dataset, paralle
 def make_cyclegan_evaluator(config: ml_collections.ConfigDict, dataset):
   """`evaluate(state) -> (metrics, pictures)` on the first `eval.num_samples` examples of `eval.test_split`.
 
-  Metrics: 'test_l1_ab', 'test_ssim_ab' (G_ab(a) against the true b on [0, 1] pixels), 'test_l1_ba', 'test_ssim_ba',
-  'test_cycle_l1_a' (G_ba(G_ab(a)) against a), 'test_cycle_l1_b', and the input copied as its translation
-  ('test_l1_ab_input_copy', 'test_ssim_ab_input_copy', and the same for ba), computed once.
+  Metrics, G_ab(a) against the true b and G_ba(b) against the true a on [0, 1] pixels ('test_' +
+  `image_metrics.translation_metrics`' name + '_ab' or '_ba'): 'test_l1_ab', 'test_psnr_ab', 'test_ssim_ab',
+  'test_sharpness_ab', 'test_top_band_db_ab', and the same for ba; where the target domain is a map (satellite_maps'
+  'map'), also its colour classes' and water's agreement with the true map ('test_class_accuracy_ab',
+  'test_water_accuracy_ab'), by pix2pix's palette (`image_metrics.fit_palette` on the training maps, with the seed).
+  The cycle reconstructions' L1 against their inputs ('test_cycle_l1_a', 'test_cycle_l1_b'). Baselines, computed
+  once, the same measures with '_input_copy' (the input copied as its translation) and '_mean_target' (the
+  per-pixel mean of the target domain's training images) appended: 'test_l1_ab_input_copy', ...
 
-  Where the dataset has a shipped domain classifier (`domain_classifier.WEIGHTS_BY_DATASET`: emoji_styles), the
-  Fréchet distance in its features: 'test_fd_ab' (G_ab(test a) against the test b images), 'test_fd_ba', and beside
-  them 'test_fd_input_copy' (test a against test b: the translation that changes nothing) and 'test_fd_ab_real' /
-  'test_fd_ba_real' (as many training images of the domain against its test images: other real emoji of that style,
-  the level real data reach at this sample size).
+  Where the dataset has a shipped domain classifier (`domain_classifier.WEIGHTS_BY_DATASET`: emoji_styles,
+  satellite_maps), the Fréchet distance in its features: 'test_fd_ab' (G_ab(test a) against the test b images),
+  'test_fd_ba', and beside them 'test_fd_input_copy' (test a against test b: the translation that changes nothing)
+  and 'test_fd_ab_real' / 'test_fd_ba_real' (the first as many training images of the domain as there are test
+  images, against its test images: the level real data reach at this sample size) and '..._real_spread' (as many
+  training images spread evenly over the split: the first ones can be an unrepresentative corner of it, as
+  satellite_maps' Arctic tiles are).
 
   Pictures: 'translations', one row per test example of `eval.grid_rows` spread over the split: a, G_ab(a),
   G_ba(G_ab(a)), true b.
@@ -291,24 +300,38 @@ def make_cyclegan_evaluator(config: ml_collections.ConfigDict, dataset):
   b = np.asarray(to_unit_range(test[feature_b][:num]))
   a01, b01 = test[feature_a][:num] / np.float32(255), test[feature_b][:num] / np.float32(255)
   pictured = np.unique(np.linspace(0, num - 1, min(config.eval.grid_rows, num)).round().astype(int))
+  train = dataset.host_arrays()
+  # Per direction: (its source, its target) on [0, 1], the target's training images and, for a map, its palette.
+  directions = {'ab': (a01, b01, train[feature_b], feature_b), 'ba': (b01, a01, train[feature_a], feature_a)}
+  palettes = {}
+  for direction, (_, _, train_targets, feature) in directions.items():
+    if feature == 'map':  # pix2pix's rule (make_pix2pix_evaluator).
+      palette = image_metrics.fit_palette(train_targets, config.seed)
+      palettes[direction] = palette, image_metrics.water_classes(palette)
 
-  def compare(outputs01, targets01, suffix=''):
-    outputs01, targets01 = jnp.asarray(outputs01), jnp.asarray(targets01)
-    return {f'l1{suffix}': float(jnp.mean(image_metrics.l1(outputs01, targets01))),
-            f'ssim{suffix}': float(jnp.mean(image_metrics.ssim(outputs01, targets01)))}
+  def compare(direction, outputs01, suffix=''):
+    measured = image_metrics.translation_metrics(outputs01, directions[direction][1],
+                                                 *palettes.get(direction, (None, None)))
+    return {f'test_{k}_{direction}{suffix}': v for k, v in measured.items()}
 
   baselines = {}
-  for direction, (x, y) in (('ab', (a01, b01)), ('ba', (b01, a01))):
-    baselines.update({f'test_{k}': v for k, v in compare(x, y, f'_{direction}_input_copy').items()})
+  for direction, (sources01, targets01, train_targets, _) in directions.items():
+    mean_target = np.broadcast_to(train_targets.astype(np.float64).mean(axis=0) / 255.0, targets01.shape)
+    baselines.update(compare(direction, sources01, '_input_copy'))
+    baselines.update(compare(direction, np.asarray(mean_target, np.float32), '_mean_target'))
   classifier = domain_classifier.shipped_classifier(config.data.name) if a.shape[-1] == 3 else None
   if classifier:
     real_features = {'a': classifier.features(a), 'b': classifier.features(b)}
     fd = feature_metrics.frechet_distance_from_features
     baselines['test_fd_input_copy'] = fd(real_features['a'], real_features['b'])
-    train = dataset.host_arrays()
+    # Both as many training images as test ones: the first (the older measure), and spread evenly over the split,
+    # since a dataset's order can follow its content (satellite_maps' first 38 training tiles all lie north of 72 N).
+    spread = np.linspace(0, len(train[feature_a]) - 1, num).round().astype(int)
     for d, feature in (('a', feature_a), ('b', feature_b)):
-      other = classifier.features(train[feature][:num])
-      baselines[f'test_fd_{"ba" if d == "a" else "ab"}_real'] = fd(other, real_features[d])
+      direction = 'ba' if d == 'a' else 'ab'
+      baselines[f'test_fd_{direction}_real'] = fd(classifier.features(train[feature][:num]), real_features[d])
+      baselines[f'test_fd_{direction}_real_spread'] = fd(classifier.features(train[feature][spread]),
+                                                         real_features[d])
 
   @jax.jit
   def translate(state, a, b):
@@ -323,8 +346,7 @@ def make_cyclegan_evaluator(config: ml_collections.ConfigDict, dataset):
   def evaluate(state: TrainState):
     chunks = [translate(state, a[i:i + EVAL_CHUNK], b[i:i + EVAL_CHUNK]) for i in range(0, num, EVAL_CHUNK)]
     out = {k: np.concatenate([np.asarray(c[k]) for c in chunks]) for k in chunks[0]}
-    metrics = {f'test_{k}': v for k, v in compare(unit(out['fake_b']), b01, '_ab').items()}
-    metrics.update({f'test_{k}': v for k, v in compare(unit(out['fake_a']), a01, '_ba').items()})
+    metrics = {**compare('ab', unit(out['fake_b'])), **compare('ba', unit(out['fake_a']))}
     metrics['test_cycle_l1_a'] = float(np.mean(np.abs(unit(out['rec_a']) - a01)))
     metrics['test_cycle_l1_b'] = float(np.mean(np.abs(unit(out['rec_b']) - b01)))
     if classifier:

@@ -245,30 +245,12 @@ def make_pix2pix_train_step(config: ml_collections.ConfigDict, dataset, parallel
   return step, make_pair_sampler(config, dataset, parallel)
 
 
-def translation_metrics(outputs: np.ndarray, targets: np.ndarray, palette: np.ndarray | None,
-                        water: np.ndarray | None) -> dict[str, float]:
-  """Means over the pairs of L1, PSNR (dB) and SSIM of `outputs` against `targets` (both [N, H, W, C] in [0, 1]);
-  over the whole set, the outputs' share of spectral power above half the Nyquist frequency over the targets'
-  ('sharpness': 1 as sharp as the targets, below 1 blurrier) and their power in the top quarter of frequencies over
-  the targets' in dB ('top_band_db'), see `image_metrics.sharpness_ratio` and `top_band_db`; and with a palette the
-  per-pixel agreement of their colour classes ('class_accuracy') and of water against land ('water_accuracy')."""
-  outputs, targets = jnp.asarray(outputs), jnp.asarray(targets)
-  metrics = {'l1': image_metrics.l1(outputs, targets), 'psnr': image_metrics.psnr(outputs, targets),
-             'ssim': image_metrics.ssim(outputs, targets),
-             'sharpness': image_metrics.sharpness_ratio(outputs, targets),
-             'top_band_db': image_metrics.top_band_db(outputs, targets)}
-  if palette is not None:
-    agreement = image_metrics.class_agreement(outputs, targets, jnp.asarray(palette), jnp.asarray(water))
-    metrics.update(class_accuracy=agreement['classes'], water_accuracy=agreement['water'])
-  return {k: float(jnp.mean(v)) for k, v in metrics.items()}
-
-
 def make_pix2pix_evaluator(config: ml_collections.ConfigDict, dataset):
   """`evaluate(state) -> (metrics, pictures)` on the first `eval.num_samples` pairs of `eval.test_split`.
 
   G translates each test source with its dropout on (the paper keeps it at test time), drawn from a key of the seed
-  that is the same at every evaluation. Metrics ('test_' + `translation_metrics`' names): G's outputs, and the
-  same measures of the input copied as the output ('..._input_copy') and of the per-pixel mean of the training
+  that is the same at every evaluation. Metrics ('test_' + `image_metrics.translation_metrics`' names): G's outputs,
+  and the same measures of the input copied as the output ('..._input_copy') and of the per-pixel mean of the training
   targets ('..._mean_target'), computed once. The palette of a map target: `image_metrics.fit_palette` on the
   training maps.
 
@@ -297,7 +279,8 @@ def make_pix2pix_evaluator(config: ml_collections.ConfigDict, dataset):
   mean_target = np.broadcast_to(train_targets.astype(np.float64).mean(axis=0) / 255.0, targets01.shape)
   baselines = {}
   for name, outputs in (('input_copy', image_metrics.to_unit(sources)), ('mean_target', mean_target)):
-    for metric, value in translation_metrics(np.asarray(outputs, np.float32), targets01, palette, water).items():
+    measured = image_metrics.translation_metrics(np.asarray(outputs, np.float32), targets01, palette, water)
+    for metric, value in measured.items():
       baselines[f'test_{metric}_{name}'] = value
 
   def evaluate(state: TrainState):
@@ -305,7 +288,8 @@ def make_pix2pix_evaluator(config: ml_collections.ConfigDict, dataset):
     outputs = np.concatenate([np.asarray(translate(g.sampling_params, g.batch_stats, sources[i:i + EVAL_CHUNK]))
                               for i in range(0, num, EVAL_CHUNK)])
     outputs01 = np.clip(np.asarray(image_metrics.to_unit(outputs)), 0.0, 1.0)
-    metrics = {f'test_{k}': v for k, v in translation_metrics(outputs01, targets01, palette, water).items()}
+    measured = image_metrics.translation_metrics(outputs01, targets01, palette, water)
+    metrics = {f'test_{k}': v for k, v in measured.items()}
     metrics.update(baselines)
     rows = np.stack([sources[pictured], outputs[pictured], targets01[pictured] * 2.0 - 1.0], axis=1)
     pictures = {'translations': plots.image_grid(rows.reshape(-1, *rows.shape[2:]), len(pictured), 3)}
