@@ -17,7 +17,7 @@ import pytest
 from gan_jax import data, history, optim
 from gan_jax.config import ConfigError, cyclegan_config
 from gan_jax.data import images as image_data
-from gan_jax.evaluation import domain_classifier, feature_metrics, train_domain_classifier
+from gan_jax.evaluation import domain_classifier, train_domain_classifier
 from gan_jax.families import cyclegan, pix2pix
 from gan_jax.families.cyclegan import NETS
 from gan_jax.models import image_to_image as i2i

@@ -17,7 +17,6 @@ from gan_jax.evaluation import plots
 from gan_jax.evaluation.evaluator import EVAL_SEED_TAG
 from gan_jax.families import progan
 from gan_jax.models import progan as models
-from gan_jax.state import Network
 from gan_jax.train import train_and_evaluate
 from tests.helpers import comparable
 from tests.test_experiments import load
