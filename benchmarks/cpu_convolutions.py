@@ -24,7 +24,9 @@ Sections (`--sections`, default all):
   two identity terms; 6 of each discriminator layer: 2 in the generators' update, 4 in the discriminators'), summed
   per layer kind, with each kind's share; and the other forms of a layer where the library has one ('native': the
   stride-2 convolutions' input gradient XLA's; 'phases' / 'transpose': the up-convolution's other forms; 'zero pad':
-  the residual convolution without its reflection pad, a different layer, to price the pad).
+  the residual convolution without its reflection pad, a different layer, to price the pad; 'conv pads 1, crop':
+  the reflection-padded convolutions with one more zero pixel padded inside the convolution and the outputs that
+  read it cropped, the same values; 'channels to N': the 7x7 convolutions with zero channels up to a multiple of N).
 - `flags`: the same step under XLA_FLAGS settings of the installed jaxlib (`--flag_settings`), each in its own
   worker process (XLA reads the flags once per process), the workers kept alive and timed in turn.
 
@@ -190,6 +192,26 @@ def layers_section(args) -> None:
     print()
 
 
+class PaddedChannelsConv(nn.Module):
+  """Not in the library: a stride-1 'VALID' convolution (nn.Conv's parameters) computed with its input and output
+  channels padded with zeros to a multiple of `multiple`, then the output's sliced off: the same values, a candidate
+  for the 3-channel convolutions that XLA's CPU backend runs slowly (see the cyclegan_layers table)."""
+  features: int
+  kernel_size: int
+  multiple: int = 8
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    k = self.kernel_size
+    kernel = self.param('kernel', nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
+    bias = self.param('bias', nn.initializers.zeros, (self.features,))
+    extra_in, extra_out = -x.shape[-1] % self.multiple, -self.features % self.multiple
+    x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, extra_in)))
+    kernel = jnp.pad(kernel, ((0, 0), (0, 0), (0, extra_in), (0, extra_out)))
+    y = jax.lax.conv_general_dilated(x, kernel, (1, 1), 'VALID', dimension_numbers=layers.NHWC)
+    return y[..., :self.features] + bias
+
+
 def cyclegan_layers(resolution: int, width: int, n_blocks: int) -> list[tuple]:
   """CycleGAN's distinct layers (`image_to_image.py`'s ResNet generator and 70x70 PatchGAN) with PyTorch's
   equivalents (the authors' modules, as `pytorch_cyclegan.py` builds them).
@@ -207,12 +229,22 @@ def cyclegan_layers(resolution: int, width: int, n_blocks: int) -> list[tuple]:
   padded = lambda pad, module: nn.Sequential([lambda x: i2i._reflect(x, pad), module])
   norm = lambda: i2i._norm('instance_no_affine', True)
   g, d = 6, 6  # Applications of each layer of a generator / a discriminator in one step (see the docstring).
+  wide = lambda features, multiple: padded(3, PaddedChannelsConv(features, 7, multiple))
+  # The same layer with one more (zero) pixel of padding inside the convolution, whose outputs are then cropped:
+  # XLA's CPU convolution of the reflection-padded input is much faster so (the README's breakdown).
+  cropped = lambda pad, features, kernel: nn.Sequential([lambda x: i2i._reflect(x, pad),
+                                                         conv(features, kernel, 1, ((1, 1), (1, 1))),
+                                                         lambda y: y[:, 1:-1, 1:-1]])
   rows = [
       ('7x7 conv, reflect pad', f'G c7s1 {r}^2x3 -> {w}', g, (r, r, 3),
-       {'library': (padded(3, conv(w, 7)), None)},
+       {'library': (padded(3, conv(w, 7)), None), 'conv pads 1, crop': (cropped(3, w, 7), None),
+        'channels to 4': (wide(w, 4), None),
+        'channels to 8': (wide(w, 8), None)},
        lambda: tnn.Sequential(tnn.ReflectionPad2d(3), tnn.Conv2d(3, w, 7))),
       ('7x7 conv, reflect pad', f'G c7s1 {r}^2x{w} -> 3', g, (r, r, w),
-       {'library': (padded(3, conv(3, 7)), None)},
+       {'library': (padded(3, conv(3, 7)), None), 'conv pads 1, crop': (cropped(3, 3, 7), None),
+        'channels to 8': (wide(3, 8), None),
+        'channels to 16': (wide(3, 16), None)},
        lambda: tnn.Sequential(tnn.ReflectionPad2d(3), tnn.Conv2d(w, 3, 7))),
   ]
   for side, cin in ((r, w), (r // 2, 2 * w)):
@@ -222,7 +254,7 @@ def cyclegan_layers(resolution: int, width: int, n_blocks: int) -> list[tuple]:
                  lambda cin=cin: tnn.Conv2d(cin, 2 * cin, 3, 2, 1)))
   rows.append(('G residual 3x3 conv, reflect pad', f'G R {r // 4}^2x{4 * w}', g * 2 * n_blocks,
                (r // 4, r // 4, 4 * w),
-               {'library': (padded(1, conv(4 * w, 3)), None),
+               {'library': (padded(1, conv(4 * w, 3)), None), 'conv pads 1, crop': (cropped(1, 4 * w, 3), None),
                 'zero pad': (nn.Sequential([lambda x: x, conv(4 * w, 3, 1, ((1, 1), (1, 1)))]), None)},
                lambda: tnn.Sequential(tnn.ReflectionPad2d(1), tnn.Conv2d(4 * w, 4 * w, 3))))
   for side, cin in ((r // 4, 4 * w), (r // 2, 2 * w)):
@@ -269,9 +301,9 @@ def cyclegan_layers_section(args) -> None:
   for kind, name, count, shape, forms, torch_module in rows:
     x = jax.random.normal(jax.random.key(0), (batch, *shape))
     outputs = {}
+    params = forms['library'][0].init(jax.random.key(1), x).get('params', {})  # Every form takes the same.
     for form_name, (module, form_variant) in forms.items():
       with variant(*form_variant) if form_variant else contextlib.nullcontext():
-        params = module.init(jax.random.key(1), x).get('params', {})
         form = lambda x, p, module=module: module.apply({'params': p}, x)
         outputs[form_name] = y = form(x, params)
         fns[(name, form_name)] = layer_fn(form, x, params, jax.random.normal(jax.random.key(2), y.shape))
