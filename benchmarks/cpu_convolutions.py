@@ -23,10 +23,10 @@ Sections (`--sections`, default all):
   by its applications in one step (6 of each generator layer: G_ab(a), G_ba(G_ab(a)), G_ba(b), G_ab(G_ba(b)) and the
   two identity terms; 6 of each discriminator layer: 2 in the generators' update, 4 in the discriminators'), summed
   per layer kind, with each kind's share; and the other forms of a layer where the library has one ('native': the
-  stride-2 convolutions' input gradient XLA's; 'phases' / 'transpose': the up-convolution's other forms; 'zero pad':
-  the residual convolution without its reflection pad, a different layer, to price the pad; 'conv pads 1, crop':
-  the reflection-padded convolutions with one more zero pixel padded inside the convolution and the outputs that
-  read it cropped, the same values; 'channels to N': the 7x7 convolutions with zero channels up to a multiple of N).
+  stride-2 convolutions' input gradient XLA's; 'phases' / 'transpose': the up-convolution's other forms; 'reflect
+  pad, VALID': the reflection-padded convolutions as they were before `platform.pad_reflected_convolutions` (the
+  convolution over the padded input alone, not one more zero pixel and a crop); 'zero pad': the residual
+  convolution without its reflection pad, a different layer, to price the pad).
 - `flags`: the same step under XLA_FLAGS settings of the installed jaxlib (`--flag_settings`), each in its own
   worker process (XLA reads the flags once per process), the workers kept alive and timed in turn.
 
@@ -192,24 +192,19 @@ def layers_section(args) -> None:
     print()
 
 
-class PaddedChannelsConv(nn.Module):
-  """Not in the library: a stride-1 'VALID' convolution (nn.Conv's parameters) computed with its input and output
-  channels padded with zeros to a multiple of `multiple`, then the output's sliced off: the same values, a candidate
-  for the 3-channel convolutions that XLA's CPU backend runs slowly (see the cyclegan_layers table)."""
+class ReflectConv(nn.Module):
+  """The ResNet generator's stride-1 convolution of a reflection-padded input (`image_to_image._reflect_conv`), or
+  (`zero`) the same convolution zero-padded instead: a different layer, to price the reflection."""
+  pad: int
   features: int
-  kernel_size: int
-  multiple: int = 8
+  kernel: int
+  zero: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    k = self.kernel_size
-    kernel = self.param('kernel', nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
-    bias = self.param('bias', nn.initializers.zeros, (self.features,))
-    extra_in, extra_out = -x.shape[-1] % self.multiple, -self.features % self.multiple
-    x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, extra_in)))
-    kernel = jnp.pad(kernel, ((0, 0), (0, 0), (0, extra_in), (0, extra_out)))
-    y = jax.lax.conv_general_dilated(x, kernel, (1, 1), 'VALID', dimension_numbers=layers.NHWC)
-    return y[..., :self.features] + bias
+    if self.zero:
+      return nn.Conv(self.features, (self.kernel, self.kernel), padding=[(self.pad, self.pad)] * 2)(x)
+    return i2i._reflect_conv(x, self.pad, self.features, self.kernel)
 
 
 def cyclegan_layers(resolution: int, width: int, n_blocks: int) -> list[tuple]:
@@ -219,32 +214,22 @@ def cyclegan_layers(resolution: int, width: int, n_blocks: int) -> list[tuple]:
   Returns:
     (kind, layer, applications in one training step, input shape NHWC, {form: (flax module, variant or None)},
     a function returning the PyTorch module) per layer; the first form is the library's default on this backend,
-    `variant` a (up-convolution form, space-to-depth input gradient) pair under which the form is traced.
+    `variant` the arguments of `variant` under which the form is traced.
   """
   tnn = torch.nn
   r, w = resolution, width
   conv = lambda features, kernel, stride=1, padding='VALID': nn.Conv(
       features, (kernel, kernel), strides=(stride, stride), padding=padding,
       conv_general_dilated=layers.conv_general_dilated)
-  padded = lambda pad, module: nn.Sequential([lambda x: i2i._reflect(x, pad), module])
   norm = lambda: i2i._norm('instance_no_affine', True)
   g, d = 6, 6  # Applications of each layer of a generator / a discriminator in one step (see the docstring).
-  wide = lambda features, multiple: padded(3, PaddedChannelsConv(features, 7, multiple))
-  # The same layer with one more (zero) pixel of padding inside the convolution, whose outputs are then cropped:
-  # XLA's CPU convolution of the reflection-padded input is much faster so (the README's breakdown).
-  cropped = lambda pad, features, kernel: nn.Sequential([lambda x: i2i._reflect(x, pad),
-                                                         conv(features, kernel, 1, ((1, 1), (1, 1))),
-                                                         lambda y: y[:, 1:-1, 1:-1]])
+  former = ('auto', True, False)  # The reflection-padded convolutions without the extra padding and crop.
   rows = [
       ('7x7 conv, reflect pad', f'G c7s1 {r}^2x3 -> {w}', g, (r, r, 3),
-       {'library': (padded(3, conv(w, 7)), None), 'conv pads 1, crop': (cropped(3, w, 7), None),
-        'channels to 4': (wide(w, 4), None),
-        'channels to 8': (wide(w, 8), None)},
+       {'library': (ReflectConv(3, w, 7), None), 'reflect pad, VALID': (ReflectConv(3, w, 7), former)},
        lambda: tnn.Sequential(tnn.ReflectionPad2d(3), tnn.Conv2d(3, w, 7))),
       ('7x7 conv, reflect pad', f'G c7s1 {r}^2x{w} -> 3', g, (r, r, w),
-       {'library': (padded(3, conv(3, 7)), None), 'conv pads 1, crop': (cropped(3, 3, 7), None),
-        'channels to 8': (wide(3, 8), None),
-        'channels to 16': (wide(3, 16), None)},
+       {'library': (ReflectConv(3, 3, 7), None), 'reflect pad, VALID': (ReflectConv(3, 3, 7), former)},
        lambda: tnn.Sequential(tnn.ReflectionPad2d(3), tnn.Conv2d(w, 3, 7))),
   ]
   for side, cin in ((r, w), (r // 2, 2 * w)):
@@ -254,8 +239,8 @@ def cyclegan_layers(resolution: int, width: int, n_blocks: int) -> list[tuple]:
                  lambda cin=cin: tnn.Conv2d(cin, 2 * cin, 3, 2, 1)))
   rows.append(('G residual 3x3 conv, reflect pad', f'G R {r // 4}^2x{4 * w}', g * 2 * n_blocks,
                (r // 4, r // 4, 4 * w),
-               {'library': (padded(1, conv(4 * w, 3)), None), 'conv pads 1, crop': (cropped(1, 4 * w, 3), None),
-                'zero pad': (nn.Sequential([lambda x: x, conv(4 * w, 3, 1, ((1, 1), (1, 1)))]), None)},
+               {'library': (ReflectConv(1, 4 * w, 3), None), 'reflect pad, VALID': (ReflectConv(1, 4 * w, 3), former),
+                'zero pad': (ReflectConv(1, 4 * w, 3, zero=True), None)},
                lambda: tnn.Sequential(tnn.ReflectionPad2d(1), tnn.Conv2d(4 * w, 4 * w, 3))))
   for side, cin in ((r // 4, 4 * w), (r // 2, 2 * w)):
     up = lambda method: layers.UpConv2x(cin // 2, kernel_size=3, keep_last=True, method=method)
@@ -371,12 +356,15 @@ def layout_section(args) -> None:
 
 
 @contextlib.contextmanager
-def variant(upconv: str, s2d: bool):
-  """While active, models built and traced take the up-convolution form `upconv` and (if `s2d`) the strided
-  convolutions' space-to-depth input gradient."""
+def variant(upconv: str, s2d: bool, pad_reflected: bool | None = None):
+  """While active, models built and traced take the up-convolution form `upconv`, (if `s2d`) the strided
+  convolutions' space-to-depth input gradient, and (unless None) `pad_reflected` as
+  `platform.pad_reflected_convolutions()`."""
   method = platform.upconvolution_method if upconv == 'auto' else lambda features: upconv
+  reflected = platform.pad_reflected_convolutions if pad_reflected is None else lambda: pad_reflected
   with mock.patch.object(platform, 'upconvolution_method', method), \
-       mock.patch.object(platform, 'space_to_depth_gradients', lambda: s2d):
+       mock.patch.object(platform, 'space_to_depth_gradients', lambda: s2d), \
+       mock.patch.object(platform, 'pad_reflected_convolutions', reflected):
     yield
 
 
@@ -523,7 +511,8 @@ def main():
   parser.add_argument('--repeats', type=int, default=5, help='timed rounds (median)')
   parser.add_argument('--step_variants', default='phases:xla,four_convs:xla,four_convs:s2d',
                       help="the step section's builds: up-conv form:strided-conv input gradient (xla or s2d)")
-  parser.add_argument('--torch_threads', type=int, default=1, help='PyTorch threads in the layers, step and cyclegan_layers sections')
+  parser.add_argument('--torch_threads', type=int, default=1,
+                      help='PyTorch threads in the layers, step and cyclegan_layers sections')
   parser.add_argument('--flag_settings', default=','.join(FLAG_SETTINGS), help='names of FLAG_SETTINGS')
   parser.add_argument('--worker_upconv', default='phases', help='the up-convolution form of the flags section')
   parser.add_argument('--worker_s2d', action='store_true', help='space-to-depth gradients in the flags section')
