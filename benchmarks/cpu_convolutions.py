@@ -15,6 +15,18 @@ Sections (`--sections`, default all):
   combination of the up-convolution form and the strided-convolution input gradient, interleaved with the PyTorch
   DCGAN example's step; and G's forward pass alone (what reusing the D step's G forward in the G step could save
   at most).
+- `cyclegan_layers`: CycleGAN's step broken down (`pytorch_cyclegan.py`'s networks: the ResNet generator and the
+  70x70 PatchGAN, `--cyclegan_resolution` 128, batch `--cyclegan_batch_size` 1, widths `--cyclegan_width` 64): each
+  distinct layer of the two networks as the library computes it on this backend (`image_to_image.py`'s modules:
+  reflection pads, `layers.conv_general_dilated`, `UpConv2x(kernel_size=3, keep_last=True)`, instance norm without
+  scale and bias), forward + input and kernel gradients, interleaved with the same PyTorch module; each multiplied
+  by its applications in one step (6 of each generator layer: G_ab(a), G_ba(G_ab(a)), G_ba(b), G_ab(G_ba(b)) and the
+  two identity terms; 6 of each discriminator layer: 2 in the generators' update, 4 in the discriminators'), summed
+  per layer kind, with each kind's share; and the other forms of a layer where the library has one ('native': the
+  stride-2 convolutions' input gradient XLA's; 'phases' / 'transpose': the up-convolution's other forms; 'reflect
+  pad, VALID': the reflection-padded convolutions as they were before `platform.pad_reflected_convolutions` (the
+  convolution over the padded input alone, not one more zero pixel and a crop); 'zero pad': the residual
+  convolution without its reflection pad, a different layer, to price the pad).
 - `flags`: the same step under XLA_FLAGS settings of the installed jaxlib (`--flag_settings`), each in its own
   worker process (XLA reads the flags once per process), the workers kept alive and timed in turn.
 
@@ -25,6 +37,7 @@ Run (about 10 minutes on the shared 2-core CPU with the defaults):
   python benchmarks/cpu_convolutions.py
   python benchmarks/cpu_convolutions.py --sections layers --repeats 7
   python benchmarks/cpu_convolutions.py --sections flags --flag_settings default,fast_math
+  python benchmarks/cpu_convolutions.py --sections cyclegan_layers --repeats 5
 """
 
 import argparse
@@ -39,12 +52,13 @@ import sys
 import time
 from unittest import mock
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from gan_jax import platform
-from gan_jax.models import layers
+from gan_jax.models import image_to_image as i2i, layers
 
 import common
 import pytorch_dcgan
@@ -178,6 +192,141 @@ def layers_section(args) -> None:
     print()
 
 
+class ReflectConv(nn.Module):
+  """The ResNet generator's stride-1 convolution of a reflection-padded input (`image_to_image._reflect_conv`), or
+  (`zero`) the same convolution zero-padded instead: a different layer, to price the reflection."""
+  pad: int
+  features: int
+  kernel: int
+  zero: bool = False
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    if self.zero:
+      return nn.Conv(self.features, (self.kernel, self.kernel), padding=[(self.pad, self.pad)] * 2)(x)
+    return i2i._reflect_conv(x, self.pad, self.features, self.kernel)
+
+
+def cyclegan_layers(resolution: int, width: int, n_blocks: int) -> list[tuple]:
+  """CycleGAN's distinct layers (`image_to_image.py`'s ResNet generator and 70x70 PatchGAN) with PyTorch's
+  equivalents (the authors' modules, as `pytorch_cyclegan.py` builds them).
+
+  Returns:
+    (kind, layer, applications in one training step, input shape NHWC, {form: (flax module, variant or None)},
+    a function returning the PyTorch module) per layer; the first form is the library's default on this backend,
+    `variant` the arguments of `variant` under which the form is traced.
+  """
+  tnn = torch.nn
+  r, w = resolution, width
+  conv = lambda features, kernel, stride=1, padding='VALID': nn.Conv(
+      features, (kernel, kernel), strides=(stride, stride), padding=padding,
+      conv_general_dilated=layers.conv_general_dilated)
+  norm = lambda: i2i._norm('instance_no_affine', True)
+  g, d = 6, 6  # Applications of each layer of a generator / a discriminator in one step (see the docstring).
+  former = ('auto', True, False)  # The reflection-padded convolutions without the extra padding and crop.
+  rows = [
+      ('7x7 conv, reflect pad', f'G c7s1 {r}^2x3 -> {w}', g, (r, r, 3),
+       {'library': (ReflectConv(3, w, 7), None), 'reflect pad, VALID': (ReflectConv(3, w, 7), former)},
+       lambda: tnn.Sequential(tnn.ReflectionPad2d(3), tnn.Conv2d(3, w, 7))),
+      ('7x7 conv, reflect pad', f'G c7s1 {r}^2x{w} -> 3', g, (r, r, w),
+       {'library': (ReflectConv(3, 3, 7), None), 'reflect pad, VALID': (ReflectConv(3, 3, 7), former)},
+       lambda: tnn.Sequential(tnn.ReflectionPad2d(3), tnn.Conv2d(w, 3, 7))),
+  ]
+  for side, cin in ((r, w), (r // 2, 2 * w)):
+    rows.append(('G 3x3 stride-2 conv', f'G d {side}^2x{cin} -> {side // 2}^2x{2 * cin}', g, (side, side, cin),
+                 {'library': (conv(2 * cin, 3, 2, ((1, 1), (1, 1))), None),
+                  'native': (conv(2 * cin, 3, 2, ((1, 1), (1, 1))), ('auto', False))},
+                 lambda cin=cin: tnn.Conv2d(cin, 2 * cin, 3, 2, 1)))
+  rows.append(('G residual 3x3 conv, reflect pad', f'G R {r // 4}^2x{4 * w}', g * 2 * n_blocks,
+               (r // 4, r // 4, 4 * w),
+               {'library': (ReflectConv(1, 4 * w, 3), None), 'reflect pad, VALID': (ReflectConv(1, 4 * w, 3), former),
+                'zero pad': (ReflectConv(1, 4 * w, 3, zero=True), None)},
+               lambda: tnn.Sequential(tnn.ReflectionPad2d(1), tnn.Conv2d(4 * w, 4 * w, 3))))
+  for side, cin in ((r // 4, 4 * w), (r // 2, 2 * w)):
+    up = lambda method: layers.UpConv2x(cin // 2, kernel_size=3, keep_last=True, method=method)
+    rows.append(('G 3x3 up-conv', f'G u {side}^2x{cin} -> {2 * side}^2x{cin // 2}', g, (side, side, cin),
+                 {'library': (up('auto'), None), 'phases': (up('phases'), None),
+                  'transpose': (up('transpose'), None)},
+                 lambda cin=cin: tnn.ConvTranspose2d(cin, cin // 2, 3, 2, 1, output_padding=1)))
+  # Instance norms: after every G layer but the last (the blocks' two each), after D's layers but the first.
+  g_norms = ((r, w, 2), (r // 2, 2 * w, 2), (r // 4, 4 * w, 1 + 2 * n_blocks))
+  d_norms = ((r // 4, 2 * w), (r // 8, 4 * w), (r // 8 - 1, 8 * w))
+  for who, side, c, count in ([('G', s, c, g * n) for s, c, n in g_norms] + [('D', s, c, d) for s, c in d_norms]):
+    rows.append(('instance norm', f'{who} norm {side}^2x{c}', count, (side, side, c), {'library': (norm(), None)},
+                 lambda c=c: tnn.InstanceNorm2d(c, affine=False, track_running_stats=False)))
+  for side, cin, cout in ((r, 3, w), (r // 2, w, 2 * w), (r // 4, 2 * w, 4 * w)):
+    rows.append(('D 4x4 stride-2 conv', f'D {side}^2x{cin} -> {side // 2}^2x{cout}', d, (side, side, cin),
+                 {'library': (conv(cout, 4, 2, ((1, 1), (1, 1))), None),
+                  'native': (conv(cout, 4, 2, ((1, 1), (1, 1))), ('auto', False))},
+                 lambda cin=cin, cout=cout: tnn.Conv2d(cin, cout, 4, 2, 1)))
+  for side, cin, cout in ((r // 8, 4 * w, 8 * w), (r // 8 - 1, 8 * w, 1)):
+    rows.append(('D 4x4 stride-1 conv', f'D {side}^2x{cin} -> {side - 1}^2x{cout}', d, (side, side, cin),
+                 {'library': (conv(cout, 4, 1, ((1, 1), (1, 1))), None)},
+                 lambda cin=cin, cout=cout: tnn.Conv2d(cin, cout, 4, 1, 1)))
+  return rows
+
+
+def torch_module_fn(module, shape: tuple[int, ...]):
+  """A PyTorch module's forward and backward (input and parameter gradients) on a random NCHW input, eager."""
+  x = torch.randn(*shape, requires_grad=True)
+  dy = torch.randn(*module(x).shape)
+
+  def run():
+    x.grad = None
+    module.zero_grad()
+    module(x).backward(dy)
+  run()
+  return run
+
+
+def cyclegan_layers_section(args) -> None:
+  batch = args.cyclegan_batch_size
+  rows = cyclegan_layers(args.cyclegan_resolution, args.cyclegan_width, args.cyclegan_blocks)
+  fns = {}
+  for kind, name, count, shape, forms, torch_module in rows:
+    x = jax.random.normal(jax.random.key(0), (batch, *shape))
+    outputs = {}
+    params = forms['library'][0].init(jax.random.key(1), x).get('params', {})  # Every form takes the same.
+    for form_name, (module, form_variant) in forms.items():
+      with variant(*form_variant) if form_variant else contextlib.nullcontext():
+        form = lambda x, p, module=module: module.apply({'params': p}, x)
+        outputs[form_name] = y = form(x, params)
+        fns[(name, form_name)] = layer_fn(form, x, params, jax.random.normal(jax.random.key(2), y.shape))
+    for form_name, y in outputs.items():  # The same layer (but the zero-padded one), the same parameters.
+      if form_name != 'zero pad':
+        np.testing.assert_allclose(y, outputs['library'], atol=1e-4, err_msg=f'{name} {form_name}')
+    fns[(name, 'PyTorch')] = torch_module_fn(torch_module(), (batch, shape[2], shape[0], shape[1]))
+  times = {k: [] for k in fns}
+  for _ in range(args.repeats):
+    for k, fn in fns.items():
+      times[k].append(timed(fn))
+  ms = {k: median_ms(v) for k, v in times.items()}
+  print(f'\n{common.machine_line()}; CycleGAN {args.cyclegan_resolution}x{args.cyclegan_resolution}, widths '
+        f'{args.cyclegan_width}, {args.cyclegan_blocks} residual blocks; one layer forward + input and kernel '
+        f'gradients, batch {batch}, medians of {args.repeats} rounds (ms); PyTorch eager with '
+        f'{torch.get_num_threads()} thread(s); ratio: PyTorch time / gan_jax time (> 1: gan_jax faster)\n')
+  table, kinds = [], {}
+  for kind, name, count, _, forms, _ in rows:
+    ours, theirs = ms[(name, 'library')], ms[(name, 'PyTorch')]
+    others = ', '.join(f'{f} {ms[(name, f)]:.1f} ({theirs / ms[(name, f)]:.2f})' for f in forms if f != 'library')
+    table.append([kind, name, count, f'{ours:.2f}', f'{theirs:.2f}', f'{theirs / ours:.2f}', others])
+    total = kinds.setdefault(kind, [0, 0.0, 0.0])
+    total[0] += count
+    total[1] += count * ours
+    total[2] += count * theirs
+  print(common.markdown_table(['kind', 'layer', 'in one step', 'gan_jax (ms)', 'PyTorch (ms)', 'ratio',
+                               'other forms: ms (ratio)'], table))
+  ours_sum, theirs_sum = sum(t[1] for t in kinds.values()), sum(t[2] for t in kinds.values())
+  print(f'\nPer layer kind, each layer\'s time x its applications in one step, summed (ms):\n')
+  summary = [[kind, count, f'{ours:.0f}', f'{theirs:.0f}', f'{theirs / ours:.2f}', f'{ours / ours_sum:.0%}',
+              f'{theirs / theirs_sum:.0%}', f'{(ours - theirs) / (ours_sum - theirs_sum):.0%}']
+             for kind, (count, ours, theirs) in kinds.items()]
+  summary.append(['all', sum(t[0] for t in kinds.values()), f'{ours_sum:.0f}', f'{theirs_sum:.0f}',
+                  f'{theirs_sum / ours_sum:.2f}', '100%', '100%', '100%'])
+  print(common.markdown_table(['kind', 'applications', 'gan_jax (ms)', 'PyTorch (ms)', 'ratio', 'share of gan_jax',
+                               'share of PyTorch', 'share of the difference'], summary))
+
+
 def layout_section(args) -> None:
   """D's stride-2 convolutions with NHWC against NCHW dimension numbers (the data kept in that layout throughout),
   forward + both gradients."""
@@ -207,12 +356,15 @@ def layout_section(args) -> None:
 
 
 @contextlib.contextmanager
-def variant(upconv: str, s2d: bool):
-  """While active, models built and traced take the up-convolution form `upconv` and (if `s2d`) the strided
-  convolutions' space-to-depth input gradient."""
+def variant(upconv: str, s2d: bool, pad_reflected: bool | None = None):
+  """While active, models built and traced take the up-convolution form `upconv`, (if `s2d`) the strided
+  convolutions' space-to-depth input gradient, and (unless None) `pad_reflected` as
+  `platform.pad_reflected_convolutions()`."""
   method = platform.upconvolution_method if upconv == 'auto' else lambda features: upconv
+  reflected = platform.pad_reflected_convolutions if pad_reflected is None else lambda: pad_reflected
   with mock.patch.object(platform, 'upconvolution_method', method), \
-       mock.patch.object(platform, 'space_to_depth_gradients', lambda: s2d):
+       mock.patch.object(platform, 'space_to_depth_gradients', lambda: s2d), \
+       mock.patch.object(platform, 'pad_reflected_convolutions', reflected):
     yield
 
 
@@ -353,16 +505,21 @@ def main():
   global torch
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--sections', default='layers,layout,step,flags',
-                      help='comma-separated: layers, layout, step, flags')
+                      help='comma-separated: layers, layout, step, flags, cyclegan_layers')
   parser.add_argument('--batch_size', type=int, default=64)
   parser.add_argument('--num_images', type=int, default=256, help='images in the random uint8 dataset')
   parser.add_argument('--repeats', type=int, default=5, help='timed rounds (median)')
   parser.add_argument('--step_variants', default='phases:xla,four_convs:xla,four_convs:s2d',
                       help="the step section's builds: up-conv form:strided-conv input gradient (xla or s2d)")
-  parser.add_argument('--torch_threads', type=int, default=1, help='PyTorch threads in the step section')
+  parser.add_argument('--torch_threads', type=int, default=1,
+                      help='PyTorch threads in the layers, step and cyclegan_layers sections')
   parser.add_argument('--flag_settings', default=','.join(FLAG_SETTINGS), help='names of FLAG_SETTINGS')
   parser.add_argument('--worker_upconv', default='phases', help='the up-convolution form of the flags section')
   parser.add_argument('--worker_s2d', action='store_true', help='space-to-depth gradients in the flags section')
+  parser.add_argument('--cyclegan_batch_size', type=int, default=1, help='the cyclegan_layers section\'s batch')
+  parser.add_argument('--cyclegan_resolution', type=int, default=128, help='(divisible by 16)')
+  parser.add_argument('--cyclegan_width', type=int, default=64, help='the networks\' first width')
+  parser.add_argument('--cyclegan_blocks', type=int, default=6, help='the generator\'s residual blocks')
   parser.add_argument('--flag_worker', action='store_true', help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.flag_worker:
@@ -380,6 +537,9 @@ def main():
     step_section(args)
   if 'flags' in sections:
     flags_section(args)
+  if 'cyclegan_layers' in sections:
+    torch.set_num_threads(args.torch_threads)
+    cyclegan_layers_section(args)
   print(f'\ntotal wall time {time.perf_counter() - start:.0f} s')
 
 

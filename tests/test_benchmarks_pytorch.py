@@ -61,3 +61,23 @@ def test_check_fails_for_each_former_deviation_from_the_authors_networks(module,
   # parameters the authors' affine=False one lacks. The check must see each.
   with pytest.raises(AssertionError, match=deviation(monkeypatch)):
     module.main(TINY)
+
+
+@pytest.mark.slow  # About 30 distinct layers compiled (a minute of CPU).
+def test_cyclegan_layers_section_runs_at_a_tiny_size(monkeypatch, capsys):
+  # cpu_convolutions.py's CycleGAN breakdown at 32x32, widths 2, one residual block: every form of a layer agrees
+  # with the library's (the section asserts it), and the applications add up to one step's.
+  monkeypatch.syspath_prepend(BENCHMARKS)
+  convolutions = load(os.path.join(BENCHMARKS, 'cpu_convolutions.py'))
+  monkeypatch.setattr('sys.argv', ['cpu_convolutions.py', '--sections', 'cyclegan_layers', '--repeats', '1',
+                                   '--cyclegan_resolution', '32', '--cyclegan_width', '2', '--cyclegan_blocks', '1'])
+  convolutions.main()
+  lines = capsys.readouterr().out.splitlines()
+  summary = {line.split(' | ')[0][2:]: line.split(' | ')[1:] for line in lines[lines.index(next(
+      line for line in lines if line.startswith('| kind | applications'))) + 2:] if line.startswith('| ')}
+  assert set(summary) == {'7x7 conv, reflect pad', 'G 3x3 stride-2 conv', 'G residual 3x3 conv, reflect pad',
+                          'G 3x3 up-conv', 'instance norm', 'D 4x4 stride-2 conv', 'D 4x4 stride-1 conv', 'all'}
+  # Six applications of each network per step; a generator with one block: 8 convolutions and 7 norms; the
+  # PatchGAN: 5 convolutions and 3 norms.
+  assert int(summary['all'][0]) == 6 * (8 + 7) + 6 * (5 + 3)
+  assert int(summary['instance norm'][0]) == 6 * 7 + 6 * 3

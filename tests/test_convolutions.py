@@ -90,6 +90,7 @@ def test_auto_policy_on_cpu():
   assert platform.upconvolution_method(64) == 'four_convs'
   assert platform.upconvolution_method(3) == 'phases'  # An image's channels.
   assert platform.space_to_depth_gradients()
+  assert platform.pad_reflected_convolutions()
   x = jnp.ones((2, 8, 8, 3))
   module = nn.Conv(4, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), conv_general_dilated=layers.conv_general_dilated)
   params = module.init(jax.random.key(0), x)
@@ -127,7 +128,8 @@ def test_networks_compute_the_same_under_the_cpu_forms_as_under_the_native_ones(
 
   cpu = jax.value_and_grad(loss, (0, 1))(variables, x)
   with mock.patch.object(platform, 'upconvolution_method', lambda features: 'transpose'), \
-       mock.patch.object(platform, 'space_to_depth_gradients', lambda: False):
+       mock.patch.object(platform, 'space_to_depth_gradients', lambda: False), \
+       mock.patch.object(platform, 'pad_reflected_convolutions', lambda: False):
     native = jax.value_and_grad(loss, (0, 1))(variables, x)
   np.testing.assert_allclose(cpu[0], native[0], rtol=1e-5, atol=1e-5)
   # Gradients that are zero in exact arithmetic (a bias before a norm) differ by rounding only (up to 4e-4 seen

@@ -35,6 +35,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan_jax import platform
 from gan_jax.models.layers import UpConv2x, conv_general_dilated
 
 NORMS = ('instance', 'instance_no_affine', 'batch', 'none')
@@ -105,6 +106,17 @@ def _reflect(x: jax.Array, pad: int) -> jax.Array:
   return jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode='reflect')
 
 
+def _reflect_conv(x: jax.Array, pad: int, features: int, kernel: int) -> jax.Array:
+  """`nn.Conv(features, (kernel, kernel), padding='VALID')` of x reflection-padded by `pad` (call it inside a
+  compact module: the convolution is named as nn.Conv in line would be). With `platform.pad_reflected_convolutions`
+  (CPU) the convolution pads one more zero pixel and the outputs that read it are cropped: the same values, computed
+  faster by XLA's CPU backend."""
+  extra = 1 if platform.pad_reflected_convolutions() else 0
+  y = nn.Conv(features, (kernel, kernel), padding=((extra, extra), (extra, extra)), kernel_init=_INIT)(
+      _reflect(x, pad))
+  return y[:, extra:y.shape[1] - extra, extra:y.shape[2] - extra]
+
+
 class ResNetGenerator(nn.Module):
   """image [B, H, W, C_in] in [-1, 1] -> image [B, H, W, out_channels] in (-1, 1); H and W divisible by 4.
 
@@ -123,25 +135,21 @@ class ResNetGenerator(nn.Module):
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
     width = self.base_channels
 
-    def conv_norm_relu(x, features, kernel, stride=1, padding='VALID'):
-      x = nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding=padding, kernel_init=_INIT,
-                  conv_general_dilated=conv_general_dilated)(x)
-      return nn.relu(_norm(self.norm, train)(x))
-
-    x = conv_norm_relu(_reflect(x, 3), width, 7)  # c7s1-64.
+    norm_relu = lambda x: nn.relu(_norm(self.norm, train)(x))
+    x = norm_relu(_reflect_conv(x, 3, width, 7))  # c7s1-64.
     for k in (2, 4):  # d128, d256.
-      x = conv_norm_relu(x, k * width, 3, 2, ((1, 1), (1, 1)))
+      x = norm_relu(nn.Conv(k * width, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=_INIT,
+                            conv_general_dilated=conv_general_dilated)(x))
     for _ in range(self.n_blocks):  # R256.
-      y = conv_norm_relu(_reflect(x, 1), 4 * width, 3)
-      y = nn.Conv(4 * width, (3, 3), padding='VALID', kernel_init=_INIT)(_reflect(y, 1))
-      x = x + _norm(self.norm, train)(y)
+      y = norm_relu(_reflect_conv(x, 1, 4 * width, 3))
+      x = x + _norm(self.norm, train)(_reflect_conv(y, 1, 4 * width, 3))
     # u128, u64: the authors' ConvTranspose2d(3, stride 2, padding 1, output_padding 1), the last 2H of the full
     # 2H + 1 outputs (Flax's 'SAME' keeps the first 2H: a one-pixel shift of the grid). The parameters keep
     # nn.ConvTranspose's names.
     for i, k in enumerate((2, 1)):
       x = UpConv2x(k * width, kernel_size=3, keep_last=True, kernel_init=_INIT, name=f'ConvTranspose_{i}')(x)
       x = nn.relu(_norm(self.norm, train)(x))
-    x = nn.Conv(self.out_channels, (7, 7), padding='VALID', kernel_init=_INIT)(_reflect(x, 3))  # c7s1-3.
+    x = _reflect_conv(x, 3, self.out_channels, 7)  # c7s1-3.
     return jnp.tanh(x)
 
 
