@@ -317,7 +317,7 @@ def cyclegan_layers_section(args) -> None:
   print(common.markdown_table(['kind', 'layer', 'in one step', 'gan_jax (ms)', 'PyTorch (ms)', 'ratio',
                                'other forms: ms (ratio)'], table))
   ours_sum, theirs_sum = sum(t[1] for t in kinds.values()), sum(t[2] for t in kinds.values())
-  print(f'\nPer layer kind, each layer\'s time x its applications in one step, summed (ms):\n')
+  print('\nPer layer kind, each layer\'s time x its applications in one step, summed (ms):\n')
   summary = [[kind, count, f'{ours:.0f}', f'{theirs:.0f}', f'{theirs / ours:.2f}', f'{ours / ours_sum:.0%}',
               f'{theirs / theirs_sum:.0%}', f'{(ours - theirs) / (ours_sum - theirs_sum):.0%}']
              for kind, (count, ours, theirs) in kinds.items()]
