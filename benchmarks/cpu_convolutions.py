@@ -134,16 +134,7 @@ def torch_layer_fn(up: bool, side: int, cin: int, cout: int, batch: int):
   """PyTorch's layer: forward and backward (input and weight gradients), eager."""
   nn = torch.nn
   layer = (nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False) if up else nn.Conv2d(cin, cout, 4, 2, 1, bias=False))
-  x = torch.randn(batch, cin, side, side, requires_grad=True)
-  out_side = 2 * side if up else side // 2
-  dy = torch.randn(batch, cout, out_side, out_side)
-
-  def run():
-    x.grad = None
-    layer.zero_grad()
-    layer(x).backward(dy)
-  run()
-  return run
+  return torch_module_fn(layer, (batch, cin, side, side))
 
 
 def layers_section(args) -> None:

@@ -135,7 +135,9 @@ class ResNetGenerator(nn.Module):
   def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
     width = self.base_channels
 
-    norm_relu = lambda x: nn.relu(_norm(self.norm, train)(x))
+    def norm_relu(x):
+      return nn.relu(_norm(self.norm, train)(x))
+
     x = norm_relu(_reflect_conv(x, 3, width, 7))  # c7s1-64.
     for k in (2, 4):  # d128, d256.
       x = norm_relu(nn.Conv(k * width, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=_INIT,
