@@ -13,6 +13,8 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py pix2pix [--pix2pix_variants '' l1_only cgan_only l1_gan patch16 pixel map_to_image]
   python benchmarks/sweeps.py lapgan [--lapgan_variants '' concat nearest] [--seeds 0 1 2] [--num_steps N]
   python benchmarks/sweeps.py srgan [--seeds 0 1 2]
+  python benchmarks/sweeps.py stackgan [--stackgan_settings stage1 no_ca stages12] \
+      [--stackgan_data mnist fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py cyclegan [--cyclegan_variants '' no_cycle no_adversarial unrolled] \
       [--cyclegan_data emoji maps] [--seeds 0 1 2]
 
@@ -437,6 +439,49 @@ def srgan(args) -> None:
   print('\n'.join(rows))
 
 
+# setting: (experiments/stackgan_mnist.py's variants, label); each setting's workdir is <root>/stackgan[_<data>]/.
+STACKGAN_SETTINGS = {'stage1': ('stage1_only', 'stage I alone'),
+                     'no_ca': ('no_ca+stage1_only', 'stage I without conditioning augmentation'),
+                     'stages12': ('', 'stage I + II')}
+STACKGAN_CHECKS = ('class', 'colour', 'background', 'size', 'position', 'all')
+
+
+def stackgan_table(title: str, results: dict[str, list[dict]]) -> list[str]:
+  """The rows of the caption-match table of StackGAN runs by setting (one row per stage each setting's runs drew),
+  then the test images' own fractions at each stage's side."""
+  rows = [f'{title}:', '| setting | seeds | steps | samples | ' + ' | '.join(STACKGAN_CHECKS) + ' |',
+          '|' + '---|' * (4 + len(STACKGAN_CHECKS))]
+  for setting, runs in results.items():
+    for stage, label in (('stage1', 'stage I'), ('stage2', 'stage II')):
+      if runs and f'{stage}_all' in runs[0]:
+        cells = [_mean_std([r[f'{stage}_{c}'] for r in runs], 3) for c in STACKGAN_CHECKS]
+        rows.append(f'| {STACKGAN_SETTINGS[setting][1]} | {len(runs)} | {_mean_std([r["step"] for r in runs], 0)} '
+                    f'| {label} | ' + ' | '.join(cells) + ' |')
+  for stage, label in (('stage1', 'stage I'), ('stage2', 'stage II')):
+    real = next((r for runs in results.values() for r in runs if f'real_{stage}_all' in r), None)
+    if real:  # The same for every run: the test images themselves.
+      cells = [f'{real[f"real_{stage}_{c}"]:.3f}' for c in STACKGAN_CHECKS]
+      rows.append(f"| real test images at {label}'s side | – | – | – | " + ' | '.join(cells) + ' |')
+  return rows
+
+
+def stackgan(args) -> None:
+  """StackGAN on the captioned sets by setting, seed-major: the fraction of each stage's samples whose class, colours,
+  size and position (read by the caption checker) match their caption, beside the test images' own fractions."""
+  for data in args.stackgan_data:
+    data_variant = '' if data == 'mnist' else data  # The experiment's variant that switches the captioned set.
+    results = {setting: [] for setting in args.stackgan_settings}
+    for seed in args.seeds:
+      for setting in results:
+        variant = '+'.join(name for name in (data_variant, STACKGAN_SETTINGS[setting][0]) if name)
+        workdir = os.path.join(args.root, 'stackgan' + ('' if data == 'mnist' else f'_{data}'), f'{setting}_s{seed}')
+        metrics = result(args, 'experiments/stackgan_mnist.py' + (f':{variant}' if variant else ''),
+                         workdir, [f'--config.seed={seed}', *_data_dir(args)])
+        if metrics:
+          results[setting].append(metrics)
+    print('\n'.join(stackgan_table(f'captioned_{data}', results)) + '\n')
+
+
 CYCLEGAN_EXPERIMENTS = {'emoji': ('experiments/cyclegan_emoji.py', 'cyclegan'),
                         'maps': ('experiments/cyclegan_maps.py', 'cyclegan_maps')}
 CYCLEGAN_NAMES = {'': 'CycleGAN', 'no_cycle': 'cycle loss off', 'no_adversarial': 'adversarial loss off',
@@ -509,7 +554,7 @@ def cyclegan(args) -> None:
 
 SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae,
           'autoencoder': autoencoder, 'dbn': dbn, 'ppgn': ppgn, 'pix2pix': pix2pix, 'lapgan': lapgan,
-          'srgan': srgan, 'cyclegan': cyclegan}
+          'srgan': srgan, 'cyclegan': cyclegan, 'stackgan': stackgan}
 
 
 def main() -> None:
@@ -549,6 +594,12 @@ def main() -> None:
                       help="cyclegan: the experiments' variants ('' is CycleGAN; no_identity, unrolled).")
   parser.add_argument('--cyclegan_data', nargs='+', choices=sorted(CYCLEGAN_EXPERIMENTS), default=['emoji'],
                       help='cyclegan: emoji (experiments/cyclegan_emoji.py) and/or maps (cyclegan_maps.py).')
+  parser.add_argument('--stackgan_settings', nargs='+', choices=list(STACKGAN_SETTINGS),
+                      default=['stage1', 'no_ca', 'stages12'],
+                      help="stackgan: stage1 (stage I alone), no_ca (stage I without conditioning augmentation), "
+                           "stages12 (stage I then stage II: the experiment itself).")
+  parser.add_argument('--stackgan_data', nargs='+', choices=('mnist', 'fashion_mnist'), default=['mnist'],
+                      help='stackgan: captioned_mnist and/or captioned_fashion_mnist.')
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')
   parser.add_argument('--table_only', action='store_true', help='Print the table of the runs done; run nothing.')
   parser.add_argument('--reevaluate', action='store_true',

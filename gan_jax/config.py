@@ -983,7 +983,8 @@ def select_variant(config: ml_collections.ConfigDict, variant: str | None,
   """The variant `variant` (the `:name` of `--config file.py:name`) of an experiment's full `config`.
 
   Every experiment's `get_config` ends with this, so that a mistyped variant (`:smokee`) stops the program instead of
-  silently starting the full run.
+  silently starting the full run. Variants compose with '+', applied left to right: `:fashion_mnist+no_ca` is
+  `no_ca(fashion_mnist(config))`.
 
   Args:
     config: the full experiment.
@@ -991,14 +992,18 @@ def select_variant(config: ml_collections.ConfigDict, variant: str | None,
     variants: the experiment's variants by name, each a function of the full config, e.g. `{'smoke': smoke}`.
 
   Returns:
-    `config` itself, or `variants[variant](config)`.
+    `config` itself, or each named variant applied to it in turn.
 
   Raises:
-    ConfigError: for a name not in `variants`, listing those that are.
+    ConfigError: for a name not in `variants` (checked before any is applied), listing those that are.
   """
   if not variant:
     return config
-  if variant not in variants:
-    raise ConfigError(f'unknown variant {variant!r}; this experiment has: {", ".join(variants)} '
-                      '(or none, for the full run)')
-  return variants[variant](config)
+  names = variant.split('+')
+  for name in names:
+    if name not in variants:
+      raise ConfigError(f'unknown variant {name!r}; this experiment has: {", ".join(variants)} '
+                        "(or none, for the full run; several joined by '+' apply left to right)")
+  for name in names:
+    config = variants[name](config)
+  return config

@@ -71,6 +71,17 @@ def test_every_experiment_refuses_unknown_variants(path):
     load(path).get_config('smokee')
 
 
+def test_variants_joined_by_plus_apply_left_to_right_and_an_unknown_one_is_named():
+  experiment = load(os.path.join(ROOT, 'experiments', 'stackgan_mnist.py'))
+  composed = experiment.get_config('fashion_mnist+no_ca+stage1_only')
+  by_hand = experiment.stackgan_stage1_only(experiment.no_ca(experiment.fashion_mnist(experiment.get_config())))
+  assert composed.to_json() == by_hand.to_json()
+  assert composed.data.name == 'captioned_fashion_mnist' and composed.stackgan.stages == 1
+  assert not composed.stackgan.conditioning_augmentation and composed.train.num_steps == composed.stackgan.stage1_steps
+  with pytest.raises(ConfigError, match=r"unknown variant 'noca'; this experiment has: stage1_only, no_ca, "):
+    experiment.get_config('fashion_mnist+noca')
+
+
 def test_workdir_that_is_a_file_exits_2(tmp_path):
   workdir = tmp_path / 'run'
   workdir.write_text('not a directory')

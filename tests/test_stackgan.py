@@ -464,3 +464,19 @@ def test_the_experiment_pins_each_caption_grammars_vocabulary_and_its_shipped_en
     config = experiment.get_config(None if source == 'mnist' else source)
     assert config.stackgan.vocabulary == fingerprint
     assert text_encoder.load(config.stackgan.text_encoder, vocabulary)[2] == vocabulary
+
+
+def test_the_sweeps_table_gives_each_stage_its_mean_and_spread_over_seeds_then_the_real_fractions():
+  sweeps = load(os.path.join(ROOT, 'benchmarks', 'sweeps.py'))
+  checks = sweeps.STACKGAN_CHECKS
+  stage1 = [{'step': 8000, **{f'stage1_{c}': v for c in checks}} for v in (0.2, 0.4)]
+  both = {'step': 9000, **{f'stage1_{c}': 0.5 for c in checks}, **{f'stage2_{c}': 0.25 for c in checks},
+          **{f'real_stage1_{c}': 0.984 for c in checks}, **{f'real_stage2_{c}': 0.992 for c in checks}}
+  rows = sweeps.stackgan_table('captioned_mnist', {'stage1': stage1, 'no_ca': [], 'stages12': [both]})
+  # 0.2 and 0.4: mean 0.3, sample standard deviation 0.2 / sqrt(2) = 0.141.
+  assert rows[3] == '| stage I alone | 2 | 8000 | stage I | ' + ' | '.join(['0.300 ± 0.141'] * 6) + ' |'
+  assert rows[4] == '| stage I + II | 1 | 9000 | stage I | ' + ' | '.join(['0.500'] * 6) + ' |'
+  assert rows[5] == '| stage I + II | 1 | 9000 | stage II | ' + ' | '.join(['0.250'] * 6) + ' |'
+  assert rows[6:] == ["| real test images at stage I's side | – | – | – | " + ' | '.join(['0.984'] * 6) + ' |',
+                      "| real test images at stage II's side | – | – | – | " + ' | '.join(['0.992'] * 6) + ' |']
+  assert len(rows) == 8  # A setting with no runs has no row.
