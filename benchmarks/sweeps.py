@@ -13,6 +13,7 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py pix2pix [--pix2pix_variants '' l1_only cgan_only l1_gan patch16 pixel map_to_image]
   python benchmarks/sweeps.py lapgan [--lapgan_variants '' concat nearest] [--seeds 0 1 2] [--num_steps N]
   python benchmarks/sweeps.py srgan [--seeds 0 1 2]
+  python benchmarks/sweeps.py progan [--progan_data fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py stackgan [--stackgan_settings stage1 no_ca stages12] \
       [--stackgan_data mnist fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py cyclegan [--cyclegan_variants '' no_cycle no_adversarial unrolled] \
@@ -100,6 +101,30 @@ def result(args, config: str, workdir: str, overrides: list[str]) -> dict | None
     with open(path) as f:
       return json.load(f)
   return run(config, workdir, overrides, args.num_steps)
+
+
+def experiment_config(path: str, variant: str | None = None):
+  """`get_config(variant)` of an experiment file (relative to the repository root), as `gan_jax.main` loads it."""
+  import importlib.util
+  spec = importlib.util.spec_from_file_location('experiment', os.path.join(REPO, path))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
+
+
+def eval_history(workdir: str) -> dict[int, dict[str, float]]:
+  """Every evaluation a run wrote to its TensorBoard summaries ('eval/<name>'), by step, as TensorBoard shows them
+  (a resumed run's repeated steps once): a run's metrics.json holds only its last."""
+  from tensorboard.backend.event_processing import plugin_event_accumulator
+  from tensorboard.util import tensor_util
+  accumulator = plugin_event_accumulator.EventAccumulator(workdir, size_guidance={'tensors': 0})
+  accumulator.Reload()
+  history = {}
+  for tag in accumulator.Tags()['tensors']:
+    if tag.startswith('eval/'):
+      for event in accumulator.Tensors(tag):
+        history.setdefault(event.step, {})[tag[len('eval/'):]] = float(tensor_util.make_ndarray(event.tensor_proto))
+  return history
 
 
 def _data_dir(args) -> list[str]:
@@ -366,16 +391,11 @@ LAPGAN_STEPS = 2000  # Both models' default length: the README's DCGAN runs (128
 def dcgan_acceptance(workdir: str, seed: int, data_dir: str, num: int, threshold: float) -> float:
   """The person-free check on a finished DCGAN run: the fraction of its `num` evaluation samples (the run's fixed
   latents, as its evaluation drew them) that the Fashion-MNIST classifier accepts with probability > threshold."""
-  import importlib.util
   import numpy as np
   from gan_jax import sample
   from gan_jax.evaluation import digits, evaluator
   from gan_jax.families import lapgan as lapgan_family
-  spec = importlib.util.spec_from_file_location('experiment', os.path.join(REPO, 'experiments',
-                                                                           'dcgan_fashion_mnist.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config()
+  config = experiment_config('experiments/dcgan_fashion_mnist.py')
   config.seed, config.data.data_dir = seed, data_dir
   state, _ = sample.restore_run(config, workdir)
   samples = np.clip(evaluator.generate(state, config, num), -1.0, 1.0)
@@ -437,6 +457,51 @@ def srgan(args) -> None:
     rows.append(f'| {label} | {len(found)} | {_mean_std([r["test_psnr_y"] for r in found], 2)} | '
                 f'{_mean_std([r["test_ssim_y"] for r in found], 4)} |')
   print('\n'.join(rows))
+
+
+PROGAN_EXPERIMENTS = {'fashion_mnist': 'experiments/progan_fashion_mnist.py'}
+
+
+def progan_table(title: str, phases: dict[int, str], batch_size: int, histories: dict[str, list[dict]]) -> list[str]:
+  """The rows of the per-phase table: at each evaluation step of `phases` (step: the phase that ended there), the
+  images shown, the progressive runs' classifier FD and KID and the fixed runs' at the same step (mean and spread
+  over the runs' `histories`, 'progressive' and 'fixed', each a list of `eval_history`), the FD of real images
+  reduced to the phase's resolution, and each side's seconds since the previous evaluation."""
+  def cell(side: str, step: int, name: str, digits: int) -> str:
+    return _mean_std([h[step][name] for h in histories[side] if name in h.get(step, {})], digits)
+
+  rows = [f'{title}:', '| phase (ending at) | images | progressive FD ↓ | progressive KID ↓ | fixed FD ↓ | '
+          'fixed KID ↓ | FD of real images at the resolution | progressive s | fixed s |', '|' + '---|' * 9]
+  for step, phase in sorted(phases.items()):
+    if not any(step in h for side in histories.values() for h in side):
+      continue
+    rows.append(f'| {phase} | {step * batch_size:,} | {cell("progressive", step, "classifier_fd", 1)} | '
+                f'{cell("progressive", step, "classifier_kid", 2)} | {cell("fixed", step, "classifier_fd", 1)} | '
+                f'{cell("fixed", step, "classifier_kid", 2)} | '
+                f'{cell("progressive", step, "real_fd_at_resolution", 1)} | '
+                f'{cell("progressive", step, "stage_seconds", 0)} | {cell("fixed", step, "stage_seconds", 0)} |')
+  return rows
+
+
+def progan(args) -> None:
+  """Progressive GAN beside the same final networks trained without growing (the experiments' `fixed`) on as many
+  images, seed-major: at each phase's end, both sides' classifier FD and KID (from the runs' TensorBoard
+  summaries), the real images' FD at the phase's resolution and the phase's time."""
+  from gan_jax.families import progan as progan_family
+  for data in args.progan_data:
+    experiment = PROGAN_EXPERIMENTS[data]
+    histories = {'progressive': [], 'fixed': []}
+    for seed in args.seeds:
+      for side in histories:
+        workdir = os.path.join(args.root, f'progan_{data}', f'{side}_s{seed}')
+        if result(args, experiment + (':fixed' if side == 'fixed' else ''), workdir,
+                  [f'--config.seed={seed}', *_data_dir(args)]):
+          histories[side].append(eval_history(workdir))
+    config = experiment_config(experiment)
+    ends = {s.start + s.steps: s for s in progan_family.stages(config)}
+    phases = {step: f'{s.resolution}×{s.resolution} {"fade-in" if s.fading else "stable"}' for step, s in ends.items()}
+    phases[config.train.num_steps] = phases.pop(max(phases))  # The last stage runs on to the end.
+    print('\n'.join(progan_table(experiment, phases, config.train.batch_size, histories)) + '\n')
 
 
 # setting: (experiments/stackgan_mnist.py's variants, label); each setting's workdir is <root>/stackgan[_<data>]/.
@@ -554,7 +619,7 @@ def cyclegan(args) -> None:
 
 SWEEPS = {'stacked_mnist': stacked_mnist, 'image_losses': image_losses, 'mixtures': mixtures, 'rbm': rbm, 'vae': vae,
           'autoencoder': autoencoder, 'dbn': dbn, 'ppgn': ppgn, 'pix2pix': pix2pix, 'lapgan': lapgan,
-          'srgan': srgan, 'cyclegan': cyclegan, 'stackgan': stackgan}
+          'srgan': srgan, 'cyclegan': cyclegan, 'stackgan': stackgan, 'progan': progan}
 
 
 def main() -> None:
@@ -594,6 +659,8 @@ def main() -> None:
                       help="cyclegan: the experiments' variants ('' is CycleGAN; no_identity, unrolled).")
   parser.add_argument('--cyclegan_data', nargs='+', choices=sorted(CYCLEGAN_EXPERIMENTS), default=['emoji'],
                       help='cyclegan: emoji (experiments/cyclegan_emoji.py) and/or maps (cyclegan_maps.py).')
+  parser.add_argument('--progan_data', nargs='+', choices=sorted(PROGAN_EXPERIMENTS), default=['fashion_mnist'],
+                      help='progan: the datasets (experiments/progan_<data>.py), each grown and fixed.')
   parser.add_argument('--stackgan_settings', nargs='+', choices=list(STACKGAN_SETTINGS),
                       default=['stage1', 'no_ca', 'stages12'],
                       help="stackgan: stage1 (stage I alone), no_ca (stage I without conditioning augmentation), "

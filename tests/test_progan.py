@@ -360,3 +360,25 @@ def test_resumes_in_a_fade_in_and_at_a_phase_boundary_are_bit_for_bit_the_uninte
     resumed = saved_state(tmp_path / f'stop{stop}', config)
     jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), comparable(expected),
                  comparable(resumed))
+
+
+def test_the_sweeps_phase_table_reads_each_evaluation_from_the_summaries_as_the_training_loop_writes_them(tmp_path):
+  from clu import metric_writers
+  sweeps = load(os.path.join(ROOT, 'benchmarks', 'sweeps.py'))
+  evaluations = {2: {'classifier_fd': 30.25, 'classifier_kid': 4.5, 'real_fd_at_resolution': 9.0, 'stage_seconds': 10},
+                 4: {'classifier_fd': 20.0, 'classifier_kid': 3.0, 'real_fd_at_resolution': 2.0, 'stage_seconds': 30}}
+  for run, shift in (('grown', 0.0), ('grown_again', 2.0), ('fixed', 5.0)):
+    writer = metric_writers.SummaryWriter(str(tmp_path / run))  # The training loop's writer and tags (train.py).
+    for step, metrics in evaluations.items():
+      writer.write_scalars(step, {f'eval/{k}': v + shift for k, v in metrics.items()})
+      writer.write_scalars(step, {'d_loss': 1.0})  # Not an evaluation.
+    writer.close()
+  history = sweeps.eval_history(str(tmp_path / 'grown'))
+  assert history == {step: {k: float(v) for k, v in metrics.items()} for step, metrics in evaluations.items()}
+  histories = {'progressive': [history, sweeps.eval_history(str(tmp_path / 'grown_again'))],
+               'fixed': [sweeps.eval_history(str(tmp_path / 'fixed'))]}
+  rows = sweeps.progan_table('tiny', {2: '4×4 stable', 4: '8×8 fade-in', 6: '8×8 stable'}, 8, histories)
+  assert len(rows) == 5  # Title, header, rule and the two evaluated phases (none at step 6).
+  # Progressive FD over the two runs: 30.25 and 32.25, mean 31.25, sample standard deviation sqrt(2) = 1.41.
+  assert rows[3] == '| 4×4 stable | 16 | 31.2 ± 1.4 | 5.50 ± 1.41 | 35.2 | 9.50 | 10.0 ± 1.4 | 11 ± 1 | 15 |'
+  assert rows[4].startswith('| 8×8 fade-in | 32 | 21.0 ± 1.4 | ')
