@@ -41,8 +41,8 @@ def get_config(variant: str | None = None):
   config = use_captions(stackgan_cpu_config(), 'mnist')
   # 8,000 steps of stage I (57 epochs of the 9,003 training images) then 1,000 of stage II. At 2,800 steps of stage I
   # the samples had the caption's background but no object yet; objects in the caption's colour and place came
-  # between 4,000 and 8,000 (README). Stage I ran at 12 steps a second on the idle 2-core CPU, 4 beside three other
-  # runs. The paper: 600 epochs each.
+  # between 4,000 and 8,000 (README). Stage I ran at 12 steps a second on one idle 2-core CPU, 2.2-2.7 on another.
+  # The paper: 600 epochs each.
   config.stackgan.stage1_steps = 8000
   config.train.num_steps = 9000
   config.train.log_every_steps = 500
