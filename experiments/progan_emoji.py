@@ -8,8 +8,8 @@ CPU.
 
 emoji_styles is a paired dataset (each emoji drawn by Noto and by OpenMoji); Progressive GAN reads one feature,
 `progan.feature='noto'`, as a set of unlabelled RGB images, as lapgan_emoji.py does. The schedule of
-progan_fashion_mnist.py with one more resolution: widths (64, 64, 32, 16, 8) (a narrow 64x64 block: its
-convolutions cost 4x the 32x32 block's per channel), 32,000 images per phase at batch 32, so 9 phases of 1,000 steps.
+progan_fashion_mnist.py with one more resolution: widths (64, 64, 32, 16, 8) (a narrow 64x64 block: at half the
+32x32 block's width, as many multiply-adds), 32,000 images per phase at batch 32, so 9 phases of 1,000 steps.
 `fixed` is the non-progressive baseline: the final networks (64x64, no fade-in) trained on the same number of images.
 
 Scores: the shipped emoji domain classifier's features (`evaluation/domain_classifier.py`, which reads 32x32: the
