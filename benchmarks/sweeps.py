@@ -13,7 +13,7 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py pix2pix [--pix2pix_variants '' l1_only cgan_only l1_gan patch16 pixel map_to_image]
   python benchmarks/sweeps.py lapgan [--lapgan_variants '' concat nearest] [--seeds 0 1 2] [--num_steps N]
   python benchmarks/sweeps.py srgan [--seeds 0 1 2]
-  python benchmarks/sweeps.py progan [--progan_data fashion_mnist] [--seeds 0 1 2]
+  python benchmarks/sweeps.py progan [--progan_data fashion_mnist emoji] [--seeds 0 1 2]
   python benchmarks/sweeps.py stackgan [--stackgan_settings stage1 no_ca stages12] \
       [--stackgan_data mnist fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py cyclegan [--cyclegan_variants '' no_cycle no_adversarial unrolled] \
@@ -459,7 +459,7 @@ def srgan(args) -> None:
   print('\n'.join(rows))
 
 
-PROGAN_EXPERIMENTS = {'fashion_mnist': 'experiments/progan_fashion_mnist.py'}
+PROGAN_EXPERIMENTS = {'fashion_mnist': 'experiments/progan_fashion_mnist.py', 'emoji': 'experiments/progan_emoji.py'}
 
 
 def progan_table(title: str, phases: dict[int, str], batch_size: int, histories: dict[str, list[dict]]) -> list[str]:

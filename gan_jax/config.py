@@ -735,6 +735,8 @@ def progan_config() -> ml_collections.ConfigDict:
   # At each phase change, both optimizers start afresh (the released code), or (False) the carried parameters keep
   # their optimizer state and its step count, the new ones start at zero moments.
   config.progan.reset_optimizer = True
+  # Paired datasets (emoji_styles): the feature read as the image set ('' for single-image datasets).
+  config.progan.feature = ''
   config.gen.ema_decay = 0.999
   config.loss.name = 'wasserstein'
   config.loss.d.gradient_penalty = 10.0

@@ -19,7 +19,7 @@ NEEDS_PREPARE = {'unrolled_stacked': 'mnist', 'rbm_mnist': 'mnist', 'dbn_mnist':
                  'cyclegan_emoji': 'emoji_styles', 'lapgan_fashion_mnist': 'fashion_mnist',
                  'lapgan_emoji': 'emoji_styles', 'srgan_photos': 'photos', 'cyclegan_maps': 'satellite_maps',
                  'progan_fashion_mnist': 'fashion_mnist', 'stackgan_mnist': 'captioned_mnist',
-                 'stackgan_emoji': 'emoji_styles'}
+                 'stackgan_emoji': 'emoji_styles', 'progan_emoji': 'emoji_styles'}
 IMAGE_SETS = ('satellite_maps', 'emoji_styles', 'photos')  # Prepared by the image_sets_dir fixture; the others by offline_data_dir.
 
 

@@ -1,14 +1,18 @@
 """Progressive GAN: the fade-in's two ends against the neighbouring stages' networks, equalised learning rate,
 minibatch stddev and pixel norm against numpy, WGAN-GP + drift against a hand computation (the penalty's gradient
-by forward mode), the state's structure across a phase change, the schedule's bad inputs, then the family end to end
-on the offline digits at 8x8: resumes in the middle of a fade-in and exactly at a phase boundary, bit for bit."""
+by forward mode), the state's structure across a phase change, the schedule's and the feature's bad inputs, then the
+family end to end on the offline digits at 8x8: resumes in the middle of a fade-in and exactly at a phase boundary,
+bit for bit; and on one style of emoji_styles: the emoji experiment's smoke variant through a phase change, its
+classifier FD against a Frechet distance computed here from the classifier's features, on spread reference images."""
 
 import os
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.linalg
 
 from gan_jax import checkpoint, families, objectives, train
 from gan_jax.config import ConfigError
@@ -249,6 +253,8 @@ BAD = [
     ('progan.mbstd_group_size', 5, 'config.progan.mbstd_group_size: got 5; train.batch_size=32 must be divisible'),
     ('loss.d.r1', 1.0, "config.loss.d.r1: got 1.0; Progressive GAN's D is trained on the terms adversarial, "
      'gradient_penalty, drift'),
+    ('progan.feature', 'noto', "config.progan.feature: got 'noto'; it picks one image of a paired dataset, and "
+     "data.name='fashion_mnist' has one: use ''"),
 ]
 
 
@@ -262,6 +268,16 @@ def test_bad_progan_config_is_refused_naming_the_field_before_anything_is_writte
   with pytest.raises(ConfigError, match=message):
     train_and_evaluate(config, str(workdir))
   assert not workdir.exists()
+
+
+@pytest.mark.parametrize('feature', ['photo', ''])
+def test_a_feature_the_paired_dataset_lacks_is_refused_naming_the_accepted_ones(feature, tmp_path):
+  config = load(os.path.join(ROOT, 'experiments', 'progan_emoji.py')).get_config()
+  config.data.data_dir = str(tmp_path / 'data')  # Nothing there: refused before the disk is read.
+  config.progan.feature = feature
+  with pytest.raises(ConfigError, match=f"config.progan.feature: got '{feature}'; accepted values: openmoji, noto"):
+    train_and_evaluate(config, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
 
 
 # End to end.
@@ -382,3 +398,53 @@ def test_the_sweeps_phase_table_reads_each_evaluation_from_the_summaries_as_the_
   # Progressive FD over the two runs: 30.25 and 32.25, mean 31.25, sample standard deviation sqrt(2) = 1.41.
   assert rows[3] == '| 4×4 stable | 16 | 31.2 ± 1.4 | 5.50 ± 1.41 | 35.2 | 9.50 | 10.0 ± 1.4 | 11 ± 1 | 15 |'
   assert rows[4].startswith('| 8×8 fade-in | 32 | 21.0 ± 1.4 | ')
+
+
+# One style of emoji_styles.
+
+
+def frechet_distance(a, b):
+  """The Frechet distance of Gaussians fitted to feature sets a and b, in numpy and scipy alone."""
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  mu_a, mu_b, cov_a, cov_b = a.mean(0), b.mean(0), np.cov(a.T), np.cov(b.T)
+  # ReLU features that are 0 on every sample of a barely trained G make the product singular: pytorch-fid's 1e-6.
+  offset = 1e-6 * np.eye(len(mu_a))
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore', scipy.linalg.LinAlgWarning)
+    root = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset)).real
+  return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))
+
+
+def test_spread_reference_images_are_disjoint_and_cover_the_split():
+  real, other = progan.spread_indices(1217, 600)
+  assert len(set(real)) == len(set(other)) == 600 and not set(real) & set(other)
+  assert real[0] == 0 and other[-1] == 1216 and np.all(np.diff(real) >= 2) and np.all(np.diff(other) >= 2)
+  with pytest.raises(ValueError, match='need 1 <= num <= 608'):
+    progan.spread_indices(1217, 609)
+
+
+def test_emoji_smoke_run_grows_and_scores_with_the_emoji_classifier_on_spread_real_images(tmp_path, image_sets_dir):
+  from gan_jax.evaluation import domain_classifier
+  config = load(os.path.join(ROOT, 'experiments', 'progan_emoji.py')).get_config('smoke')
+  config.data.data_dir = image_sets_dir('emoji_styles')
+  config.train.num_steps = config.train.eval_every_steps = 10  # The stable 4x4 stage and the 8x8 fade-in.
+  final = train_and_evaluate(config, str(tmp_path / 'run'))
+  assert final['step'] == 10 and final['resolution'] == 8 and final['alpha'] == 1.0
+  for key in ('classifier_fd', 'classifier_kid', 'real_fd_at_resolution'):
+    assert np.isfinite(final[key]), key
+  assert 'classifier_is' not in final  # Style x subject classes: no Inception Score.
+  # The same FD from the classifier's features, computed here, on the training emoji spread over the split.
+  state = saved_state(tmp_path / 'run', config)
+  num = config.eval.num_samples
+  z = jax.random.normal(jax.random.fold_in(jax.random.key(config.seed), EVAL_SEED_TAG),
+                        (num, config.progan.latent_dim))
+  classifier = domain_classifier.shipped_classifier('emoji_styles')
+  fake = classifier.features(progan.generate(config, state, z))
+  noto = make_dataset(config.data).host_arrays()['noto'].astype(np.float64) / 127.5 - 1.0
+  spread = np.linspace(0, len(noto) - 1, 2 * num).round().astype(int)
+  real, other = (classifier.features(noto[spread[i::2]].astype(np.float32)) for i in (0, 1))
+  np.testing.assert_allclose(final['classifier_fd'], frechet_distance(real, fake), rtol=1e-4)
+  np.testing.assert_allclose(final['real_fd_at_resolution'], frechet_distance(real, other), rtol=1e-4)
+  # Against the split's first emoji (all faces: the split is in code-point order), the distance is another one.
+  first = classifier.features(noto[:num].astype(np.float32))
+  assert abs(frechet_distance(first, fake) - final['classifier_fd']) > 0.01 * final['classifier_fd']

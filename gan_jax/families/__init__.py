@@ -29,7 +29,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import checkpoint, data, losses, objectives
-from gan_jax.config import ConfigError, require
+from gan_jax.config import ConfigError, choice, require
 from gan_jax.data import in_memory
 
 # config.model -> the module whose FAMILY it is.
@@ -51,6 +51,7 @@ NAMES = tuple(_MODULES)
 BINARIZE_STREAM = 0xB1  # Stochastic binarisation draws from its own key stream.
 # The likelihood families' evaluation draws (test binarisation, estimators, pictured samples) come from their own keys.
 EVAL_STREAM = 0xE7A1
+PAIRED_STREAM = 0x1A9  # The epoch permutation of a paired dataset's feature read as an image set.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +141,35 @@ def real_sampler(config: ml_collections.ConfigDict, dataset, parallel) -> Callab
     return jax.tree.map(lambda x: parallel.local_share(x, axis=1), real)
 
   return sample_real
+
+
+def feature_sampler(feature: str, config: ml_collections.ConfigDict, parallel) -> Callable:
+  """`sample_real(state, data_arrays)` -> {'x': [1, B, H, W, C]} for one `feature` of a paired dataset read as a
+  set of single images, in its own epoch order (`PAIRED_STREAM`); sharded over the devices under a mesh. LAPGAN and
+  Progressive GAN read one style of emoji_styles with it."""
+  batch = config.train.batch_size
+
+  def sample_real(state, data_arrays):
+    images = data_arrays[feature]
+    indices = in_memory.epoch_indices(state.rng, state.step, images.shape[0], batch, PAIRED_STREAM)
+    return {'x': parallel.local_share(in_memory.to_unit_range(images[indices])[None], axis=1)}
+
+  return sample_real
+
+
+def validate_feature(feature: str, field: str, data_name: str) -> None:
+  """The feature a family of single images reads (`field`, e.g. 'lapgan.feature'): one of a paired dataset's
+  features, '' for a single-image dataset.
+
+  Raises:
+    ConfigError: naming `field`, the value and the accepted values.
+  """
+  if data_name in data.PAIRED_DATASETS:
+    choice(feature, field, data.PAIRED_DATASETS[data_name].features)
+  else:
+    require(feature == '', field,
+            f"got {feature!r}; it picks one image of a paired dataset, and data.name={data_name!r} has one: use '' "
+            f"(a feature is read from {', '.join(data.PAIRED_DATASETS)})")
 
 
 def validate_image_model(config: ml_collections.ConfigDict, num_devices: int, num_processes: int,

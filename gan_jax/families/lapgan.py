@@ -29,9 +29,10 @@ import numpy as np
 
 from gan_jax import data, objectives, optim
 from gan_jax.config import choice, int_at_least, require
-from gan_jax.data.in_memory import epoch_indices, to_unit_range
+from gan_jax.data.in_memory import to_unit_range
 from gan_jax.evaluation import plots
-from gan_jax.families import EVAL_STREAM, Family, _with_split, real_sampler, validate_terms, validate_training
+from gan_jax.families import (EVAL_STREAM, Family, _with_split, feature_sampler, real_sampler, validate_feature,
+                              validate_terms, validate_training)
 from gan_jax.models import lapgan as lap
 from gan_jax.models.conv import ConvDiscriminator, ConvGenerator
 from gan_jax.objectives import Context, GANObjective
@@ -40,7 +41,6 @@ from gan_jax.state import Network, TrainState
 from gan_jax.update import run, update
 
 EVAL_CHUNK = 500  # Samples drawn per call in evaluation.
-PAIRED_STREAM = 0x1A9  # The epoch permutation of a paired dataset's feature read as an image set.
 
 
 def _number(value) -> bool:
@@ -104,11 +104,7 @@ def validate_lapgan(config: ml_collections.ConfigDict, num_devices: int, num_pro
           f'got {name!r}; LAPGAN models images: use one of '
           f'{", ".join(n for n, (_, s) in data.IMAGE_DATASETS.items() if not s)}, or a feature (lapgan.feature) of '
           f'{", ".join(data.PAIRED_DATASETS)}')
-  if name in data.PAIRED_DATASETS:
-    choice(c.feature, 'lapgan.feature', data.PAIRED_DATASETS[name].features)
-  else:
-    require(c.feature == '', 'lapgan.feature',
-            f"got {c.feature!r}; it picks one image of a paired dataset, and data.name={name!r} has one: use ''")
+  validate_feature(c.feature, 'lapgan.feature', name)
   data.validate(config.data)
   validate_sizes(c.sizes, config.data.resolution)
   choice(c.upsample, 'lapgan.upsample', lap.UPSAMPLING)
@@ -286,24 +282,11 @@ def train_step(state: TrainState, real: dict, *, config: ml_collections.ConfigDi
   return state.replace(step=state.step + 1), metrics
 
 
-def make_feature_sampler(config: ml_collections.ConfigDict, parallel):
-  """`sample_real(state, data_arrays)` -> {'x': [1, B, H, W, C]} for one feature (`lapgan.feature`) of a paired
-  dataset read as a set of single images, in its own epoch order; sharded over the devices under a mesh."""
-  feature, batch = config.lapgan.feature, config.train.batch_size
-
-  def sample_real(state, data_arrays):
-    images = data_arrays[feature]
-    indices = epoch_indices(state.rng, state.step, images.shape[0], batch, PAIRED_STREAM)
-    return {'x': parallel.local_share(to_unit_range(images[indices])[None], axis=1)}
-
-  return sample_real
-
-
 def make_lapgan_train_step(config: ml_collections.ConfigDict, dataset, parallel):
   """`(train_step, sample_real)`; see `train_step` for the metrics."""
   step = functools.partial(train_step, config=config, objective=objectives.objective_from_config(config))
   if config.data.name in data.PAIRED_DATASETS:
-    return step, make_feature_sampler(config, parallel)
+    return step, feature_sampler(config.lapgan.feature, config, parallel)
   return step, real_sampler(config, dataset, parallel)
 
 

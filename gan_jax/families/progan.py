@@ -25,11 +25,16 @@ One step: one D update on WGAN-GP + drift (`config.loss.d`: adversarial 1, gradi
 registered terms of `objectives.py`), the critic run at the step's alpha, then one G update (fresh latents) against
 the updated D.
 
+Data: a single-image dataset, or one feature (`progan.feature`, e.g. emoji_styles' 'noto') of a paired dataset read
+as a set of single images (`families.feature_sampler`, as LAPGAN reads it).
+
 Evaluation: samples of the EMA generator at the stage's alpha, upsampled (nearest) to `data.resolution`, scored on
-classified datasets by the shipped classifier (IS, FD, KID on its features, against the first real images), beside
-'real_fd_at_resolution': the same FD for real images box-filtered to the stage's resolution and upsampled back, the
-best a generator at that resolution can reach. 'stage_seconds' is the time since the previous evaluation, less the
-evaluations' own time.
+classified datasets by the shipped digit classifier (IS, FD, KID on its features, against the first real images),
+and on a feature of a dataset with a shipped domain classifier (emoji_styles) by that classifier (FD and KID on its
+features, against real training images of the feature spread evenly over the split: see `spread_indices`), beside
+'real_fd_at_resolution': the same FD for other real images box-filtered to the stage's resolution and upsampled
+back, the best a generator at that resolution can reach. 'stage_seconds' is the time since the previous evaluation,
+less the evaluations' own time.
 """
 
 import dataclasses
@@ -46,7 +51,8 @@ from gan_jax.config import int_at_least, require
 from gan_jax.data.in_memory import to_unit_range
 from gan_jax.evaluation import plots
 from gan_jax.evaluation.evaluator import EVAL_SEED_TAG
-from gan_jax.families import Family, real_sampler, validate_terms, validate_training
+from gan_jax.families import (Family, feature_sampler, real_sampler, validate_feature, validate_terms,
+                              validate_training)
 from gan_jax.models import progan as models
 from gan_jax.noise import NoiseSpec
 from gan_jax.objectives import Context, GANObjective
@@ -134,9 +140,12 @@ def validate_progan(config: ml_collections.ConfigDict, num_devices: int, num_pro
   require('progan' in config, 'progan', 'the progan family reads config.progan: start from '
           'gan_jax.config.progan_config()')
   c = config.progan
+  name = config.data.name
+  require(name in data.IMAGE_DATASETS or name in data.PAIRED_DATASETS, 'data.name',
+          f'got {name!r}; Progressive GAN generates images: use one of {", ".join(data.IMAGE_DATASETS)}, or a '
+          f'feature (progan.feature) of {", ".join(data.PAIRED_DATASETS)}')
+  validate_feature(c.feature, 'progan.feature', name)
   data.validate(config.data)
-  require(config.data.name in data.IMAGE_DATASETS, 'data.name',
-          f'got {config.data.name!r}; Progressive GAN generates images: use one of {", ".join(data.IMAGE_DATASETS)}')
   validate_resolutions(c.resolutions, config.data.resolution)
   widths = c.widths
   require(isinstance(widths, tuple) and len(widths) == len(c.resolutions)
@@ -337,6 +346,8 @@ def make_progan_train_step(config: ml_collections.ConfigDict, dataset, parallel)
   """`(train_step, sample_real)`; the step compiles for the stage of the state it is given."""
   step = functools.partial(train_step, config_stages=stages(config),
                            objective=objectives.objective_from_config(config), share=parallel.local_share)
+  if config.data.name in data.PAIRED_DATASETS:
+    return step, feature_sampler(config.progan.feature, config, parallel)
   return step, real_sampler(config, dataset, parallel)
 
 
@@ -359,21 +370,69 @@ def generate(config: ml_collections.ConfigDict, state: TrainState, z: jax.Array)
                          for i in range(0, len(z), EVAL_CHUNK)])
 
 
+def spread_indices(total: int, num: int) -> tuple[np.ndarray, np.ndarray]:
+  """Two disjoint sets of `num` example indices, each spread evenly over a split of `total` (2 num <= total): the
+  even and the odd entries of 2 num evenly spaced indices. emoji_styles' splits are in code-point order (faces
+  first, then animals, vehicles, ...), so the split's first images would be a content-biased reference."""
+  if not 1 <= num <= total // 2:
+    raise ValueError(f'Two disjoint sets of {num} among {total} examples: need 1 <= num <= {total // 2}.')
+  indices = np.linspace(0, total - 1, 2 * num).round().astype(int)  # Steps of >= 2: distinct after rounding.
+  return indices[0::2], indices[1::2]
+
+
+def digit_scorer(config: ml_collections.ConfigDict, dataset, tfds_name: str):
+  """(score(samples) -> metrics, fd(images) -> float, other real images) for a dataset of the shipped digit
+  classifier: its IS, FD and KID against the split's first `eval.num_samples` images; the next as many are the
+  other real images of 'real_fd_at_resolution'."""
+  from gan_jax.evaluation import digits
+  num = config.eval.num_samples
+  classifier = digits.load_digit_classifier(tfds_name)
+  pool = np.asarray(to_unit_range(dataset.first_images(2 * num)))
+  real, other = pool[:num], pool[num:]
+  return (lambda samples: digits.digit_scores(samples, real, classifier),
+          lambda images: digits.digit_scores(images, real, classifier, kid=False)['classifier_fd'], other)
+
+
+def domain_scorer(config: ml_collections.ConfigDict, dataset):
+  """(score(samples) -> metrics, fd(images) -> float, other real images) for a feature of a dataset with a shipped
+  domain classifier (emoji_styles; it reads 32x32 images, resizing others to that side bilinearly, antialiased):
+  'classifier_fd' and 'classifier_kid' (and its std) of the samples against min(eval.num_samples, N // 2) training
+  images of `progan.feature` spread evenly over the split's N; as many others, disjoint from them and spread
+  likewise, are the other real images of 'real_fd_at_resolution' (`spread_indices`)."""
+  from gan_jax.evaluation import domain_classifier, feature_metrics
+  classifier = domain_classifier.shipped_classifier(config.data.name)
+  images = dataset.host_arrays()[config.progan.feature]
+  real_at, other_at = spread_indices(len(images), min(config.eval.num_samples, len(images) // 2))
+  real_features = classifier.features(np.asarray(to_unit_range(images[real_at])))
+  other = np.asarray(to_unit_range(images[other_at]))
+
+  def score(samples):
+    features = classifier.features(samples)
+    kid, kid_std = feature_metrics.kernel_inception_distance(real_features, features)
+    return {'classifier_fd': feature_metrics.frechet_distance_from_features(real_features, features),
+            'classifier_kid': kid, 'classifier_kid_std': kid_std}
+
+  def fd(x):
+    return feature_metrics.frechet_distance_from_features(real_features, classifier.features(x))
+
+  return score, fd, other
+
+
 def make_progan_evaluator(config: ml_collections.ConfigDict, dataset):
   """`evaluate(state) -> (metrics, pictures)`: the stage, alpha, the time since the last evaluation, and on
-  classified datasets the classifier's scores of the samples beside those of real images at the stage's
-  resolution (see the module docstring)."""
+  datasets with a shipped classifier (`digit_scorer`, `domain_scorer`) its scores of the samples beside those of
+  real images at the stage's resolution (see the module docstring)."""
+  from gan_jax.evaluation import domain_classifier
   num = config.eval.num_samples
   key = jax.random.fold_in(jax.random.key(config.seed), EVAL_SEED_TAG)
   z = jax.random.normal(key, (num, config.progan.latent_dim))
   rows = config.eval.grid_rows
-  tfds_name, stacked = data.IMAGE_DATASETS[config.data.name]
-  classifier = None
+  tfds_name, stacked = data.IMAGE_DATASETS.get(config.data.name, ('', False))
+  score = None
   if tfds_name in data.CLASSIFIED_DATASETS and not stacked:
-    from gan_jax.evaluation import digits
-    classifier = digits.load_digit_classifier(tfds_name)
-    pool = np.asarray(to_unit_range(dataset.first_images(2 * num)))
-    real, other = pool[:num], pool[num:]  # `other`: the real images reduced to each resolution.
+    score, fd, other = digit_scorer(config, dataset, tfds_name)
+  elif config.data.name in data.PAIRED_DATASETS and config.data.name in domain_classifier.WEIGHTS_BY_DATASET:
+    score, fd, other = domain_scorer(config, dataset)
   floors = {}
   clock = {'last': time.perf_counter()}
 
@@ -383,14 +442,14 @@ def make_progan_evaluator(config: ml_collections.ConfigDict, dataset):
     metrics = {'resolution': float(stage.resolution), 'alpha': float(alpha(stage, state.step)),
                'stage_seconds': tic - clock['last']}
     samples = generate(config, state, z)
-    if classifier is not None:
-      metrics.update(digits.digit_scores(samples, real, classifier))
+    if score is not None:
+      metrics.update(score(samples))
       r = stage.resolution
       if r not in floors and len(other) >= 2:
         factor = config.data.resolution // r
         reduced = np.asarray(models.upsample(models.downsample(jnp.asarray(other), factor), factor)) if factor > 1 \
             else other
-        floors[r] = digits.digit_scores(reduced, real, classifier, kid=False)['classifier_fd']
+        floors[r] = fd(reduced)
       if r in floors:
         metrics['real_fd_at_resolution'] = floors[r]
     pictures = {'samples': plots.image_grid(samples[:rows * rows], rows)}
