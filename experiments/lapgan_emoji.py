@@ -7,8 +7,9 @@
 
 emoji_styles is a paired dataset (each emoji drawn by Noto Color Emoji and by OpenMoji); LAPGAN reads one feature,
 `lapgan.feature` ('noto' here, 'openmoji' in the variant), as a set of unlabelled RGB images. Three residual levels
-(64, 32, 16) and an unconditional GAN at 8x8. No classifier or Inception weights ship for emoji, so the evaluation
-gives the pictures and each level's residual RMS against the real residuals'.
+(64, 32, 16) and an unconditional GAN at 8x8. The evaluation gives the pictures and each level's residual RMS
+against the real residuals'; LAPGAN's evaluator does not yet read the emoji domain classifier that scores
+progan_emoji.py's and stackgan_emoji.py's samples (no Inception weights ship).
 """
 
 from gan_jax.config import lapgan_config, lapgan_smoke, select_variant
