@@ -103,15 +103,6 @@ def result(args, config: str, workdir: str, overrides: list[str]) -> dict | None
   return run(config, workdir, overrides, args.num_steps)
 
 
-def experiment_config(path: str, variant: str | None = None):
-  """`get_config(variant)` of an experiment file (relative to the repository root), as `gan_jax.main` loads it."""
-  import importlib.util
-  spec = importlib.util.spec_from_file_location('experiment', os.path.join(REPO, path))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(variant)
-
-
 def eval_history(workdir: str) -> dict[int, dict[str, float]]:
   """Every evaluation a run wrote to its TensorBoard summaries ('eval/<name>'), by step, as TensorBoard shows them
   (a resumed run's repeated steps once): a run's metrics.json holds only its last."""
@@ -395,7 +386,8 @@ def dcgan_acceptance(workdir: str, seed: int, data_dir: str, num: int, threshold
   from gan_jax import sample
   from gan_jax.evaluation import digits, evaluator
   from gan_jax.families import lapgan as lapgan_family
-  config = experiment_config('experiments/dcgan_fashion_mnist.py')
+  from common import load_config  # benchmarks/common.py (this script's folder is on sys.path).
+  config = load_config('experiments/dcgan_fashion_mnist.py')
   config.seed, config.data.data_dir = seed, data_dir
   state, _ = sample.restore_run(config, workdir)
   samples = np.clip(evaluator.generate(state, config, num), -1.0, 1.0)
@@ -487,6 +479,7 @@ def progan(args) -> None:
   """Progressive GAN beside the same final networks trained without growing (the experiments' `fixed`) on as many
   images, seed-major: at each phase's end, both sides' classifier FD and KID (from the runs' TensorBoard
   summaries), the real images' FD at the phase's resolution and the phase's time."""
+  from common import load_config  # benchmarks/common.py (this script's folder is on sys.path).
   from gan_jax.families import progan as progan_family
   for data in args.progan_data:
     experiment = PROGAN_EXPERIMENTS[data]
@@ -497,7 +490,7 @@ def progan(args) -> None:
         if result(args, experiment + (':fixed' if side == 'fixed' else ''), workdir,
                   [f'--config.seed={seed}', *_data_dir(args)]):
           histories[side].append(eval_history(workdir))
-    config = experiment_config(experiment)
+    config = load_config(experiment)
     ends = {s.start + s.steps: s for s in progan_family.stages(config)}
     phases = {step: f'{s.resolution}×{s.resolution} {"fade-in" if s.fading else "stable"}' for step, s in ends.items()}
     phases[config.train.num_steps] = phases.pop(max(phases))  # The last stage runs on to the end.

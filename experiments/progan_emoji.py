@@ -22,13 +22,7 @@ classifier was trained on the same split, which makes its features of training i
 unseen ones; the real baseline shares that, the samples do not.
 """
 
-from gan_jax.config import progan_config, select_variant, smoke
-
-
-def fixed(config):
-  """The final G and D trained at 64x64 from the start, for as many images as the progressive run."""
-  config.progan.grow = False
-  return config
+from gan_jax.config import progan_cpu_config, progan_fixed, select_variant, smoke
 
 
 def tiny(config):
@@ -52,21 +46,9 @@ def tiny(config):
 
 
 def get_config(variant: str | None = None):
-  config = progan_config()
-  config.data.name = 'emoji_styles'
-  config.data.resolution = 64
+  config = progan_cpu_config('emoji_styles', (4, 8, 16, 32, 64), (64, 64, 32, 16, 8))
   config.data.channels = 3
   config.data.pipeline = 'in_memory'
   config.progan.feature = 'noto'
-  config.progan.resolutions = (4, 8, 16, 32, 64)
-  config.progan.widths = (64, 64, 32, 16, 8)
-  config.progan.latent_dim = 64
-  config.train.batch_size = 32
-  config.progan.images_per_phase = 32_000
-  config.train.num_steps = 9 * 1000
-  config.gen.ema_decay = 0.99  # A horizon of 100 steps: phases here are 1,000 steps, not the paper's 50,000.
-  config.train.log_every_steps = 250
-  config.train.eval_every_steps = 1000  # The end of every phase.
-  config.train.checkpoint_every_steps = 1000
   config.eval.num_samples = 600  # At most half the 1,217 training emoji: the reference and the other real images.
-  return select_variant(config, variant, {'fixed': fixed, 'smoke': tiny})
+  return select_variant(config, variant, {'fixed': progan_fixed, 'smoke': tiny})

@@ -12,13 +12,7 @@ Needs the offline dataset:
   python -m gan_jax.data.prepare fashion_mnist   (after `bash gan_jax/data/install_sources.sh` once)
 """
 
-from gan_jax.config import progan_config, select_variant, smoke
-
-
-def fixed(config):
-  """The final G and D trained at 32x32 from the start, for as many images as the progressive run."""
-  config.progan.grow = False
-  return config
+from gan_jax.config import progan_cpu_config, progan_fixed, select_variant, smoke
 
 
 def tiny(config):
@@ -37,16 +31,5 @@ def tiny(config):
 
 
 def get_config(variant: str | None = None):
-  config = progan_config()
-  config.data.name = 'fashion_mnist'
-  config.data.resolution = 32
-  config.progan.widths = (64, 64, 32, 16)
-  config.progan.latent_dim = 64
-  config.train.batch_size = 32
-  config.progan.images_per_phase = 32_000
-  config.train.num_steps = 7 * 1000
-  config.gen.ema_decay = 0.99  # A horizon of 100 steps: phases here are 1,000 steps, not the paper's 50,000.
-  config.train.log_every_steps = 250
-  config.train.eval_every_steps = 1000  # The end of every phase.
-  config.train.checkpoint_every_steps = 1000
-  return select_variant(config, variant, {'fixed': fixed, 'smoke': tiny})
+  config = progan_cpu_config('fashion_mnist', (4, 8, 16, 32), (64, 64, 32, 16))
+  return select_variant(config, variant, {'fixed': progan_fixed, 'smoke': tiny})

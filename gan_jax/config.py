@@ -818,6 +818,34 @@ def stackgan_config() -> ml_collections.ConfigDict:
   return config
 
 
+def progan_cpu_config(data_name: str, resolutions: tuple[int, ...], widths: tuple[int, ...]) -> ml_collections.ConfigDict:
+  """`progan_config` sized for a 2-core CPU, the Progressive GAN experiments' common base: `data_name` grown through
+  `resolutions` (the last is data.resolution) with `widths` instead of 512 each, a 64-dimensional latent, 32,000
+  images per phase instead of 800,000 at batch 32 (phases of 1,000 steps), so 2 len(resolutions) - 1 phases; logged
+  every 250 steps, evaluated and saved at every phase's end."""
+  config = progan_config()
+  config.data.name = data_name
+  config.data.resolution = resolutions[-1]
+  config.progan.resolutions = resolutions
+  config.progan.widths = widths
+  config.progan.latent_dim = 64
+  config.train.batch_size = 32
+  config.progan.images_per_phase = 32_000
+  config.train.num_steps = (2 * len(resolutions) - 1) * 1000
+  config.gen.ema_decay = 0.99  # A horizon of 100 steps: phases here are 1,000 steps, not the paper's 50,000.
+  config.train.log_every_steps = 250
+  config.train.eval_every_steps = 1000  # The end of every phase.
+  config.train.checkpoint_every_steps = 1000
+  return config
+
+
+def progan_fixed(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The Progressive GAN experiments' `fixed` variant, the non-progressive baseline: the final G and D trained at
+  data.resolution from step 0 (no growing, no fade-in), for as many images as the progressive run."""
+  config.progan.grow = False
+  return config
+
+
 def stackgan_cpu_config() -> ml_collections.ConfigDict:
   """`stackgan_config` sized for a 2-core CPU, the StackGAN experiments' common base: stage I 32x32, stage II 64x64
   (the paper: 64 and 256); N_g 16, N_z 32, N_d 32 (the paper: 128, 100, 128); widths 1/16 to 1/8 of the paper's,
