@@ -16,6 +16,7 @@ import logging as std_logging
 import os
 import shutil
 import sys
+import warnings
 from typing import Any, Callable
 
 from absl import logging
@@ -204,6 +205,16 @@ def _quiet_orbax_leftovers() -> None:
   hook.gan_jax_orbax = True
   sys.unraisablehook = hook
   std_logging.getLogger('asyncio').addFilter(_DropNeverRetrieved())
+  show = warnings.showwarning
+
+  def show_or_log(message, category, filename, lineno, file=None, line=None):
+    # The abandoned coroutines that were never started: Python warns when they are collected, at exit if not
+    # before, after the save's own error line (seen once under load).
+    if issubclass(category, RuntimeWarning) and 'was never awaited' in str(message):
+      logging.info('After a failed checkpoint operation: %s', message)
+    else:
+      show(message, category, filename, lineno, file, line)
+  warnings.showwarning = show_or_log
 
 
 class _DropNeverRetrieved(std_logging.Filter):
