@@ -13,7 +13,7 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py pix2pix [--pix2pix_variants '' l1_only cgan_only l1_gan patch16 pixel map_to_image]
   python benchmarks/sweeps.py lapgan [--lapgan_variants '' concat nearest] [--seeds 0 1 2] [--num_steps N]
   python benchmarks/sweeps.py srgan [--seeds 0 1 2]
-  python benchmarks/sweeps.py progan [--progan_data fashion_mnist emoji] [--seeds 0 1 2]
+  python benchmarks/sweeps.py progan [--progan_data fashion_mnist emoji] [--progan_schedule short] [--seeds 0 1 2]
   python benchmarks/sweeps.py stackgan [--stackgan_settings stage1 no_ca stages12] \
       [--stackgan_data mnist fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py cyclegan [--cyclegan_variants '' no_cycle no_adversarial unrolled] \
@@ -481,16 +481,19 @@ def progan(args) -> None:
   summaries), the real images' FD at the phase's resolution and the phase's time."""
   from common import load_config  # benchmarks/common.py (this script's folder is on sys.path).
   from gan_jax.families import progan as progan_family
+  schedule = args.progan_schedule
   for data in args.progan_data:
     experiment = PROGAN_EXPERIMENTS[data]
     histories = {'progressive': [], 'fixed': []}
     for seed in args.seeds:
       for side in histories:
-        workdir = os.path.join(args.root, f'progan_{data}', f'{side}_s{seed}')
-        if result(args, experiment + (':fixed' if side == 'fixed' else ''), workdir,
+        variant = '+'.join(v for v in ('fixed' if side == 'fixed' else '', schedule) if v)
+        workdir = os.path.join(args.root, f'progan_{data}' + (f'_{schedule}' if schedule else ''), f'{side}_s{seed}')
+        if result(args, experiment + (f':{variant}' if variant else ''), workdir,
                   [f'--config.seed={seed}', *_data_dir(args)]):
           histories[side].append(eval_history(workdir))
-    config = load_config(experiment)
+    config = load_config(experiment, schedule)
+    experiment += f':{schedule}' if schedule else ''
     ends = {s.start + s.steps: s for s in progan_family.stages(config)}
     phases = {step: f'{s.resolution}×{s.resolution} {"fade-in" if s.fading else "stable"}' for step, s in ends.items()}
     phases[config.train.num_steps] = phases.pop(max(phases))  # The last stage runs on to the end.
@@ -654,6 +657,8 @@ def main() -> None:
                       help='cyclegan: emoji (experiments/cyclegan_emoji.py) and/or maps (cyclegan_maps.py).')
   parser.add_argument('--progan_data', nargs='+', choices=sorted(PROGAN_EXPERIMENTS), default=['fashion_mnist'],
                       help='progan: the datasets (experiments/progan_<data>.py), each grown and fixed.')
+  parser.add_argument('--progan_schedule', choices=('', 'short'), default='',
+                      help="progan: the experiments' schedule ('' theirs: 32,000 images per phase; short: 8,000).")
   parser.add_argument('--stackgan_settings', nargs='+', choices=list(STACKGAN_SETTINGS),
                       default=['stage1', 'no_ca', 'stages12'],
                       help="stackgan: stage1 (stage I alone), no_ca (stage I without conditioning augmentation), "

@@ -22,7 +22,7 @@ classifier was trained on the same split, which makes its features of training i
 unseen ones; the real baseline shares that, the samples do not.
 """
 
-from gan_jax.config import progan_cpu_config, progan_fixed, select_variant, smoke
+from gan_jax.config import progan_cpu_config, progan_fixed, progan_short, select_variant, smoke
 
 
 def tiny(config):
@@ -51,4 +51,4 @@ def get_config(variant: str | None = None):
   config.data.pipeline = 'in_memory'
   config.progan.feature = 'noto'
   config.eval.num_samples = 600  # At most half the 1,217 training emoji: the reference and the other real images.
-  return select_variant(config, variant, {'fixed': progan_fixed, 'smoke': tiny})
+  return select_variant(config, variant, {'fixed': progan_fixed, 'short': progan_short, 'smoke': tiny})

@@ -12,7 +12,7 @@ Needs the offline dataset:
   python -m gan_jax.data.prepare fashion_mnist   (after `bash gan_jax/data/install_sources.sh` once)
 """
 
-from gan_jax.config import progan_cpu_config, progan_fixed, select_variant, smoke
+from gan_jax.config import progan_cpu_config, progan_fixed, progan_short, select_variant, smoke
 
 
 def tiny(config):
@@ -32,4 +32,4 @@ def tiny(config):
 
 def get_config(variant: str | None = None):
   config = progan_cpu_config('fashion_mnist', (4, 8, 16, 32), (64, 64, 32, 16))
-  return select_variant(config, variant, {'fixed': progan_fixed, 'smoke': tiny})
+  return select_variant(config, variant, {'fixed': progan_fixed, 'short': progan_short, 'smoke': tiny})
