@@ -7,9 +7,11 @@
 
 emoji_styles is a paired dataset (each emoji drawn by Noto Color Emoji and by OpenMoji); LAPGAN reads one feature,
 `lapgan.feature` ('noto' here, 'openmoji' in the variant), as a set of unlabelled RGB images. Three residual levels
-(64, 32, 16) and an unconditional GAN at 8x8. The evaluation gives the pictures and each level's residual RMS
-against the real residuals'; LAPGAN's evaluator does not yet read the emoji domain classifier that scores
-progan_emoji.py's and stackgan_emoji.py's samples (no Inception weights ship).
+(64, 32, 16) and an unconditional GAN at 8x8. The evaluation gives the pictures, each level's residual RMS against
+the real residuals', and the shipped emoji domain classifier's scores (no Inception weights ship), as
+progan_emoji.py's: 'classifier_fd' and 'classifier_kid' of 600 samples against 600 training emoji of the feature
+spread evenly over the split, and 'classifier_fd_real', 600 other such emoji's FD (the floor;
+`domain_classifier.feature_scorer`).
 """
 
 from gan_jax.config import lapgan_config, lapgan_smoke, select_variant
@@ -28,7 +30,7 @@ def get_config(variant: str | None = None):
   config.train.log_every_steps = 100
   config.train.eval_every_steps = 1000
   config.train.checkpoint_every_steps = 1000
-  config.eval.num_samples = 160
+  config.eval.num_samples = 600  # At most half the 1,217 training emoji: the reference and the other real images.
   return select_variant(config, variant, VARIANTS)
 
 
@@ -40,7 +42,7 @@ def openmoji(config):
 def smoke(config):
   config.data.resolution = 32
   config.lapgan.sizes = (32, 16, 8)
-  return lapgan_smoke(config, batch_size=8, num_samples=16)
+  return lapgan_smoke(config, batch_size=8, num_samples=80)  # More than the classifier's 64 features: an FD.
 
 
 VARIANTS = {'openmoji': openmoji, 'smoke': smoke}

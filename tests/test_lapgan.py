@@ -249,3 +249,28 @@ def test_fashion_mnist_smoke_run_scores_samples_and_real_images_with_the_classif
   assert 0.0 <= final['accepted_fraction'] <= 1.0
   # Real test garments: most are taken for a class with probability > 0.9 by the classifier that scores them.
   assert final['accepted_fraction_real'] > 0.6
+
+
+def test_emoji_samples_are_scored_by_the_emoji_classifier_on_spread_real_images(image_sets_dir):
+  """LAPGAN's emoji evaluation (an untrained pyramid: the scoring is under test) against FD computed here with
+  numpy/scipy from the classifier's features: the samples against the training emoji spread evenly over the split,
+  and the floor, other spread emoji against the same."""
+  from gan_jax import data
+  from gan_jax.evaluation import domain_classifier
+  from tests.test_progan import frechet_distance
+  config = load(os.path.join(ROOT, 'experiments', 'lapgan_emoji.py')).get_config('smoke')
+  config.data.data_dir = image_sets_dir('emoji_styles')
+  dataset = data.make_dataset(config.data)
+  state = lapgan.create_lapgan_state(config, jax.random.key(0), dataset)
+  metrics, _ = lapgan.make_lapgan_evaluator(config, dataset)(state)
+  num = config.eval.num_samples
+  classifier = domain_classifier.shipped_classifier('emoji_styles')
+  key = jax.random.fold_in(jax.random.fold_in(jax.random.key(config.seed), lapgan.EVAL_STREAM), 0)  # One chunk.
+  fake = classifier.features(np.clip(np.asarray(lapgan.make_pyramid_sampler(config)(state, key, num)[-1]), -1, 1))
+  noto = dataset.host_arrays()['noto'].astype(np.float64) / 127.5 - 1.0
+  spread = np.linspace(0, len(noto) - 1, 2 * num).round().astype(int)
+  real, other = (classifier.features(noto[spread[i::2]].astype(np.float32)) for i in (0, 1))
+  np.testing.assert_allclose(metrics['classifier_fd'], frechet_distance(real, fake), rtol=1e-4)
+  np.testing.assert_allclose(metrics['classifier_fd_real'], frechet_distance(real, other), rtol=1e-4)
+  assert metrics['classifier_fd_real'] < metrics['classifier_fd'] and metrics['classifier_kid'] > 0
+  assert 'accepted_fraction' not in metrics  # Style x subject classes: no real-class acceptance.

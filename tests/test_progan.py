@@ -17,7 +17,7 @@ import scipy.linalg
 from gan_jax import checkpoint, families, objectives, train
 from gan_jax.config import ConfigError
 from gan_jax.data import make_dataset
-from gan_jax.evaluation import plots
+from gan_jax.evaluation import domain_classifier, plots
 from gan_jax.evaluation.evaluator import EVAL_SEED_TAG
 from gan_jax.families import progan
 from gan_jax.models import progan as models
@@ -416,15 +416,14 @@ def frechet_distance(a, b):
 
 
 def test_spread_reference_images_are_disjoint_and_cover_the_split():
-  real, other = progan.spread_indices(1217, 600)
+  real, other = domain_classifier.spread_indices(1217, 600)
   assert len(set(real)) == len(set(other)) == 600 and not set(real) & set(other)
   assert real[0] == 0 and other[-1] == 1216 and np.all(np.diff(real) >= 2) and np.all(np.diff(other) >= 2)
   with pytest.raises(ValueError, match='need 1 <= num <= 608'):
-    progan.spread_indices(1217, 609)
+    domain_classifier.spread_indices(1217, 609)
 
 
 def test_emoji_smoke_run_grows_and_scores_with_the_emoji_classifier_on_spread_real_images(tmp_path, image_sets_dir):
-  from gan_jax.evaluation import domain_classifier
   config = load(os.path.join(ROOT, 'experiments', 'progan_emoji.py')).get_config('smoke')
   config.data.data_dir = image_sets_dir('emoji_styles')
   config.train.num_steps = config.train.eval_every_steps = 10  # The stable 4x4 stage and the 8x8 fade-in.

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gan_jax.data.in_memory import to_unit_range
 from gan_jax.evaluation import feature_metrics
 from gan_jax.evaluation.digits import DigitClassifier, info_path, load_params, sha256_of_file
 
@@ -146,3 +147,36 @@ def shipped_classifier(dataset: str) -> DomainClassifier | None:
 def frechet_distance(classifier: DomainClassifier, images1: ArrayLike, images2: ArrayLike) -> float:
   """FD between Gaussians fitted to the classifier's features of two image sets (`feature_metrics`' FID rules)."""
   return feature_metrics.frechet_distance_from_features(classifier.features(images1), classifier.features(images2))
+
+
+def spread_indices(total: int, num: int) -> tuple[np.ndarray, np.ndarray]:
+  """Two disjoint sets of `num` example indices, each spread evenly over a split of `total` (2 num <= total): the
+  even and the odd entries of 2 num evenly spaced indices. emoji_styles' splits are in code-point order (faces
+  first, then animals, vehicles, ...), so the split's first images would be a content-biased reference."""
+  if not 1 <= num <= total // 2:
+    raise ValueError(f'Two disjoint sets of {num} among {total} examples: need 1 <= num <= {total // 2}.')
+  indices = np.linspace(0, total - 1, 2 * num).round().astype(int)  # Steps of >= 2: distinct after rounding.
+  return indices[0::2], indices[1::2]
+
+
+def feature_scorer(dataset: str, images: np.ndarray, num: int) -> tuple[Callable, Callable, np.ndarray]:
+  """How a generator of one feature of `dataset` (e.g. emoji_styles' Noto emoji: `images`, uint8 NHWC, the training
+  split's) is scored with the dataset's shipped classifier: (score(samples) -> {'classifier_fd', 'classifier_kid',
+  'classifier_kid_std'}, fd(images) -> float, other) against min(num, N // 2) of the N images spread evenly over the
+  split; `other`, as many others disjoint from them and spread likewise (`spread_indices`) in [-1, 1], are the real
+  images whose FD is a generator's floor. LAPGAN and Progressive GAN score their emoji with it."""
+  classifier = shipped_classifier(dataset)
+  real_at, other_at = spread_indices(len(images), min(num, len(images) // 2))
+  real_features = classifier.features(images[real_at])
+  other = np.asarray(to_unit_range(images[other_at]))  # As the families read their images.
+
+  def score(samples):
+    features = classifier.features(samples)
+    kid, kid_std = feature_metrics.kernel_inception_distance(real_features, features)
+    return {'classifier_fd': feature_metrics.frechet_distance_from_features(real_features, features),
+            'classifier_kid': kid, 'classifier_kid_std': kid_std}
+
+  def fd(x):
+    return feature_metrics.frechet_distance_from_features(real_features, classifier.features(x))
+
+  return score, fd, other

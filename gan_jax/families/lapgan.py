@@ -338,13 +338,38 @@ def level_pictures(images: list[np.ndarray], rows: int) -> np.ndarray:
   return plots.image_grid(tiles, rows, len(images))
 
 
+def _scorer(config: ml_collections.ConfigDict, dataset, real: np.ndarray):
+  """score(finest samples) -> metrics with the dataset's shipped classifier (see `make_lapgan_evaluator`), or None
+  for a dataset with none."""
+  c = config.lapgan
+  num = config.eval.num_samples
+  tfds_name = data.IMAGE_DATASETS.get(config.data.name, ('', False))[0]
+  if tfds_name in data.CLASSIFIED_DATASETS:
+    from gan_jax.evaluation import digits
+    classifier = digits.load_digit_classifier(tfds_name)
+    accepted_real = acceptance(classifier(real_images(config, dataset, num, config.eval.test_split))[0],
+                               c.accept_threshold)
+    return lambda samples: {**digits.digit_scores(samples, real, classifier),
+                            'accepted_fraction': acceptance(classifier(samples)[0], c.accept_threshold),
+                            'accepted_fraction_real': accepted_real}
+  from gan_jax.evaluation import domain_classifier
+  if config.data.name in data.PAIRED_DATASETS and config.data.name in domain_classifier.WEIGHTS_BY_DATASET:
+    score, fd, other = domain_classifier.feature_scorer(config.data.name, dataset.host_arrays()[c.feature], num)
+    floor = fd(other)
+    return lambda samples: {**score(samples), 'classifier_fd_real': floor}
+  return None
+
+
 def make_lapgan_evaluator(config: ml_collections.ConfigDict, dataset):
   """`evaluate(state) -> (metrics, pictures)` on `eval.num_samples` samples from the run's fixed evaluation key.
 
   Metrics: for a dataset with a shipped classifier, `digits.digit_scores` of the finest samples against the first
   real training images ('classifier_is', 'classifier_fd', 'classifier_kid', ...), 'accepted_fraction' (see
-  `acceptance`) and 'accepted_fraction_real' on the first test images (computed once); for every dataset
-  'residual_rms_ratio_k' (k < K): the RMS of level k's generated residuals over the real ones'.
+  `acceptance`) and 'accepted_fraction_real' on the first test images (computed once); for a feature of a dataset
+  with a shipped domain classifier (emoji_styles), `domain_classifier.feature_scorer`'s 'classifier_fd' and
+  'classifier_kid' against training images of the feature spread over the split, and 'classifier_fd_real', other
+  such images' FD (computed once: the floor); for every dataset 'residual_rms_ratio_k' (k < K): the RMS of level
+  k's generated residuals over the real ones'.
 
   Pictures: 'samples' (a grid_rows x grid_rows grid of finest samples) and 'levels' (grid_rows samples, one row
   each, with their images at every level, coarse to fine).
@@ -357,18 +382,7 @@ def make_lapgan_evaluator(config: ml_collections.ConfigDict, dataset):
   real = real_images(config, dataset, num)
   real_rms = [float(np.sqrt(np.mean(np.asarray(h) ** 2)))
               for h in lap.laplacian_pyramid(jnp.asarray(real), levels, c.upsample)[:-1]]
-  scorer = None
-  tfds_name = data.IMAGE_DATASETS.get(config.data.name, ('', False))[0]
-  if tfds_name in data.CLASSIFIED_DATASETS:
-    from gan_jax.evaluation import digits
-    classifier = digits.load_digit_classifier(tfds_name)
-    test = real_images(config, dataset, num, config.eval.test_split)
-    accepted_real = acceptance(classifier(test)[0], c.accept_threshold)
-
-    def scorer(samples):
-      return {**digits.digit_scores(samples, real, classifier),
-              'accepted_fraction': acceptance(classifier(samples)[0], c.accept_threshold),
-              'accepted_fraction_real': accepted_real}
+  scorer = _scorer(config, dataset, real)
 
   def evaluate(state: TrainState):
     chunks = [sample(state, jax.random.fold_in(key, i), min(EVAL_CHUNK, num - i)) for i in range(0, num, EVAL_CHUNK)]

@@ -31,7 +31,8 @@ as a set of single images (`families.feature_sampler`, as LAPGAN reads it).
 Evaluation: samples of the EMA generator at the stage's alpha, upsampled (nearest) to `data.resolution`, scored on
 classified datasets by the shipped digit classifier (IS, FD, KID on its features, against the first real images),
 and on a feature of a dataset with a shipped domain classifier (emoji_styles) by that classifier (FD and KID on its
-features, against real training images of the feature spread evenly over the split: see `spread_indices`), beside
+features, against real training images of the feature spread evenly over the split: see
+`domain_classifier.feature_scorer`), beside
 'real_fd_at_resolution': the same FD for other real images box-filtered to the stage's resolution and upsampled
 back, the best a generator at that resolution can reach. 'stage_seconds' is the time since the previous evaluation,
 less the evaluations' own time.
@@ -370,16 +371,6 @@ def generate(config: ml_collections.ConfigDict, state: TrainState, z: jax.Array)
                          for i in range(0, len(z), EVAL_CHUNK)])
 
 
-def spread_indices(total: int, num: int) -> tuple[np.ndarray, np.ndarray]:
-  """Two disjoint sets of `num` example indices, each spread evenly over a split of `total` (2 num <= total): the
-  even and the odd entries of 2 num evenly spaced indices. emoji_styles' splits are in code-point order (faces
-  first, then animals, vehicles, ...), so the split's first images would be a content-biased reference."""
-  if not 1 <= num <= total // 2:
-    raise ValueError(f'Two disjoint sets of {num} among {total} examples: need 1 <= num <= {total // 2}.')
-  indices = np.linspace(0, total - 1, 2 * num).round().astype(int)  # Steps of >= 2: distinct after rounding.
-  return indices[0::2], indices[1::2]
-
-
 def digit_scorer(config: ml_collections.ConfigDict, dataset, tfds_name: str):
   """(score(samples) -> metrics, fd(images) -> float, other real images) for a dataset of the shipped digit
   classifier: its IS, FD and KID against the split's first `eval.num_samples` images; the next as many are the
@@ -393,34 +384,9 @@ def digit_scorer(config: ml_collections.ConfigDict, dataset, tfds_name: str):
           lambda images: digits.digit_scores(images, real, classifier, kid=False)['classifier_fd'], other)
 
 
-def domain_scorer(config: ml_collections.ConfigDict, dataset):
-  """(score(samples) -> metrics, fd(images) -> float, other real images) for a feature of a dataset with a shipped
-  domain classifier (emoji_styles; it reads 32x32 images, resizing others to that side bilinearly, antialiased):
-  'classifier_fd' and 'classifier_kid' (and its std) of the samples against min(eval.num_samples, N // 2) training
-  images of `progan.feature` spread evenly over the split's N; as many others, disjoint from them and spread
-  likewise, are the other real images of 'real_fd_at_resolution' (`spread_indices`)."""
-  from gan_jax.evaluation import domain_classifier, feature_metrics
-  classifier = domain_classifier.shipped_classifier(config.data.name)
-  images = dataset.host_arrays()[config.progan.feature]
-  real_at, other_at = spread_indices(len(images), min(config.eval.num_samples, len(images) // 2))
-  real_features = classifier.features(np.asarray(to_unit_range(images[real_at])))
-  other = np.asarray(to_unit_range(images[other_at]))
-
-  def score(samples):
-    features = classifier.features(samples)
-    kid, kid_std = feature_metrics.kernel_inception_distance(real_features, features)
-    return {'classifier_fd': feature_metrics.frechet_distance_from_features(real_features, features),
-            'classifier_kid': kid, 'classifier_kid_std': kid_std}
-
-  def fd(x):
-    return feature_metrics.frechet_distance_from_features(real_features, classifier.features(x))
-
-  return score, fd, other
-
-
 def make_progan_evaluator(config: ml_collections.ConfigDict, dataset):
   """`evaluate(state) -> (metrics, pictures)`: the stage, alpha, the time since the last evaluation, and on
-  datasets with a shipped classifier (`digit_scorer`, `domain_scorer`) its scores of the samples beside those of
+  datasets with a shipped classifier (`digit_scorer`, `domain_classifier.feature_scorer`) its scores of the samples beside those of
   real images at the stage's resolution (see the module docstring)."""
   from gan_jax.evaluation import domain_classifier
   num = config.eval.num_samples
@@ -432,7 +398,8 @@ def make_progan_evaluator(config: ml_collections.ConfigDict, dataset):
   if tfds_name in data.CLASSIFIED_DATASETS and not stacked:
     score, fd, other = digit_scorer(config, dataset, tfds_name)
   elif config.data.name in data.PAIRED_DATASETS and config.data.name in domain_classifier.WEIGHTS_BY_DATASET:
-    score, fd, other = domain_scorer(config, dataset)
+    score, fd, other = domain_classifier.feature_scorer(
+        config.data.name, dataset.host_arrays()[config.progan.feature], config.eval.num_samples)
   floors = {}
   clock = {'last': time.perf_counter()}
 
