@@ -11,7 +11,8 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
   python benchmarks/sweeps.py dbn [--dbn_variants '' fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py ppgn [--ppgn_variants '' fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py pix2pix [--pix2pix_variants '' l1_only cgan_only l1_gan patch16 pixel map_to_image]
-  python benchmarks/sweeps.py lapgan [--lapgan_variants '' concat nearest] [--seeds 0 1 2] [--num_steps N]
+  python benchmarks/sweeps.py lapgan [--lapgan_data fashion_mnist emoji] [--lapgan_variants '' concat nearest] \
+      [--seeds 0 1 2] [--num_steps N]
   python benchmarks/sweeps.py srgan [--seeds 0 1 2]
   python benchmarks/sweeps.py progan [--progan_data fashion_mnist emoji] [--progan_schedule short] [--seeds 0 1 2]
   python benchmarks/sweeps.py stackgan [--stackgan_settings stage1 no_ca stages12] \
@@ -396,9 +397,17 @@ def dcgan_acceptance(workdir: str, seed: int, data_dir: str, num: int, threshold
 
 
 def lapgan(args) -> None:
-  """LAPGAN on Fashion-MNIST by variant beside DCGAN (experiments/dcgan_fashion_mnist.py, a similar parameter
-  count) for the same number of steps of batch 64, seed-major: the classifier's IS, FD and KID, and the fraction of
-  samples it accepts as a garment with probability > 0.9 (the same fraction for real test images in the last row)."""
+  """LAPGAN by variant beside a DCGAN of a similar parameter count for the same number of steps, seed-major, per
+  dataset of --lapgan_data. Fashion-MNIST (batch 64; DCGAN: experiments/dcgan_fashion_mnist.py): the classifier's
+  IS, FD and KID, and the fraction of samples it accepts as a garment with probability > 0.9 (the same fraction for
+  real test images in the last row). Emoji (experiments/lapgan_emoji.py; DCGAN: its `dcgan` variant, the coarsest
+  GAN alone on the whole image): the emoji domain classifier's FD and KID, and the FD of other real emoji (the
+  floor) in the last row."""
+  for data in args.lapgan_data:
+    (lapgan_emoji_sweep if data == 'emoji' else lapgan_fashion_mnist)(args)
+
+
+def lapgan_fashion_mnist(args) -> None:
   steps = args.num_steps or LAPGAN_STEPS
   overrides = [*_data_dir(args), '--config.eval.num_samples=2000']
   results = {variant: [] for variant in [*args.lapgan_variants, 'dcgan']}
@@ -427,6 +436,33 @@ def lapgan(args) -> None:
   if real:
     rows.append(f'| real test images (2,000) | – | – | – | – | – | {real[0]:.3f} | – |')
   print('\n'.join(rows))
+
+
+def lapgan_emoji_sweep(args) -> None:
+  results = {variant: [] for variant in [*args.lapgan_variants, 'dcgan']}
+  for seed in args.seeds:
+    for variant in results:
+      experiment = 'experiments/lapgan_emoji.py' + (f':{variant}' if variant else '')
+      workdir = os.path.join(args.root, 'lapgan_emoji', f'{variant or "lapgan"}_s{seed}')
+      metrics = result(args, experiment, workdir, [f'--config.seed={seed}', *_data_dir(args)])
+      if metrics:
+        results[variant].append(metrics)
+  print('\n'.join(lapgan_emoji_table(results)))
+
+
+def lapgan_emoji_table(results: dict[str, list[dict]]) -> list[str]:
+  """The emoji comparison's rows: each model's runs (`results`, by lapgan_emoji.py's variant, 'dcgan' the
+  baseline) as mean and spread of the domain classifier's FD and KID; then the real emoji's FD."""
+  labels = {'': 'LAPGAN 64-32-16-8', 'dcgan': 'DCGAN (one level, `:dcgan`)', 'openmoji': 'LAPGAN on OpenMoji'}
+  rows = ['| model | seeds | steps | classifier FD ↓ | classifier KID ↓ | ms/step |', '|' + '---|' * 6]
+  for variant, runs in results.items():
+    rows.append(f'| {labels.get(variant, variant)} | {len(runs)} | {_mean_std([r["step"] for r in runs], 0)} | '
+                f'{_mean_std([r["classifier_fd"] for r in runs])} | '
+                f'{_mean_std([r["classifier_kid"] for r in runs], 2)} | {_ms_per_step(runs)} |')
+  real = [r['classifier_fd_real'] for runs in results.values() for r in runs if 'classifier_fd_real' in r]
+  if real:
+    rows.append(f'| other real training emoji (the floor) | – | – | {real[0]:.1f} | – | – |')
+  return rows
 
 
 def srgan(args) -> None:
@@ -651,6 +687,10 @@ def main() -> None:
   parser.add_argument('--lapgan_variants', nargs='+', default=[''],
                       help="lapgan: experiments/lapgan_fashion_mnist.py's variants ('' is the paper's; concat, "
                            "nearest), each beside DCGAN.")
+  parser.add_argument('--lapgan_data', nargs='+', choices=('fashion_mnist', 'emoji'), default=['fashion_mnist'],
+                      help='lapgan: Fashion-MNIST (beside dcgan_fashion_mnist.py, for --num_steps, default 2,000) '
+                           "and/or emoji (lapgan_emoji.py beside its dcgan variant, for --num_steps or the "
+                           "experiment's).")
   parser.add_argument('--cyclegan_variants', nargs='+', default=['', 'no_cycle', 'no_adversarial'],
                       help="cyclegan: the experiments' variants ('' is CycleGAN; no_identity, unrolled).")
   parser.add_argument('--cyclegan_data', nargs='+', choices=sorted(CYCLEGAN_EXPERIMENTS), default=['emoji'],

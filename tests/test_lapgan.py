@@ -186,7 +186,8 @@ def test_acceptance_is_the_fraction_of_confident_predictions():
                             r'data.resolution=32 allows \(at most 4 levels\)'),
     (32, (28, 14, 7), r'lapgan.sizes\[0\] must equal data.resolution=32'),
     (28, (28, 14, 8), r'each level halves the one before, 14 -> 7, not 8'),
-    (28, (28,), r'at least 2 integer sides'),
+    (28, (), r'must be a non-empty tuple of integer sides'),
+    (28, (14,), r'lapgan.sizes\[0\] must equal data.resolution=28'),
 ])
 def test_a_pyramid_the_image_does_not_allow_is_refused_naming_the_field(resolution, sizes, message):
   config = load(os.path.join(ROOT, 'experiments', 'lapgan_fashion_mnist.py')).get_config('smoke')
@@ -239,6 +240,27 @@ def test_smoke_run_on_one_feature_of_a_paired_set_writes_its_metrics_and_picture
   assert levels.shape[:2] == (4 * 9 + 1, 2 * 9 + 1)  # 4 samples, one column per level at 8x8.
 
 
+def test_a_one_level_pyramid_is_a_dcgan_on_the_whole_image(tmp_path, tiny_maps):
+  """lapgan.sizes=(8,): one G (conv.ConvGenerator from z to the image) and one D, trained and scored as the pyramid
+  is; its samples are that G's image of the level's z, with no pyramid between."""
+  from gan_jax.models.conv import ConvGenerator
+  config = tiny_config(tiny_maps)
+  config.lapgan.sizes = (8,)
+  final = train_and_evaluate(config, str(tmp_path / 'run'))
+  assert final['step'] == 4 and not any(k.startswith('residual_rms_ratio') for k in final)
+  from gan_jax.sample import restore_run
+  state, _ = restore_run(config, str(tmp_path / 'run'))
+  assert sorted(state.nets) == ['d_0', 'g_0']
+  g = state.nets['g_0']
+  assert isinstance(g.module, ConvGenerator) and g.module.resolution == 8
+  key = jax.random.key(3)
+  z = lapgan.level_noise(key, 0, 0, 5, 8, config.lapgan.latent_dim)
+  assert z.shape == (5, config.lapgan.latent_dim)
+  direct = g.module.apply({'params': g.sampling_params, 'batch_stats': g.batch_stats}, z, train=False)
+  (sample,) = lapgan.make_pyramid_sampler(config)(state, key, 5)
+  np.testing.assert_array_equal(np.asarray(sample), np.asarray(direct))
+
+
 @pytest.mark.slow
 def test_fashion_mnist_smoke_run_scores_samples_and_real_images_with_the_classifier(tmp_path, offline_data_dir):
   config = load(os.path.join(ROOT, 'experiments', 'lapgan_fashion_mnist.py')).get_config('smoke')
@@ -274,3 +296,15 @@ def test_emoji_samples_are_scored_by_the_emoji_classifier_on_spread_real_images(
   np.testing.assert_allclose(metrics['classifier_fd_real'], frechet_distance(real, other), rtol=1e-4)
   assert metrics['classifier_fd_real'] < metrics['classifier_fd'] and metrics['classifier_kid'] > 0
   assert 'accepted_fraction' not in metrics  # Style x subject classes: no real-class acceptance.
+
+
+def test_the_sweeps_emoji_table_gives_each_model_its_mean_and_spread_over_seeds_then_the_floor():
+  sweeps = load(os.path.join(ROOT, 'benchmarks', 'sweeps.py'))
+  run = {'step': 1000, 'classifier_fd_real': 2.667, 'steps_per_second': 2.0}
+  rows = sweeps.lapgan_emoji_table({
+      '': [{**run, 'classifier_fd': 40.0, 'classifier_kid': 3.0}, {**run, 'classifier_fd': 42.0, 'classifier_kid': 5.0}],
+      'dcgan': [{**run, 'classifier_fd': 60.0, 'classifier_kid': 7.0, 'steps_per_second': 4.0}]})
+  # 40 and 42: mean 41, sample standard deviation sqrt(2) = 1.41; 1000 / 2 steps per second = 500 ms.
+  assert rows[2] == '| LAPGAN 64-32-16-8 | 2 | 1000 | 41.0 ± 1.4 | 4.00 ± 1.41 | 500.0 |'
+  assert rows[3] == '| DCGAN (one level, `:dcgan`) | 1 | 1000 | 60.0 | 7.00 | 250.0 |'
+  assert rows[4:] == ['| other real training emoji (the floor) | – | – | 2.7 | – | – |']

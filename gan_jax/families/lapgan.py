@@ -69,10 +69,12 @@ def max_levels(resolution: int) -> int:
 
 def validate_sizes(sizes, resolution: int) -> None:
   """The pyramid's sides against the image: sizes[0] = data.resolution, each the one before halved to an integer,
-  the coarsest at least `MIN_SIZE`; an error naming lapgan.sizes otherwise."""
-  require(isinstance(sizes, (tuple, list)) and len(sizes) >= 2
+  the coarsest at least `MIN_SIZE`; an error naming lapgan.sizes otherwise. One side is the coarsest GAN alone on
+  the whole image: a DCGAN, the baseline read and scored as the pyramid is."""
+  require(isinstance(sizes, (tuple, list)) and len(sizes) >= 1
           and all(isinstance(s, int) and not isinstance(s, bool) for s in sizes), 'lapgan.sizes',
-          f'got {sizes!r}; must be a tuple of at least 2 integer sides, finest first (28, 14, 7)')
+          f'got {sizes!r}; must be a non-empty tuple of integer sides, finest first (28, 14, 7; one side: the '
+          'coarsest GAN alone, a DCGAN)')
   require(sizes[0] == resolution, 'lapgan.sizes',
           f'got {tuple(sizes)}: the finest level is the image, so lapgan.sizes[0] must equal '
           f'data.resolution={resolution}')
