@@ -302,7 +302,8 @@ def test_the_sweeps_emoji_table_gives_each_model_its_mean_and_spread_over_seeds_
   sweeps = load(os.path.join(ROOT, 'benchmarks', 'sweeps.py'))
   run = {'step': 1000, 'classifier_fd_real': 2.667, 'steps_per_second': 2.0}
   rows = sweeps.lapgan_emoji_table({
-      '': [{**run, 'classifier_fd': 40.0, 'classifier_kid': 3.0}, {**run, 'classifier_fd': 42.0, 'classifier_kid': 5.0}],
+      '': [{**run, 'classifier_fd': 40.0, 'classifier_kid': 3.0},
+           {**run, 'classifier_fd': 42.0, 'classifier_kid': 5.0}],
       'dcgan': [{**run, 'classifier_fd': 60.0, 'classifier_kid': 7.0, 'steps_per_second': 4.0}]})
   # 40 and 42: mean 41, sample standard deviation sqrt(2) = 1.41; 1000 / 2 steps per second = 500 ms.
   assert rows[2] == '| LAPGAN 64-32-16-8 | 2 | 1000 | 41.0 ± 1.4 | 4.00 ± 1.41 | 500.0 |'

@@ -157,6 +157,16 @@ def feature_sampler(feature: str, config: ml_collections.ConfigDict, parallel) -
   return sample_real
 
 
+def feature_scorer(config: ml_collections.ConfigDict, dataset, feature: str):
+  """`domain_classifier.feature_scorer` for `feature` of the paired dataset config.data.name on
+  eval.num_samples, or None when no domain classifier ships for it (or no feature is read). LAPGAN and Progressive
+  GAN score their emoji with it."""
+  from gan_jax.evaluation import domain_classifier
+  if not feature or config.data.name not in domain_classifier.WEIGHTS_BY_DATASET:
+    return None
+  return domain_classifier.feature_scorer(config.data.name, dataset.host_arrays()[feature], config.eval.num_samples)
+
+
 def validate_feature(feature: str, field: str, data_name: str) -> None:
   """The feature a family of single images reads (`field`, e.g. 'lapgan.feature'): one of a paired dataset's
   features, '' for a single-image dataset.

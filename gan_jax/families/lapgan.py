@@ -31,8 +31,8 @@ from gan_jax import data, objectives, optim
 from gan_jax.config import choice, int_at_least, require
 from gan_jax.data.in_memory import to_unit_range
 from gan_jax.evaluation import plots
-from gan_jax.families import (EVAL_STREAM, Family, _with_split, feature_sampler, real_sampler, validate_feature,
-                              validate_terms, validate_training)
+from gan_jax.families import (EVAL_STREAM, Family, _with_split, feature_sampler, feature_scorer, real_sampler,
+                              validate_feature, validate_terms, validate_training)
 from gan_jax.models import lapgan as lap
 from gan_jax.models.conv import ConvDiscriminator, ConvGenerator
 from gan_jax.objectives import Context, GANObjective
@@ -354,12 +354,12 @@ def _scorer(config: ml_collections.ConfigDict, dataset, real: np.ndarray):
     return lambda samples: {**digits.digit_scores(samples, real, classifier),
                             'accepted_fraction': acceptance(classifier(samples)[0], c.accept_threshold),
                             'accepted_fraction_real': accepted_real}
-  from gan_jax.evaluation import domain_classifier
-  if config.data.name in data.PAIRED_DATASETS and config.data.name in domain_classifier.WEIGHTS_BY_DATASET:
-    score, fd, other = domain_classifier.feature_scorer(config.data.name, dataset.host_arrays()[c.feature], num)
-    floor = fd(other)
-    return lambda samples: {**score(samples), 'classifier_fd_real': floor}
-  return None
+  scored = feature_scorer(config, dataset, c.feature)
+  if scored is None:
+    return None
+  score, fd, other = scored
+  floor = fd(other)
+  return lambda samples: {**score(samples), 'classifier_fd_real': floor}
 
 
 def make_lapgan_evaluator(config: ml_collections.ConfigDict, dataset):
@@ -368,7 +368,7 @@ def make_lapgan_evaluator(config: ml_collections.ConfigDict, dataset):
   Metrics: for a dataset with a shipped classifier, `digits.digit_scores` of the finest samples against the first
   real training images ('classifier_is', 'classifier_fd', 'classifier_kid', ...), 'accepted_fraction' (see
   `acceptance`) and 'accepted_fraction_real' on the first test images (computed once); for a feature of a dataset
-  with a shipped domain classifier (emoji_styles), `domain_classifier.feature_scorer`'s 'classifier_fd' and
+  with a shipped domain classifier (emoji_styles), `families.feature_scorer`'s 'classifier_fd' and
   'classifier_kid' against training images of the feature spread over the split, and 'classifier_fd_real', other
   such images' FD (computed once: the floor); for every dataset 'residual_rms_ratio_k' (k < K): the RMS of level
   k's generated residuals over the real ones'.

@@ -31,11 +31,10 @@ as a set of single images (`families.feature_sampler`, as LAPGAN reads it).
 Evaluation: samples of the EMA generator at the stage's alpha, upsampled (nearest) to `data.resolution`, scored on
 classified datasets by the shipped digit classifier (IS, FD, KID on its features, against the first real images),
 and on a feature of a dataset with a shipped domain classifier (emoji_styles) by that classifier (FD and KID on its
-features, against real training images of the feature spread evenly over the split: see
-`domain_classifier.feature_scorer`), beside
-'real_fd_at_resolution': the same FD for other real images box-filtered to the stage's resolution and upsampled
-back, the best a generator at that resolution can reach. 'stage_seconds' is the time since the previous evaluation,
-less the evaluations' own time.
+features, against real training images of the feature spread evenly over the split:
+`domain_classifier.feature_scorer`), beside 'real_fd_at_resolution': the same FD for other real images
+box-filtered to the stage's resolution and upsampled back, the best a generator at that resolution can reach.
+'stage_seconds' is the time since the previous evaluation, less the evaluations' own time.
 """
 
 import dataclasses
@@ -52,8 +51,8 @@ from gan_jax.config import int_at_least, require
 from gan_jax.data.in_memory import to_unit_range
 from gan_jax.evaluation import plots
 from gan_jax.evaluation.evaluator import EVAL_SEED_TAG
-from gan_jax.families import (Family, feature_sampler, real_sampler, validate_feature, validate_terms,
-                              validate_training)
+from gan_jax.families import (Family, feature_sampler, feature_scorer, real_sampler, validate_feature,
+                              validate_terms, validate_training)
 from gan_jax.models import progan as models
 from gan_jax.noise import NoiseSpec
 from gan_jax.objectives import Context, GANObjective
@@ -386,20 +385,15 @@ def digit_scorer(config: ml_collections.ConfigDict, dataset, tfds_name: str):
 
 def make_progan_evaluator(config: ml_collections.ConfigDict, dataset):
   """`evaluate(state) -> (metrics, pictures)`: the stage, alpha, the time since the last evaluation, and on
-  datasets with a shipped classifier (`digit_scorer`, `domain_classifier.feature_scorer`) its scores of the samples beside those of
-  real images at the stage's resolution (see the module docstring)."""
-  from gan_jax.evaluation import domain_classifier
+  datasets with a shipped classifier (`digit_scorer`, `families.feature_scorer`) its scores of the samples beside
+  those of real images at the stage's resolution (see the module docstring)."""
   num = config.eval.num_samples
   key = jax.random.fold_in(jax.random.key(config.seed), EVAL_SEED_TAG)
   z = jax.random.normal(key, (num, config.progan.latent_dim))
   rows = config.eval.grid_rows
   tfds_name, stacked = data.IMAGE_DATASETS.get(config.data.name, ('', False))
-  score = None
-  if tfds_name in data.CLASSIFIED_DATASETS and not stacked:
-    score, fd, other = digit_scorer(config, dataset, tfds_name)
-  elif config.data.name in data.PAIRED_DATASETS and config.data.name in domain_classifier.WEIGHTS_BY_DATASET:
-    score, fd, other = domain_classifier.feature_scorer(
-        config.data.name, dataset.host_arrays()[config.progan.feature], config.eval.num_samples)
+  score, fd, other = (digit_scorer(config, dataset, tfds_name) if tfds_name in data.CLASSIFIED_DATASETS and not stacked
+                      else feature_scorer(config, dataset, config.progan.feature)) or (None, None, None)
   floors = {}
   clock = {'last': time.perf_counter()}
 
