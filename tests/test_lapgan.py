@@ -298,6 +298,22 @@ def test_emoji_samples_are_scored_by_the_emoji_classifier_on_spread_real_images(
   assert 'accepted_fraction' not in metrics  # Style x subject classes: no real-class acceptance.
 
 
+def test_the_emoji_classifier_takes_blank_and_noise_images_for_noto_so_lapgan_reports_no_acceptance_on_emoji():
+  """Why emoji has no acceptance fraction: the classifier's subject half is weak (0.55 held out), and its style half
+  gives blank, grey and uniform-noise images P(Noto) > 0.9 (its Noto class is "not OpenMoji"), so "accepted as a Noto
+  emoji" would accept an untrained generator. P(style) is the sum of that style's softmax classes, here in numpy."""
+  from gan_jax.evaluation import domain_classifier
+  classifier = domain_classifier.shipped_classifier('emoji_styles')
+  bins = len(domain_classifier.LABELS['emoji_styles'].bins)
+  images = np.concatenate([np.full((4, 64, 64, 3), level, np.uint8) for level in (0, 128, 255)]
+                          + [np.random.default_rng(0).integers(0, 256, (8, 64, 64, 3), dtype=np.uint8)])
+  logits = classifier(images)[0].astype(np.float64)
+  probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+  probabilities /= probabilities.sum(axis=1, keepdims=True)
+  noto = probabilities[:, bins:].sum(axis=1)  # Classes style * bins + bin; Noto is style 1.
+  assert np.all(noto > 0.9), noto
+
+
 def test_the_sweeps_emoji_table_gives_each_model_its_mean_and_spread_over_seeds_then_the_floor():
   sweeps = load(os.path.join(ROOT, 'benchmarks', 'sweeps.py'))
   run = {'step': 1000, 'classifier_fd_real': 2.667, 'steps_per_second': 2.0}
