@@ -14,14 +14,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow (used by clu an
 from absl import app, flags, logging  # noqa: E402
 import jax  # noqa: E402
 
-from gan_jax import console  # noqa: E402
-
-with console.native_info_to_log():  # TensorFlow's start-up lines go to the log file.
-  import tensorflow as tf  # noqa: E402
-
 from gan_jax import config as config_lib  # noqa: E402
-from gan_jax import workdir as workdir_lib  # noqa: E402
-from gan_jax import checkpoint, parallel, train  # noqa: E402
+from gan_jax import console, parallel, validation  # noqa: E402
 from gan_jax.cli import USAGE_ERROR, check_workdir, parse_flags  # noqa: E402  (defines --config and --workdir)
 
 FLAGS = flags.FLAGS
@@ -42,14 +36,21 @@ def main(argv: list[str]) -> None:
     sys.exit(USAGE_ERROR)
   console.hold_log_records()  # JAX logs at INFO as it starts.
   config = FLAGS.config
-  tf.config.experimental.set_visible_devices([], 'GPU')  # TensorFlow must not take the accelerators' memory.
   try:
     parallel.initialize_distributed(config.parallel)  # Before anything asks JAX for its devices.
+    # The config's checks before TensorFlow and the training code load (about 10 s on 2 cores): a typo is refused
+    # at once. TensorFlow's start-up lines (images' checks read the disk through it) go to the log file.
+    with console.native_info_to_log():
+      validation.validate(config, parallel.device_count(config.parallel.mode), jax.process_count())
   except config_lib.ConfigError as error:
     print(f'error: {error}', file=sys.stderr)
     sys.exit(USAGE_ERROR)
   workdir = FLAGS.workdir or default_workdir(FLAGS['config'].config_filename)
   check_workdir(workdir)  # Before anything is compiled; creates nothing.
+  with console.native_info_to_log():
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.experimental.set_visible_devices([], 'GPU')  # TensorFlow must not take the accelerators' memory.
+  from gan_jax import checkpoint, train, workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   console.log_to_workdir(workdir, jax.process_index())
   logging.info('JAX process %d of %d; local devices: %s', jax.process_index(), jax.process_count(),
                jax.local_devices())
