@@ -1,6 +1,8 @@
 """Test setup: 8 fake CPU devices for the parallel tests, and fast compiles for tiny models."""
 
+import getpass
 import os
+import tempfile
 
 # Must happen before JAX is imported anywhere.
 # Each fake device computes on one thread: with Eigen's shared intra-op pool, 7 devices waiting in an all-reduce can
@@ -8,13 +10,20 @@ import os
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=8 --xla_cpu_multi_thread_eigen=false').strip()
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# Set here, so that the commands the tests start (`python -m gan_jax.main`, the pod's processes) inherit them too:
+# - halve compile time (the tests check numerics, not XLA's optimisations);
+# - one persistent compilation cache for the run, its xdist workers and those commands: the suite compiles the same
+#   small programs again and again (every smoke run and its resume, every main command), and a hit reads the
+#   executable back instead of compiling it.
+os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', '1')
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', os.path.join(tempfile.gettempdir(), f'pytest-of-{getpass.getuser()}',
+                                                                'gan_jax_compilation_cache'))
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.1')
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update('jax_platforms', 'cpu')
-# Halves compile time; the tests check numerics, not XLA's optimisations.
-jax.config.update('jax_disable_most_optimizations', True)
 
 
 @pytest.fixture
