@@ -32,6 +32,7 @@ def tiny_dcgan(data_dir, num_steps=20, **loss):
   return config
 
 
+@pytest.mark.slow  # CI runs the main command in test_train and trains DCGANs on images in process.
 def test_main_command_trains_dcgan_on_digits(tmp_path, data_dir):
   workdir = tmp_path / 'run'
   command = [sys.executable, '-m', 'gan_jax.main', '--config', os.path.join(ROOT, 'experiments/dcgan_digits.py:smoke'),
@@ -60,9 +61,10 @@ def test_digits_run_resumes_bit_for_bit(tmp_path, data_dir):
                split.nets['g'].batch_stats, whole.nets['g'].batch_stats)
 
 
+# CI keeps the Wasserstein critic with its penalty under the unrolled G loss; the losses' values are in test_losses.
 @pytest.mark.parametrize('name,gradient_penalty', [
-    ('hinge', 0.0),
-    ('least_squares', 0.0),
+    pytest.param('hinge', 0.0, marks=pytest.mark.slow),
+    pytest.param('least_squares', 0.0, marks=pytest.mark.slow),
     ('wasserstein', 10.0),
 ])
 def test_every_loss_trains_a_dcgan_with_finite_losses(tmp_path, data_dir, name, gradient_penalty):
@@ -85,6 +87,7 @@ def test_unrolled_gan_on_stacked_digits_reports_modes(tmp_path, data_dir):
   assert 0 <= final['kl_to_uniform'] <= np.log(1000) + 1e-9
 
 
+@pytest.mark.slow  # CI counts modes on the 16x16 stacked digits (above) and trains on the offline MNIST (below).
 def test_stacked_mnist_experiment_trains_and_counts_modes_at_28(tmp_path, offline_data_dir):
   from tests.test_experiments import load
   config = load(os.path.join(ROOT, 'experiments', 'unrolled_stacked.py')).get_config('smoke')
