@@ -126,11 +126,13 @@ def test_networks_compute_the_same_under_the_cpu_forms_as_under_the_native_ones(
     out = out['logits'] if isinstance(out, dict) else out
     return jnp.sum(jnp.sin(3.0 * out))
 
-  cpu = jax.value_and_grad(loss, (0, 1))(variables, x)
+  # Compiled whole: op by op, the networks' hundreds of small ops each compile on their own (twice as slow). Each form
+  # is its own jit, traced inside its own platform policy.
+  cpu = jax.jit(jax.value_and_grad(loss, (0, 1)))(variables, x)
   with mock.patch.object(platform, 'upconvolution_method', lambda features: 'transpose'), \
        mock.patch.object(platform, 'space_to_depth_gradients', lambda: False), \
        mock.patch.object(platform, 'pad_reflected_convolutions', lambda: False):
-    native = jax.value_and_grad(loss, (0, 1))(variables, x)
+    native = jax.jit(jax.value_and_grad(loss, (0, 1)))(variables, x)
   np.testing.assert_allclose(cpu[0], native[0], rtol=1e-5, atol=1e-5)
   # Gradients that are zero in exact arithmetic (a bias before a norm) differ by rounding only (up to 4e-4 seen
   # in the ResNet generator, whose other gradients are O(1)): an absolute tolerance on the scale of the largest.
