@@ -79,11 +79,13 @@ def _run_prepare(*args, env=None):
                         env={**os.environ, **(env or {})}, timeout=300)
 
 
-def test_prepare_rejects_an_unknown_name(tmp_path):
-  result = _run_prepare('mnistt', '--data_dir', str(tmp_path))
+def test_prepare_rejects_an_unknown_name_before_preparing_any(tmp_path):
+  result = _run_prepare('sklearn_digits', 'mnistt', '--data_dir', str(tmp_path))
   assert result.returncode == 2
   assert "'mnistt'" in result.stderr and 'fashion_mnist' in result.stderr and 'sklearn_digits' in result.stderr
-  assert os.listdir(tmp_path) == []
+  assert os.listdir(tmp_path) == []  # Not even the valid name before it.
+  # The names the refusal lists are the builders'.
+  assert tuple(prepare.offline_builders()) == prepare.OFFLINE_DATASETS
 
 
 def test_missing_and_damaged_sources_say_how_to_reinstall_and_write_nothing(tmp_path):

@@ -41,6 +41,12 @@ def prepare_command(name: str) -> str:
   return f'python -m gan_jax.data.prepare {name}'
 
 
+def check_name(name: str) -> None:
+  """A ValueError naming the accepted names unless `name` has an offline builder (without importing TensorFlow)."""
+  if name not in OFFLINE_DATASETS:
+    raise ValueError(f'Dataset {name!r} has no offline builder; accepted names: {", ".join(OFFLINE_DATASETS)}')
+
+
 def prepare(name: str, data_dir: str | None = None) -> str:
   """Prepares the offline dataset `name` in `data_dir` unless it is prepared there already.
 
@@ -51,11 +57,10 @@ def prepare(name: str, data_dir: str | None = None) -> str:
     ValueError: an unknown name, naming the accepted ones.
     sources.SourceError: a source file is missing or damaged.
   """
+  check_name(name)
   import tensorflow_datasets as tfds
   from gan_jax.data import images
   builders = offline_builders()
-  if name not in builders:
-    raise ValueError(f'Dataset {name!r} has no offline builder; accepted names: {", ".join(builders)}')
   builder = builders[name](data_dir=images.resolve_data_dir(data_dir))
   if not builder.is_prepared():
     if hasattr(builder, 'check_sources'):
@@ -75,6 +80,12 @@ def main(argv: list[str]) -> None:
     sys.exit(f'Usage: python -m gan_jax.data.prepare NAME [NAME ...] [--data_dir DIR]; NAME is one of '
              f'{", ".join(OFFLINE_DATASETS)}')
   from gan_jax.data import sources
+  for name in names:  # Every name checked before anything is prepared, and before TensorFlow loads.
+    try:
+      check_name(name)
+    except ValueError as error:
+      print(f'error: {error}', file=sys.stderr)
+      sys.exit(2)
   for name in names:
     try:
       path = prepare(name, FLAGS.data_dir)
