@@ -133,7 +133,9 @@ def _structured(config, variant):
   return config
 
 
-@pytest.mark.parametrize('variant', ['batch_norm', 'conditional_ac_info', 'virtual_batch_norm'])
+# The plain DCGAN under -m slow: the conditional variant is the same batch-normed DCGAN with more on it.
+@pytest.mark.parametrize('variant', [pytest.param('batch_norm', marks=pytest.mark.slow), 'conditional_ac_info',
+                                     'virtual_batch_norm'])
 def test_dcgan_variants_under_a_mesh_match_one_device(tmp_path, variant):
   from gan_jax.families.gan import create_gan_state
   config = _structured(_dcgan_on_digits(tmp_path), variant)
