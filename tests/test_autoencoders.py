@@ -248,6 +248,9 @@ def test_conv_smoke_run_learns_to_reconstruct_and_pictures_its_first_layers_kern
   assert max(size) < 28 * 2
 
 
+# CI resumes this family in test_stacked_resume_in_the_middle_of_a_layers_phase_matches_the_uninterrupted_run, the
+# masking noise's draws included.
+@pytest.mark.slow
 def test_resumed_run_matches_the_uninterrupted_one_bit_for_bit(tmp_path, offline_data_dir):
   whole = smoke_config(offline_data_dir, 'smoke', num_steps=30, checkpoint_every_steps=10, eval_every_steps=30)
   whole.autoencoder.corruption = 'mask'  # The corruption's draws must follow the step too.

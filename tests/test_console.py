@@ -61,6 +61,7 @@ def test_log_file_keeps_every_record(smoke_run):
     assert re.search(rf'^I\d{{4}} .*\] {re.escape(line)}$', log, re.M), line
 
 
+@pytest.mark.slow  # A main command of its own for absl's flag; CI runs the console's other two checks.
 def test_alsologtostderr_shows_every_record_on_the_console(tmp_path):
   workdir = tmp_path / 'run'
   result = run_main(workdir, '--config.train.num_steps=10', '--alsologtostderr')
