@@ -14,6 +14,8 @@ from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
+from gan_jax.data import png
+
 NUM_TRAIN = 1500
 IMAGE_SHAPE = (8, 8, 1)
 
@@ -83,4 +85,4 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
   def _generate_examples(self, images: np.ndarray, labels: np.ndarray):
     # Integer keys: with shuffling disabled, TFDS writes the examples in key order.
     for i, (image, label) in enumerate(zip(images, labels)):
-      yield i, {'image': image, 'label': int(label)}
+      yield i, {'image': png.encode(image, IMAGE_SHAPE), 'label': int(label)}

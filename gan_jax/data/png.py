@@ -23,5 +23,7 @@ def encode(image: np.ndarray, shape: tuple[int, int, int]) -> bytes:
   if image.dtype != np.uint8 or image.shape != tuple(shape):
     raise ValueError(f'image of {image.dtype} {image.shape}; the feature holds uint8 {tuple(shape)}')
   buffer = io.BytesIO()
+  if shape[-1] == 1:
+    image = image[..., 0]  # PIL reads one channel as a 2-D array (mode 'L').
   Image.fromarray(np.ascontiguousarray(image)).save(buffer, format='PNG', compress_level=COMPRESS_LEVEL)
   return buffer.getvalue()
