@@ -227,6 +227,7 @@ def test_smoke_run_learns_to_reconstruct_and_reports_its_probes_beside_their_bas
             'probe_accuracy_random_encoder'} <= set(json.load(f))
 
 
+@pytest.mark.slow  # 20 s; the plain smoke run and the stacked resume keep the family's loop in CI.
 def test_conv_smoke_run_learns_to_reconstruct_and_pictures_its_first_layers_kernels(tmp_path, offline_data_dir):
   config = smoke_config(offline_data_dir, num_steps=60, eval_every_steps=60, checkpoint_every_steps=60)
   config.autoencoder.architecture = 'conv'

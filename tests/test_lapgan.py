@@ -224,6 +224,7 @@ def test_emoji_reads_one_feature_of_the_paired_set():
 # End to end.
 
 
+@pytest.mark.slow  # 17 s; the one-level pyramid below keeps the family's run in CI.
 def test_smoke_run_on_one_feature_of_a_paired_set_writes_its_metrics_and_pictures(tmp_path, tiny_maps):
   config = tiny_config(tiny_maps)
   final = train_and_evaluate(config, str(tmp_path / 'run'))

@@ -253,6 +253,7 @@ def optimized(make_evaluator):
   return make
 
 
+@pytest.mark.slow  # 50 s; the chain step, both objectives and each network's update are checked above, in CI.
 def test_smoke_run_evaluates_both_samplers_and_resumes_bit_for_bit(tmp_path, offline_data_dir, monkeypatch):
   config = smoke_config(offline_data_dir, num_steps=6, checkpoint_every_steps=2, eval_every_steps=6,
                         log_every_steps=2)

@@ -423,6 +423,7 @@ def test_spread_reference_images_are_disjoint_and_cover_the_split():
     domain_classifier.spread_indices(1217, 609)
 
 
+@pytest.mark.slow  # 26 s; the fade-in checkpoint test keeps a growing run in CI, the emoji FD path is lapgan's.
 def test_emoji_smoke_run_grows_and_scores_with_the_emoji_classifier_on_spread_real_images(tmp_path, image_sets_dir):
   config = load(os.path.join(ROOT, 'experiments', 'progan_emoji.py')).get_config('smoke')
   config.data.data_dir = image_sets_dir('emoji_styles')

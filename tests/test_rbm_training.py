@@ -77,6 +77,7 @@ def test_update_is_cd_with_momentum_and_weight_decay_written_by_hand(offline_dat
     assert 'chains' not in after.extras
 
 
+@pytest.mark.slow  # 23 s; AIS against the exact partition function (test_rbm) and the PCD mesh run stay in CI.
 def test_smoke_run_learns_and_its_ais_matches_the_exact_partition_function(tmp_path, offline_data_dir):
   config = smoke_config(offline_data_dir, num_steps=100, eval_every_steps=100, checkpoint_every_steps=100)
   config.rbm.ais_temperatures = 1000

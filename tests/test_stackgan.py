@@ -394,6 +394,7 @@ def named_config(tmp_path, **stackgan_fields):
   return config
 
 
+@pytest.mark.slow  # 40 s; unknown words are drawn (test_a_caption_with_...), a run evaluated (stage one alone) in CI.
 def test_a_named_set_trains_evaluates_by_fd_and_draws_names_with_unknown_words(tmp_path, named):
   """Stage I on the tiny named set: trained 2 steps, evaluated by the domain classifier's FD against the test images
   (checked against an independent computation), its checkpoint's text features standardised over the training

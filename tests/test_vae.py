@@ -235,6 +235,7 @@ def test_train_steps_are_adam_on_the_negative_elbo_of_both_networks_jointly(offl
                  params[name])
 
 
+@pytest.mark.slow  # 17 s; the steps, the importance-weighted bound and the mesh run stay in CI.
 def test_smoke_run_learns_and_its_importance_weighted_bound_lies_above_the_elbo(tmp_path, offline_data_dir):
   config = smoke_config(offline_data_dir, num_steps=100, eval_every_steps=100, checkpoint_every_steps=100)
   final = train_and_evaluate(config, str(tmp_path / 'run'))
