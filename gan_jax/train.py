@@ -150,9 +150,12 @@ class _SigtermFlag:
     if signum == signal.SIGINT and self.raised == signal.SIGINT:
       raise KeyboardInterrupt
     if not self.raised:
-      logging.warning('%s received: saving a checkpoint after the current chunk%s.', signal.Signals(signum).name,
-                      ' (Ctrl-C again stops without one)' if signum == signal.SIGINT else '')
       self.raised = signum
+      # Logged from another thread, once this one is out of its write: the signal may have arrived in the middle of
+      # a write to the stream the handler would write to, and writing again from here raises a reentrant-call error.
+      threading.Thread(target=logging.warning, daemon=True, args=(
+          '%s received: saving a checkpoint after the current chunk%s.', signal.Signals(signum).name,
+          ' (Ctrl-C again stops without one)' if signum == signal.SIGINT else '')).start()
 
   def __exit__(self, *exc):
     for signum, previous in self._previous.items():

@@ -116,6 +116,43 @@ def test_main_command_writes_summaries_plots_checkpoints_and_metrics(tmp_path):
   assert np.isfinite(metrics['kl_to_uniform'])
 
 
+def test_a_signal_in_the_middle_of_a_log_write_is_logged_after_the_write(monkeypatch):
+  """Ctrl-C often lands while the loop writes a log line to stderr; the handler's own message must not write to the
+  same stream from inside that write (Python refuses a reentrant write: a '--- Logging error ---' traceback)."""
+  import io
+  from gan_jax import train
+  flag, written = train._SigtermFlag(), []
+
+  class Terminal(io.RawIOBase):  # The signal arrives while the first line is being written.
+    def writable(self):
+      return True
+
+    def write(self, data):
+      if not flag.raised:
+        flag._handle(signal.SIGINT, None)
+      written.append(bytes(data).decode())
+      return len(data)
+
+  handler = logging.StreamHandler(io.TextIOWrapper(io.BufferedWriter(Terminal()), write_through=True))
+  monkeypatch.setattr(logging, 'raiseExceptions', True)
+  errors = []
+  monkeypatch.setattr(handler, 'handleError', lambda record: errors.append(sys.exc_info()[1]))
+  absl_logger = logging.getLogger('absl')
+  absl_logger.addHandler(handler)
+  try:
+    absl_logger.warning('step 20/1000 | d_loss 0.5')
+    deadline = time.time() + 10
+    while len(written) < 2 and time.time() < deadline:
+      time.sleep(0.01)
+  finally:
+    absl_logger.removeHandler(handler)
+  assert not errors, errors
+  assert flag.raised == signal.SIGINT
+  assert written[0] == 'step 20/1000 | d_loss 0.5\n'
+  assert written[1] == ('SIGINT received: saving a checkpoint after the current chunk (Ctrl-C again stops without '
+                        'one).\n')
+
+
 @pytest.mark.slow  # CI preempts by SIGTERM in test_multihost's pod test (saved at the chunk, resumed).
 def test_sigterm_saves_a_checkpoint_and_the_resumed_run_is_exact(tmp_path):
   long = ['--config.train.num_steps=1000', '--config.train.checkpoint_every_steps=500']
