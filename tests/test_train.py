@@ -134,7 +134,6 @@ def test_a_signal_in_the_middle_of_a_log_write_is_logged_after_the_write(monkeyp
       return len(data)
 
   handler = logging.StreamHandler(io.TextIOWrapper(io.BufferedWriter(Terminal()), write_through=True))
-  monkeypatch.setattr(logging, 'raiseExceptions', True)
   errors = []
   monkeypatch.setattr(handler, 'handleError', lambda record: errors.append(sys.exc_info()[1]))
   absl_logger = logging.getLogger('absl')
