@@ -82,6 +82,15 @@ def native_info_to_log():
         (_LOG_FILE if _NATIVE_INFO.match(line) else sys.stderr).write(line)
 
 
+def import_tensorflow() -> None:
+  """A command's import of TensorFlow, which TFDS, tf.data and clu use: its start-up lines go to the log file, and
+  it sees no GPU (JAX holds their memory; TensorFlow's first op would claim it as well). Call it in the command's
+  `main`, before anything reads data: the GPUs can be hidden only before TensorFlow's first op."""
+  with native_info_to_log():
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.experimental.set_visible_devices([], 'GPU')
+
+
 def hold_log_records() -> None:
   """Sends absl's log records to the log file, held in memory until `log_to_workdir` names it.
 

@@ -15,14 +15,9 @@ import os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import app, flags  # noqa: E402
-
-from gan_jax import console  # noqa: E402
-
-with console.native_info_to_log():
-  import tensorflow  # noqa: E402, F401  (first imported here, so that its start-up lines go to the log file)
 import ml_collections  # noqa: E402
 
-from gan_jax import data, families, validation, workdir as workdir_lib  # noqa: E402
+from gan_jax import console, data, families, validation, workdir as workdir_lib  # noqa: E402
 from gan_jax.cli import parse_flags, usage_error  # noqa: E402  (defines --config and --workdir)
 from gan_jax.config import family_defaults  # noqa: E402
 
@@ -75,6 +70,7 @@ def main(argv: list[str]) -> None:
   config, workdir = FLAGS.config, FLAGS.workdir
   if not workdir:
     usage_error('--workdir is required: the run to evaluate')
+  console.import_tensorflow()
   try:
     validation.validate(config, num_devices=1)
     metrics = reevaluate(config, workdir)

@@ -47,9 +47,7 @@ def main(argv: list[str]) -> None:
     sys.exit(USAGE_ERROR)
   workdir = FLAGS.workdir or default_workdir(FLAGS['config'].config_filename)
   check_workdir(workdir)  # Before anything is compiled; creates nothing.
-  with console.native_info_to_log():
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.config.experimental.set_visible_devices([], 'GPU')  # TensorFlow must not take the accelerators' memory.
+  console.import_tensorflow()
   from gan_jax import checkpoint, train, workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   console.log_to_workdir(workdir, jax.process_index())
   logging.info('JAX process %d of %d; local devices: %s', jax.process_index(), jax.process_count(),

@@ -17,17 +17,12 @@ import os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import app, flags  # noqa: E402
-
-from gan_jax import console  # noqa: E402
-
-with console.native_info_to_log():
-  import tensorflow  # noqa: E402, F401  (first imported here, so that its start-up lines go to the log file)
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gan_jax import data, families, latent_space, validation  # noqa: E402
+from gan_jax import console, data, families, latent_space, validation  # noqa: E402
 from gan_jax.cli import parse_flags, usage_error, write_picture  # noqa: E402  (defines --config and --workdir)
 from gan_jax.evaluation import evaluator, plots  # noqa: E402
 from gan_jax.state import TrainState  # noqa: E402
@@ -118,6 +113,7 @@ def main(argv: list[str]) -> None:
   if not workdir:
     usage_error('--workdir is required: the run to sample from')
   console.log_to_workdir(workdir, jax.process_index())  # Appends to the training run's log.
+  console.import_tensorflow()
   try:
     validation.validate(config, num_devices=1)
     if config.model != 'gan' and (FLAGS.mode != 'grid' or families.get(config.model).sample is None):

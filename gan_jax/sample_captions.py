@@ -21,15 +21,10 @@ import os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import app, flags  # noqa: E402
-
-from gan_jax import console  # noqa: E402
-
-with console.native_info_to_log():
-  import tensorflow  # noqa: E402, F401  (first imported here, so that its start-up lines go to the log file)
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gan_jax import families, validation  # noqa: E402
+from gan_jax import console, families, validation  # noqa: E402
 from gan_jax.cli import parse_flags, usage_error, write_picture  # noqa: E402  (defines --config and --workdir)
 from gan_jax.families import stackgan  # noqa: E402
 
@@ -77,6 +72,7 @@ def main(argv: list[str]) -> None:
   if not texts or (FLAGS.mode == 'interpolate' and len(texts) != 2):
     usage_error('--captions: give ' + ('two captions' if FLAGS.mode == 'interpolate' else 'one or more captions'))
   console.log_to_workdir(workdir, jax.process_index())  # Appends to the training run's log.
+  console.import_tensorflow()
   key = jax.random.key(FLAGS.seed)
   try:
     validation.validate(config, num_devices=1)

@@ -89,3 +89,23 @@ def test_progress_line_leaves_the_compiling_first_call_out():
 def test_metrics_line_writes_integers_without_decimals():
   assert console.metrics_line({'step': 40, 'modes': 8.0, 'kl': 1.58205, 'nan': float('nan')}) == (
       'step 40 | modes 8 | kl 1.582 | nan nan')
+
+
+
+def test_commands_import_tensorflow_with_the_gpus_hidden_and_its_start_up_lines_in_the_log(monkeypatch, capfd):
+  import builtins
+  import os
+  import tensorflow as tf
+  hidden, logged, real_import = [], [], builtins.__import__
+  monkeypatch.setattr(tf.config.experimental, 'set_visible_devices', lambda d, kind: hidden.append((d, kind)))
+
+  def first_import(name, *args, **kwargs):  # TensorFlow's first import prints this C++ line on stderr.
+    if name == 'tensorflow':
+      os.write(2, b'I0000 00:00:1.000 1 cpu_feature_guard.cc:1] oneDNN custom operations are on.\n')
+    return real_import(name, *args, **kwargs)
+
+  monkeypatch.setattr(builtins, '__import__', first_import)
+  monkeypatch.setattr(console, '_LOG_FILE', type('LogFile', (), {'write': lambda self, line: logged.append(line)})())
+  console.import_tensorflow()
+  assert hidden == [([], 'GPU')]
+  assert any('oneDNN' in line for line in logged) and 'oneDNN' not in capfd.readouterr().err
