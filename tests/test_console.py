@@ -91,7 +91,6 @@ def test_metrics_line_writes_integers_without_decimals():
       'step 40 | modes 8 | kl 1.582 | nan nan')
 
 
-
 def test_commands_import_tensorflow_with_the_gpus_hidden_and_its_start_up_lines_in_the_log(monkeypatch, capfd):
   import builtins
   import os

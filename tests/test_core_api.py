@@ -46,7 +46,7 @@ def plain_batch(seed=0):
   return {'x': jax.random.normal(kx, (8, 2)), 'z': jax.random.normal(kz, (8, 4))}
 
 
-class Scaled(nn.Module):
+class Flagged(nn.Module):
   """Takes a Python flag that decides its structure and an array input beside it: compiling the initialisation must
   keep the flag a Python value."""
 
@@ -60,8 +60,8 @@ class Scaled(nn.Module):
 
 def test_network_create_initialises_as_the_modules_own_init_with_python_keywords_kept_static():
   x, y = jnp.ones((2, 4)), jnp.arange(2.0)
-  network = Network.create(Scaled(), optax.adam(0.1), jax.random.key(3), x, y, deep=True, ema_decay=0.5)
-  variables = Scaled().init(jax.random.key(3), x, y, deep=True, train=False)
+  network = Network.create(Flagged(), optax.adam(0.1), jax.random.key(3), x, y, deep=True, ema_decay=0.5)
+  variables = Flagged().init(jax.random.key(3), x, y, deep=True, train=False)
   jax.tree.map(np.testing.assert_array_equal, network.params, variables['params'])
   jax.tree.map(np.testing.assert_array_equal, network.batch_stats, variables['batch_stats'])
   assert network.params['Dense_1']['kernel'].shape == (3, 5)
@@ -70,7 +70,7 @@ def test_network_create_initialises_as_the_modules_own_init_with_python_keywords
   # The moving average has its own buffers: the state is donated, and a buffer can be donated only once.
   assert {leaf.unsafe_buffer_pointer() for leaf in jax.tree.leaves(network.params)}.isdisjoint(
       leaf.unsafe_buffer_pointer() for leaf in jax.tree.leaves(network.ema_params))
-  shallow = Network.create(Scaled(), optax.adam(0.1), jax.random.key(3), x, y)
+  shallow = Network.create(Flagged(), optax.adam(0.1), jax.random.key(3), x, y)
   assert sorted(shallow.params) == ['Dense_0'] and shallow.batch_stats == {}
 
 
