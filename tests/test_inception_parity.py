@@ -96,14 +96,20 @@ def _relative_error(ours, theirs):
 def test_matches_torch_fidelity(reference_and_weights):
   reference, path = reference_and_weights
   variables = inception.load_params(path)
-  apply = jax.jit(inception.FIDInceptionV3().apply)
   rng = np.random.default_rng(1)
   # A small size, an upsampled non-square one and a downsampled one; floats in [-1, 1] once.
-  for shape, as_float in [((2, 64, 64, 3), False), ((1, 37, 53, 3), True), ((1, 320, 301, 3), False)]:
-    images = rng.integers(0, 256, shape, dtype=np.uint8)
+  cases = [((2, 64, 64, 3), False), ((1, 37, 53, 3), True), ((1, 320, 301, 3), False)]
+  images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape, _ in cases]
+  inputs = [image.astype(np.float32) / 127.5 - 1 if as_float else image for image, (_, as_float) in zip(images, cases)]
+  # The network compiled once for all the cases, on their preprocessed images; apply is exactly this composition.
+  features = jax.jit(lambda v, x: inception.FIDInceptionV3().apply(v, x, method='features'))
+  outputs = jax.device_get(features(variables, np.concatenate([jax.jit(inception.preprocess)(x) for x in inputs])))
+  start = 0
+  for (shape, as_float), image in zip(cases, images):
+    ours = {name: value[start:start + shape[0]] for name, value in outputs.items()}
+    start += shape[0]
     with torch.no_grad():
-      theirs = reference(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous())
-    ours = jax.device_get(apply(variables, images.astype(np.float32) / 127.5 - 1 if as_float else images))
+      theirs = reference(torch.from_numpy(image).permute(0, 3, 1, 2).contiguous())
     for name, their in zip(['pool_3', 'logits_unbiased', 'logits'], theirs):
       their = their.numpy()
       error = _relative_error(ours[name], their)
@@ -112,6 +118,11 @@ def test_matches_torch_fidelity(reference_and_weights):
       assert ours[name].shape == their.shape
       assert np.std(their) > 0.1  # The random network does not collapse to a constant.
       assert error < RTOL, (shape, name, error)
+  # What evaluation calls, the module on raw images, is that composition operation for operation.
+  module = inception.FIDInceptionV3()
+  composed = lambda v, x: module.apply(v, inception.preprocess(x), method='features')
+  for x in inputs[1:]:
+    assert str(jax.make_jaxpr(module.apply)(variables, x)) == str(jax.make_jaxpr(composed)(variables, x))
 
 
 def test_resize_matches_tensorflow1_resize():

@@ -241,11 +241,15 @@ class FIDInceptionV3(nn.Module):
   """
   precision: jax.lax.PrecisionLike = jax.lax.Precision.HIGHEST
 
-  @nn.compact
   def __call__(self, images: jax.Array) -> dict[str, jax.Array]:
+    return self.features(preprocess(images))
+
+  @nn.compact
+  def features(self, x: jax.Array) -> dict[str, jax.Array]:
+    """The network on inputs already preprocessed ([N, 299, 299, 3], `preprocess`): one program whatever size the
+    images had (`apply(variables, x, method='features')`)."""
     conv = functools.partial(BasicConv, precision=self.precision)
     block = lambda cls, name, **kw: cls(precision=self.precision, name=name, **kw)
-    x = preprocess(images)
     x = conv(32, (3, 3), strides=(2, 2), name='Conv2d_1a_3x3')(x)  # 149x149
     x = conv(32, (3, 3), name='Conv2d_2a_3x3')(x)  # 147x147
     x = conv(64, (3, 3), padding=1, name='Conv2d_2b_3x3')(x)
