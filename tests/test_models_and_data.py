@@ -1,5 +1,7 @@
 """Networks of every registry entry, the mixtures' geometry, and the mode metrics on known samples."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,8 +26,8 @@ def test_every_generator_maps_latents_to_data_shape(name):
   config.gen.name = name
   g = models.make_generator(config.gen, DATA_SHAPES[name])
   z = jnp.zeros((5, config.gen.latent_dim))
-  variables = g.init(jax.random.key(0), z, train=False)
-  assert g.apply(variables, z, train=False).shape == (5, *DATA_SHAPES[name])
+  variables = jax.jit(functools.partial(g.init, train=False))(jax.random.key(0), z)
+  assert jax.jit(functools.partial(g.apply, train=False))(variables, z).shape == (5, *DATA_SHAPES[name])
 
 
 @pytest.mark.parametrize('name', sorted(models.DISCRIMINATORS))
@@ -34,8 +36,8 @@ def test_every_discriminator_gives_one_logit_per_example(name):
   config.disc.name = name
   d = models.make_discriminator(config.disc, DATA_SHAPES[name])
   x = jnp.zeros((5, *DATA_SHAPES[name]))
-  variables = d.init(jax.random.key(0), x, train=False)
-  outputs = d.apply(variables, x, train=False)
+  variables = jax.jit(functools.partial(d.init, train=False))(jax.random.key(0), x)
+  outputs = jax.jit(functools.partial(d.apply, train=False))(variables, x)
   assert outputs['logits'].shape == (5,)
   assert outputs['features'].shape[0] == 5 and outputs['hidden'][-1].shape[0] == 5
 
@@ -56,11 +58,12 @@ def test_dcgan_shapes_and_parameter_counts(resolution):
   g = models.make_generator(config.gen, shape)
   d = models.make_discriminator(config.disc, shape)
   z = jax.random.normal(jax.random.key(0), (4, 100))
-  g_vars = g.init(jax.random.key(1), z, train=False)
-  (images, updates) = g.apply(g_vars, z, train=True, mutable=['batch_stats'])
+  # Compiled whole: op by op, each distinct operation of the initialisers and layers would compile on its own.
+  g_vars = jax.jit(functools.partial(g.init, train=False))(jax.random.key(1), z)
+  images, updates = jax.jit(functools.partial(g.apply, train=True, mutable=['batch_stats']))(g_vars, z)
   assert images.shape == (4, *shape) and float(jnp.max(jnp.abs(images))) <= 1.0
-  d_vars = d.init(jax.random.key(2), images, train=False)
-  outputs, _ = d.apply(d_vars, images, train=True, mutable=['batch_stats'])
+  d_vars = jax.jit(functools.partial(d.init, train=False))(jax.random.key(2), images)
+  outputs, _ = jax.jit(functools.partial(d.apply, train=True, mutable=['batch_stats']))(d_vars, images)
   assert outputs['logits'].shape == (4,)
   count = lambda p: sum(x.size for x in jax.tree.leaves(p))
   if resolution == 64:
