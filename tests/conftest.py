@@ -62,6 +62,14 @@ def _shared_preparer(tmp_path_factory, prefix: str, modules):
 
 
 @pytest.fixture(scope='session')
+def data_dir(tmp_path_factory):
+  """A TFDS data_dir holding `sklearn_digits`, the tiny image tests' data (see `_shared_preparer`): prepared once,
+  not in each module and worker that reads it."""
+  from gan_jax.data import digits_builder
+  return _shared_preparer(tmp_path_factory, 'digits_tfds', (digits_builder,))('sklearn_digits')
+
+
+@pytest.fixture(scope='session')
 def offline_data_dir(tmp_path_factory):
   """A TFDS data_dir holding the offline `mnist` and `fashion_mnist` (see `_shared_preparer`)."""
   from gan_jax.data import mnist_builders

@@ -404,6 +404,7 @@ def test_stacked_phases_train_only_their_layers_and_layer_1_is_an_autoencoder_of
   assert {'encoder_grad_norm', 'decoder_update_norm', 'autoencoder_loss', 'phase'} <= keys
 
 
+@pytest.mark.slow  # CI resumes in the middle of a phase with the DBN (tests/test_dbn.py): the same phased step.
 def test_stacked_resume_in_the_middle_of_a_layers_phase_matches_the_uninterrupted_run(tmp_path, monkeypatch,
                                                                                      offline_data_dir):
   config = stacked_config(offline_data_dir, (10, 10), num_steps=30, steps_per_call=5, checkpoint_every_steps=5,

@@ -19,11 +19,6 @@ def to_unit_range(x):
 
 
 @pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp('tfds'))
-
-
-@pytest.fixture(scope='module')
 def test_digits(data_dir):
   x, y = images.load_images('sklearn_digits', 'test', data_dir, 32, 1, 'resize')
   return to_unit_range(x), y

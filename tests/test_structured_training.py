@@ -18,11 +18,6 @@ from tests.test_train import ENV, ROOT
 
 
 @pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp('tfds'))
-
-
-@pytest.fixture(scope='module')
 def conditional_run(tmp_path_factory, data_dir):
   """A conditional DCGAN with a projection discriminator, trained a few steps."""
   config = tiny_dcgan(data_dir)
