@@ -76,8 +76,8 @@ def test_every_loss_trains_a_dcgan_with_finite_losses(tmp_path, data_dir, name, 
 
 
 def test_unrolled_wgan_gp_on_stacked_digits_trains_and_reports_modes(tmp_path, data_dir):
-  # The G loss differentiates through 2 critic updates, each with the penalty's own gradient inside: second order
-  # through the penalty. train_and_evaluate raises NonFiniteLossError on any NaN or Inf loss.
+  # G's gradient goes through 2 critic updates, each a gradient of a penalty that is itself a norm of a gradient.
+  # train_and_evaluate raises NonFiniteLossError on any NaN or Inf loss.
   config = with_gradient_penalty(tiny_dcgan(data_dir, num_steps=20, name='wasserstein'))
   config.data.name = 'stacked_digits'
   config.unroll.steps = 2
