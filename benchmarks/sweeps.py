@@ -539,7 +539,9 @@ def progan(args) -> None:
 # setting: (experiments/stackgan_mnist.py's variants, label); each setting's workdir is <root>/stackgan[_<data>]/.
 STACKGAN_SETTINGS = {'stage1': ('stage1_only', 'stage I alone'),
                      'no_ca': ('no_ca+stage1_only', 'stage I without conditioning augmentation'),
-                     'stages12': ('', 'stage I + II')}
+                     'stages12': ('', 'stage I + II'),
+                     'stage1_one_attribute': ('one_attribute+stage1_only', 'stage I alone, one-attribute mismatches'),
+                     'stages12_one_attribute': ('one_attribute', 'stage I + II, one-attribute mismatches')}
 STACKGAN_CHECKS = ('class', 'colour', 'background', 'size', 'position', 'all')
 
 
@@ -702,7 +704,9 @@ def main() -> None:
   parser.add_argument('--stackgan_settings', nargs='+', choices=list(STACKGAN_SETTINGS),
                       default=['stage1', 'no_ca', 'stages12'],
                       help="stackgan: stage1 (stage I alone), no_ca (stage I without conditioning augmentation), "
-                           "stages12 (stage I then stage II: the experiment itself).")
+                           "stages12 (stage I then stage II: the experiment itself), and stage1 and stages12 with D's "
+                           "mismatched captions changed in one attribute (stage1_one_attribute, "
+                           "stages12_one_attribute).")
   parser.add_argument('--stackgan_data', nargs='+', choices=('mnist', 'fashion_mnist'), default=['mnist'],
                       help='stackgan: captioned_mnist and/or captioned_fashion_mnist.')
   parser.add_argument('--data_dir', default='', help='TFDS data_dir of the prepared datasets (default: TFDS\'s).')

@@ -12,7 +12,8 @@ fixed) at half the sides and narrow layers: see `get_config`. The text encoder i
 captions (`stackgan.text_encoder`); `stackgan.vocabulary` pins its vocabulary's fingerprint.
 
 Variants: `stage1_only` (stage I alone, the issue's "stage I alone vs stage I + II"), `no_ca` (no conditioning
-augmentation: c is the embedding's projection, no noise, no KL), `fashion_mnist` (captioned_fashion_mnist with its
+augmentation: c is the embedding's projection, no noise, no KL), `one_attribute` (D's mismatched captions are
+each image's own with one attribute changed, not the batch's others), `fashion_mnist` (captioned_fashion_mnist with its
 encoder) and `smoke` (16 -> 32, tiny widths, a few steps).
 """
 
@@ -58,9 +59,14 @@ def no_ca(config):
   return config
 
 
+def one_attribute(config):
+  config.stackgan.mismatch = 'one_attribute'
+  return config
+
+
 def fashion_mnist(config):
   return use_captions(config, 'fashion_mnist')
 
 
-VARIANTS = {'stage1_only': stackgan_stage1_only, 'no_ca': no_ca, 'fashion_mnist': fashion_mnist,
-            'smoke': stackgan_smoke}
+VARIANTS = {'stage1_only': stackgan_stage1_only, 'no_ca': no_ca, 'one_attribute': one_attribute,
+            'fashion_mnist': fashion_mnist, 'smoke': stackgan_smoke}

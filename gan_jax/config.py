@@ -779,6 +779,9 @@ def stackgan_config() -> ml_collections.ConfigDict:
   # conditioning augmentation's unit noise buried the caption (measured: README's StackGAN section).
   config.stackgan.standardize_text = True
   config.stackgan.caption_length = 16  # Token ids per caption in the dataset (gan_jax.data.captions.MAX_TOKENS).
+  # The matching-aware D's mismatched captions: 'rolled' (the paper's: the batch's other captions) or 'one_attribute'
+  # (each image's own caption with one attribute changed; the grammar's captioned sets only).
+  config.stackgan.mismatch = 'rolled'
   # 2: stage I for stage1_steps, then stage II (stage I fixed) to train.num_steps; 1: stage I alone.
   config.stackgan.stages = 2
   config.stackgan.stage1_steps = 600 * 10_000 // 64

@@ -31,6 +31,16 @@ def test_all_captions_lists_every_attribute_combination_once(source):
                  for t in every for c in captions.COLOUR_NAMES)  # Never one colour on itself.
 
 
+@pytest.mark.parametrize('source', sorted(captions.CLASS_NAMES))
+def test_the_token_table_holds_the_caption_of_every_attribute_combination(source):
+  table = captions.token_table(source)
+  counts = captions.attribute_counts(source)
+  assert table.shape == (*counts, captions.MAX_TOKENS) == (10, 8, 8, 2, 9, 16) and table.dtype == np.int32
+  vocabulary = captions.caption_vocabulary(source)
+  for attributes in itertools.product(*map(range, counts)):
+    assert vocabulary.decode(table[attributes]) == captions.caption(source, captions.Attributes(*attributes))
+
+
 def test_standardized_encoder_features_have_zero_mean_and_unit_variance_and_keep_their_order():
   import jax
   from gan_jax.models import text_encoder

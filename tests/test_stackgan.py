@@ -7,6 +7,7 @@ named set (emoji_names' shape: names as captions, no attributes), scored by FD, 
 training names."""
 
 import dataclasses
+import itertools
 import os
 
 import jax
@@ -179,6 +180,64 @@ def test_the_discriminator_judges_the_mismatched_text_on_the_same_image_features
                              rtol=1e-6)
 
 
+def test_one_attribute_mismatches_change_one_attribute_uniformly_and_keep_the_colours_apart():
+  counts = captions.attribute_counts('mnist')
+  n = 20_000
+  rng = np.random.default_rng(0)
+  colour = rng.integers(8, size=n)
+  attributes = np.stack([rng.integers(10, size=n), colour, (colour + rng.integers(1, 8, size=n)) % 8,
+                         rng.integers(2, size=n), rng.integers(9, size=n)], axis=1).astype(np.int32)
+  changed = np.asarray(jax.jit(stackgan.one_attribute_changed, static_argnums=2)(
+      jax.random.key(0), jnp.asarray(attributes), counts))
+  differs = changed != attributes
+  assert (differs.sum(axis=1) == 1).all() and (changed[:, 1] != changed[:, 2]).all()
+  assert ((changed >= 0) & (changed < np.asarray(counts))).all()
+  # Each attribute is the changed one a fifth of the time (the standard error of each fraction is 0.003) ...
+  np.testing.assert_allclose(differs.mean(axis=0), 0.2, atol=0.015)
+  for column, allowed in enumerate(counts):
+    rows = differs[:, column]
+    old, new = attributes[rows], changed[rows, column]
+    # ... and takes each value it may take alike: for a colour, the 6 that are neither its own nor the other colour.
+    excluded = [old[:, column]] + ([old[:, 3 - column]] if column in (1, 2) else [])
+    index = new - (new[:, None] > np.stack(excluded, axis=1)).sum(axis=1)  # Among the values it may take.
+    choices = allowed - len(excluded)
+    shares = np.bincount(index, minlength=choices) / rows.sum()
+    assert len(shares) == choices
+    assert rows.sum() > 3000 and np.abs(shares - 1 / choices).max() < 0.03, (column, shares)
+
+
+@pytest.mark.parametrize('mismatch', ['rolled', 'one_attribute'])
+def test_the_step_judges_real_images_with_the_mismatched_captions(mismatch, tiny_state, captioned):
+  """The step's mismatched captions: the batch's own rolled by one (the paper's), or each image's with one
+  attribute changed, read back from the token ids as the grammar wrote them; D reads their embeddings."""
+  config, state = tiny_state
+  config = config.copy_and_resolve_references()
+  config.stackgan.mismatch = mismatch
+  dataset = tiny_captioned()
+  from gan_jax import parallel as parallel_lib
+  train_step, sample_real = stackgan.make_stackgan_train_step(config, dataset,
+                                                              parallel_lib.make_data_parallel('single'))
+  arrays = jax.tree.map(jnp.asarray, dataset.host_arrays())
+  real = sample_real(state, arrays)
+  batch = jax.jit(lambda state, real: stackgan.step_batch(state, real, config))(state, real)
+  tokens = np.asarray(real['tokens'][0])
+  vocabulary = captions.caption_vocabulary('mnist')
+  by_caption = {captions.caption('mnist', captions.Attributes(*a)): a for a in itertools.product(
+      range(10), range(8), range(8), range(2), range(9)) if a[1] != a[2]}
+  read = lambda ids: np.array([by_caption[vocabulary.decode(row)] for row in ids])
+  mismatched = np.asarray(batch['mismatched_tokens'])
+  if mismatch == 'rolled':
+    assert 'attributes' not in real
+    np.testing.assert_array_equal(mismatched, np.roll(tokens, 1, axis=0))
+  else:
+    np.testing.assert_array_equal(real['attributes'][0], read(tokens))
+    assert ((read(mismatched) != read(tokens)).sum(axis=1) == 1).all()
+  np.testing.assert_allclose(batch['mismatched'], stackgan.embed(state, jnp.asarray(mismatched)), rtol=1e-5,
+                             atol=1e-6)
+  _, metrics = jax.jit(lambda s: train_step(s, sample_real(s, arrays)))(state)
+  assert 0 < float(metrics['d_mismatched_score']) < 1 and np.isfinite(float(metrics['d_loss']))
+
+
 def test_stage_two_leaves_stage_one_bit_for_bit(tiny_state, captioned):
   """At the switch stage I is frozen, and stage II's compiled step (the loop's) moves 'g2' and 'd2' only: stage I's
   networks and the text encoder keep their parameters, batch statistics and counts exactly."""
@@ -277,6 +336,7 @@ def test_a_caption_with_unknown_words_is_drawn_and_an_overlong_one_refused(tiny_
     ('vocabulary', 'ffffffffffffffff', "set stackgan.vocabulary='"),
     ('text_encoder', '/nonexistent/encoder.npz', 'no such file'),
     ('stage2_up_widths', (8,), 'give 2 channel counts'),
+    ('mismatch', 'shuffled', 'accepted values: rolled, one_attribute'),
 ])
 def test_bad_stackgan_config_is_refused_naming_the_field_before_anything_is_written(field, value, message, tmp_path,
                                                                                      captioned):
@@ -441,6 +501,9 @@ def test_a_named_set_is_refused_under_another_vocabulary(tmp_path, named):
   config = named_config(tmp_path)
   config.stackgan.vocabulary = captions.caption_vocabulary('mnist').fingerprint
   with pytest.raises(ConfigError, match="config.stackgan.vocabulary: .*set stackgan.vocabulary='"):
+    validate(config, num_devices=1)
+  config = named_config(tmp_path, mismatch='one_attribute')
+  with pytest.raises(ConfigError, match="config.stackgan.mismatch: .*names without attributes to change: use 'rolled'"):
     validate(config, num_devices=1)
   config = named_config(tmp_path)
   config.stackgan.text_encoder = write_encoder(tmp_path / 'mnist.npz')  # The grammar's vocabulary.

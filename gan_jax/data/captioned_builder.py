@@ -25,8 +25,7 @@ IMAGE_SHAPE = (CANVAS, CANVAS, 3)
 SIZE_PIXELS = (28, 44)  # By `captions.SIZES`: small, large.
 ATTRIBUTE_SEED = 13
 SPLIT_IDS = {'train': 0, 'test': 1}
-# The order of the attribute columns wherever they are held as one int32 array [N, 5].
-ATTRIBUTE_NAMES = ('label', 'colour', 'background', 'size', 'position')
+ATTRIBUTE_NAMES = captions.ATTRIBUTE_NAMES
 SOURCES = {'captioned_mnist': 'mnist', 'captioned_fashion_mnist': 'fashion_mnist'}
 
 _DESCRIPTION = """\

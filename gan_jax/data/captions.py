@@ -12,6 +12,7 @@ outside the vocabulary, so a caption a user writes with a new word is still enco
 """
 
 import dataclasses
+import functools
 import hashlib
 import re
 
@@ -45,6 +46,10 @@ class Attributes:
   position: int
 
 
+# The order of the attribute columns wherever they are held as one int32 array [N, 5]: `Attributes`' fields.
+ATTRIBUTE_NAMES = tuple(field.name for field in dataclasses.fields(Attributes))
+
+
 def caption(source: str, attributes: Attributes) -> str:
   """The caption of an image with these attributes, e.g. 'a small red seven at the top left on a blue background'."""
   a = attributes
@@ -59,6 +64,11 @@ def all_captions(source: str) -> list[str]:
           for label in range(len(CLASS_NAMES[source])) for colour in range(len(COLOUR_NAMES))
           for background in range(len(COLOUR_NAMES)) if background != colour
           for size in range(len(SIZES)) for position in range(len(POSITIONS))]
+
+
+def attribute_counts(source: str) -> tuple[int, int, int, int, int]:
+  """How many values each attribute takes, in ATTRIBUTE_NAMES' order."""
+  return len(CLASS_NAMES[source]), len(COLOUR_NAMES), len(COLOUR_NAMES), len(SIZES), len(POSITIONS)
 
 
 def words(text: str) -> list[str]:
@@ -100,10 +110,13 @@ class Vocabulary:
     tokens = words(text)
     if len(tokens) > length:
       raise ValueError(f'caption {text!r} has {len(tokens)} words; at most {length} are encoded')
-    index = {word: i + 2 for i, word in enumerate(self.words)}
     ids = np.full(length, PAD, np.int32)
-    ids[:len(tokens)] = [index.get(word, UNKNOWN) for word in tokens]
+    ids[:len(tokens)] = [self._ids.get(word, UNKNOWN) for word in tokens]
     return ids
+
+  @functools.cached_property
+  def _ids(self) -> dict[str, int]:
+    return {word: i + 2 for i, word in enumerate(self.words)}
 
   def decode(self, ids: np.ndarray) -> str:
     """The words of token ids, padding dropped and unknown words shown as '<unk>'."""
@@ -117,3 +130,15 @@ def caption_vocabulary(source: str) -> Vocabulary:
   grammar = ['a', 'at', 'the', 'on', 'background', *SIZES, *COLOUR_NAMES, *(w for p in POSITIONS for w in words(p)),
              *(w for name in CLASS_NAMES[source] for w in words(name))]
   return Vocabulary(tuple(dict.fromkeys(grammar)))
+
+
+@functools.lru_cache(maxsize=None)
+def token_table(source: str) -> np.ndarray:
+  """int32 [*attribute_counts(source), MAX_TOKENS]: the token ids of the caption of every attribute combination,
+  indexed by the attributes (the entries whose colour is the background's, which the grammar never writes, are
+  written anyway): a compiled step turns attributes into captions by one gather."""
+  vocabulary = caption_vocabulary(source)
+  counts = attribute_counts(source)
+  table = np.stack([vocabulary.encode(caption(source, Attributes(*map(int, index))))
+                    for index in np.ndindex(*counts)])
+  return table.reshape(*counts, MAX_TOKENS)

@@ -10,8 +10,9 @@ saved with each checkpoint, so a resumed run reads its captions with the very we
 stage I at `stackgan.sizes[0]`; 'g2' and 'd2', stage II at `stackgan.sizes[1]` (twice that), when `stackgan.stages`
 is 2 (`models/stackgan.py`; each G holds its own conditioning augmentation). The captions are encoded inside the step
 from the batch's token ids rather than precomputed once per dataset: the loader keeps one gather per step (images,
-tokens and attributes by the same indices), the mismatched captions are the same batch's embeddings rolled by one,
-and sampling from caption strings runs the very same encoder call; the encoder (a bidirectional GRU over 16 words of
+tokens and attributes by the same indices), the mismatched captions are the same batch's embeddings rolled by one
+(or, under 'one_attribute', captions the grammar writes from the step's changed attributes, encoded in the step), and
+sampling from caption strings runs the very same encoder call; the encoder (a bidirectional GRU over 16 words of
 width 128) costs little beside the convolutions of the two stages.
 
 Training (the paper's): stage I first, then stage II with stage I fixed, in one run. Steps [0, stage1_steps) update
@@ -29,10 +30,14 @@ backend, which runs the convolutions of a conditional's branches as it runs thos
 
 Objectives (the registered terms of `objectives.py`, weights `config.loss.d` / `config.loss.g`): D the matching-aware
 loss ('matching_aware': real image + its caption real; generated image + that caption and real image + a mismatched
-caption, the batch's embeddings rolled by one, fake, 1/2 each); G the non-saturating adversarial loss plus lambda x
-'kl', the conditioning augmentation's KL to N(0, I) (lambda = 1, the paper's). Real images reach each stage's D
-box-filtered from the dataset's side to the stage's. `stackgan.conditioning_augmentation=False` (the ablation)
-conditions on the embedding's projection, without noise and without the KL (`loss.g.kl` must then be 0).
+caption fake, 1/2 each). The mismatched captions (`stackgan.mismatch`): 'rolled', the paper's, the batch's captions
+rolled by one, which on the grammar's sets nearly always name another background, so D can tell them by the
+background alone and need not check the rest (measured: README); or 'one_attribute', each image's own caption with one
+attribute changed (the class, a colour, the size or the place), so that every attribute is one D must check. G: the
+non-saturating adversarial loss plus lambda x 'kl', the conditioning augmentation's KL to N(0, I) (lambda = 1, the
+paper's). Real images reach each stage's D box-filtered from the dataset's side to the stage's.
+`stackgan.conditioning_augmentation=False` (the ablation) conditions on the embedding's projection, without noise and
+without the KL (`loss.g.kl` must then be 0).
 
 The text encoder's vocabulary is pinned by its fingerprint in `stackgan.vocabulary`: validation refuses an encoder
 or a dataset with another vocabulary (for emoji_names, the words of both splits' names, read without the images),
@@ -95,6 +100,8 @@ STAGE_NETS = {1: ('g1', 'd1'), 2: ('g2', 'd2')}
 TERMS = {'d': ('matching_aware', 'adversarial'), 'g': ('adversarial', 'kl')}
 LOSSES = ('non_saturating', 'minimax')  # The terms are binary cross-entropies.
 EVAL_CHUNK = 250
+MISMATCH = ('rolled', 'one_attribute')  # stackgan.mismatch: see `mismatched_tokens`.
+MISMATCH_STREAM = 0x3A7C  # The one-attribute changes draw from their own stream of the step's noise key.
 FROZEN = optax.set_to_zero()  # The optimizer of a network that is not trained: the text encoder, stage I in stage II.
 
 
@@ -191,6 +198,10 @@ def validate_stackgan(config: ml_collections.ConfigDict, num_devices: int, num_p
     int_at_least(c[field], f'stackgan.{field}')
   require(isinstance(c.conditioning_augmentation, bool), 'stackgan.conditioning_augmentation',
           f'got {c.conditioning_augmentation!r}; must be True or False')
+  choice(c.mismatch, 'stackgan.mismatch', MISMATCH)
+  require(c.mismatch == 'rolled' or config.data.name in CAPTIONED, 'stackgan.mismatch',
+          f"got {c.mismatch!r} on data.name={config.data.name!r}, whose captions are names without attributes to "
+          "change: use 'rolled'")
   require(isinstance(c.standardize_text, bool), 'stackgan.standardize_text',
           f'got {c.standardize_text!r}; must be True or False')
   int_at_least(c.stage1_steps, 'stackgan.stage1_steps')
@@ -363,17 +374,48 @@ def stage_step(state: TrainState, batch: dict, *, k: int, objective: GANObjectiv
   return state, phases.merge_network_metrics(metrics, (g,), 'g')
 
 
+def one_attribute_changed(key: jax.Array, attributes: jax.Array, counts: tuple[int, ...]) -> jax.Array:
+  """Attributes int32 [B, 5] (columns `captions.ATTRIBUTE_NAMES`) with one attribute of each row changed: which one is
+  uniform over the five, its new value uniform over the values that leave a caption the grammar writes (another
+  value, and the object's colour never the background's)."""
+  which_key, value_key = jax.random.split(key)
+  values = jnp.arange(max(counts))
+  allowed = (values < jnp.asarray(counts)[:, None])[None] & (values != attributes[:, :, None])  # [B, 5, V]
+  colour, background = captions.ATTRIBUTE_NAMES.index('colour'), captions.ATTRIBUTE_NAMES.index('background')
+  allowed = allowed.at[:, colour].min(values != attributes[:, background, None])
+  allowed = allowed.at[:, background].min(values != attributes[:, colour, None])
+  new = jax.random.categorical(value_key, jnp.where(allowed, 0.0, -jnp.inf))
+  which = jax.random.randint(which_key, attributes.shape[:1], 0, len(counts))
+  return jnp.where(jax.nn.one_hot(which, len(counts), dtype=bool), new, attributes).astype(attributes.dtype)
+
+
+def mismatched_tokens(state: TrainState, real: dict, config: ml_collections.ConfigDict) -> jax.Array:
+  """Token ids [B, L] of the step's mismatched captions under `stackgan.mismatch`: the batch's own rolled by one
+  ('rolled'), or each real image's caption with one attribute changed ('one_attribute', `one_attribute_changed`;
+  from the stream MISMATCH_STREAM of the step's noise key)."""
+  if config.stackgan.mismatch == 'rolled':
+    return jnp.roll(real['tokens'][0], 1, axis=0)
+  source = caption_source(config)
+  key = jax.random.fold_in(noise_key(state.rng, state.step), MISMATCH_STREAM)
+  changed = one_attribute_changed(key, real['attributes'][0], captions.attribute_counts(source))
+  return jnp.asarray(captions.token_table(source))[tuple(changed.T)]
+
+
 def step_batch(state: TrainState, real: dict, config: ml_collections.ConfigDict, share=lambda x: x) -> dict:
   """The step's batch: real images at each stage's side ('x1', 'x2'), the captions' embeddings and the mismatched
-  ones (rolled by one), and the noise: z, and eps1, eps2 for the two conditioning augmentations."""
+  captions' ('mismatched_tokens', `mismatched_tokens`), and the noise: z, and eps1, eps2 for the two conditioning
+  augmentations."""
   c = config.stackgan
   x = real['x'][0]
   batch_size = x.shape[0]
   embedding = embed(state, real['tokens'][0])
+  mismatched_ids = mismatched_tokens(state, real, config)
+  # Rolled captions are the batch's own: their embeddings are rolled, not encoded again.
+  mismatched = jnp.roll(embedding, 1, axis=0) if c.mismatch == 'rolled' else embed(state, mismatched_ids)
   z_key, eps1_key, eps2_key = jax.random.split(noise_key(state.rng, state.step), 3)
   normal = lambda key, dim: share(jax.random.normal(key, (batch_size, dim)))
   return {'x1': box_filter(x, c.sizes[0]), 'x2': box_filter(x, c.sizes[1]), 'embedding': embedding,
-          'mismatched': jnp.roll(embedding, 1, axis=0), 'z': normal(z_key, c.latent_dim),
+          'mismatched_tokens': mismatched_ids, 'mismatched': mismatched, 'z': normal(z_key, c.latent_dim),
           'eps1': normal(eps1_key, c.condition_dim), 'eps2': normal(eps2_key, c.condition_dim)}
 
 
@@ -399,13 +441,16 @@ def stage_of(state: TrainState) -> int:
 
 
 def make_sampler(config: ml_collections.ConfigDict, dataset, parallel):
-  """`sample_real(state, data_arrays)` -> {'x': [1, B, S, S, 3] in [-1, 1], 'tokens': [1, B, L]}: the step's
-  examples by one gather (the dataset's epoch order), sharded over the devices under a mesh."""
+  """`sample_real(state, data_arrays)` -> {'x': [1, B, S, S, 3] in [-1, 1], 'tokens': [1, B, L], and with
+  stackgan.mismatch='one_attribute' 'attributes': [1, B, 5]}: the step's examples by one gather (the dataset's epoch
+  order), sharded over the devices under a mesh."""
   batch = config.train.batch_size
 
   def sample_real(state, data_arrays):
     examples = dataset.sample(data_arrays, state.rng, state.step, batch)
     real = {'x': examples['x'][None], 'tokens': examples['tokens'][None]}
+    if config.stackgan.mismatch == 'one_attribute':
+      real['attributes'] = examples['attributes'][None]
     return jax.tree.map(lambda x: parallel.local_share(x, axis=1), real)
 
   return sample_real
