@@ -238,6 +238,28 @@ def test_the_step_judges_real_images_with_the_mismatched_captions(mismatch, tiny
   assert 0 < float(metrics['d_mismatched_score']) < 1 and np.isfinite(float(metrics['d_loss']))
 
 
+def test_the_d_checks_score_real_images_with_their_captions_and_with_one_attribute_changed(tiny_state, captioned):
+  config, state = tiny_state
+  dataset = tiny_captioned()
+  by_name = stackgan.changed_attributes(config, dataset.attributes)
+  assert list(by_name) == ['own', *(f'{name}_changed' for name in ('class', 'colour', 'background', 'size',
+                                                                    'position'))]
+  for column, (name, attributes) in enumerate(list(by_name.items())[1:]):
+    assert (np.flatnonzero((attributes != dataset.attributes).any(axis=0)) == [column]).all(), name
+    assert (attributes[:, column] != dataset.attributes[:, column]).all()
+    assert (attributes[:, 1] != attributes[:, 2]).all()  # Never the object's colour on itself.
+  real = to_unit_range(jnp.asarray(dataset.images))
+  metrics = stackgan.discriminator_checks(config, real, dataset.attributes)(state)
+  assert len(metrics) == 12
+  vocabulary = captions.caption_vocabulary('mnist')
+  for k, side in ((1, 16), (2, 32)):
+    d = state.nets[f'd{k}']
+    for name, attributes in by_name.items():  # D in training mode on the captions the grammar writes.
+      tokens = np.stack([vocabulary.encode(captions.caption('mnist', captions.Attributes(*a))) for a in attributes])
+      logits = d.apply(stackgan.box_filter(real, side), stackgan.embed(state, jnp.asarray(tokens)))[0]['logits']
+      np.testing.assert_allclose(metrics[f'd{k}_real_{name}'], np.mean(jax.nn.sigmoid(logits)), rtol=1e-5)
+
+
 def test_stage_two_leaves_stage_one_bit_for_bit(tiny_state, captioned):
   """At the switch stage I is frozen, and stage II's compiled step (the loop's) moves 'g2' and 'd2' only: stage I's
   networks and the text encoder keep their parameters, batch statistics and counts exactly."""
@@ -282,6 +304,8 @@ def test_stage_one_alone_starts_as_the_first_stage_of_both_and_trains_and_evalua
   assert metrics['step'] == 2 and 'stage2_minus_stage1_rms' not in metrics and 'stage2_all' not in metrics
   checks = ('class', 'colour', 'background', 'size', 'position', 'all')
   assert all(0 <= metrics[f'{who}_{check}'] <= 1 for who in ('stage1', 'real_stage1') for check in checks)
+  assert all(0 < metrics[f'd1_real_{name}'] < 1 for name in ('own', *(f'{c}_changed' for c in checks[:-1])))
+  assert 'd2_real_own' not in metrics
   assert metrics['real_stage1_background'] == 1.0  # The tiny set's flat backgrounds, read by the checker.
   assert sorted(os.listdir(tmp_path / 'run' / 'plots')) == ['stage1_0000002.png']
 

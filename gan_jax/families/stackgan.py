@@ -102,6 +102,8 @@ LOSSES = ('non_saturating', 'minimax')  # The terms are binary cross-entropies.
 EVAL_CHUNK = 250
 MISMATCH = ('rolled', 'one_attribute')  # stackgan.mismatch: see `mismatched_tokens`.
 MISMATCH_STREAM = 0x3A7C  # The one-attribute changes draw from their own stream of the step's noise key.
+# The caption checker's names of the attribute columns (captions.ATTRIBUTE_NAMES, whose 'label' is the class).
+CHECKED = ('class', *captions.ATTRIBUTE_NAMES[1:])
 FROZEN = optax.set_to_zero()  # The optimizer of a network that is not trained: the text encoder, stage I in stage II.
 
 
@@ -374,10 +376,11 @@ def stage_step(state: TrainState, batch: dict, *, k: int, objective: GANObjectiv
   return state, phases.merge_network_metrics(metrics, (g,), 'g')
 
 
-def one_attribute_changed(key: jax.Array, attributes: jax.Array, counts: tuple[int, ...]) -> jax.Array:
+def one_attribute_changed(key: jax.Array, attributes: jax.Array, counts: tuple[int, ...],
+                          column: int | None = None) -> jax.Array:
   """Attributes int32 [B, 5] (columns `captions.ATTRIBUTE_NAMES`) with one attribute of each row changed: which one is
-  uniform over the five, its new value uniform over the values that leave a caption the grammar writes (another
-  value, and the object's colour never the background's)."""
+  `column`, or uniform over the five, its new value uniform over the values that leave a caption the grammar writes
+  (another value, and the object's colour never the background's)."""
   which_key, value_key = jax.random.split(key)
   values = jnp.arange(max(counts))
   allowed = (values < jnp.asarray(counts)[:, None])[None] & (values != attributes[:, :, None])  # [B, 5, V]
@@ -385,7 +388,8 @@ def one_attribute_changed(key: jax.Array, attributes: jax.Array, counts: tuple[i
   allowed = allowed.at[:, colour].min(values != attributes[:, background, None])
   allowed = allowed.at[:, background].min(values != attributes[:, colour, None])
   new = jax.random.categorical(value_key, jnp.where(allowed, 0.0, -jnp.inf))
-  which = jax.random.randint(which_key, attributes.shape[:1], 0, len(counts))
+  which = (jax.random.randint(which_key, attributes.shape[:1], 0, len(counts)) if column is None
+           else jnp.full(attributes.shape[:1], column))
   return jnp.where(jax.nn.one_hot(which, len(counts), dtype=bool), new, attributes).astype(attributes.dtype)
 
 
@@ -586,6 +590,46 @@ def caption_checker(config: ml_collections.ConfigDict):
   return lambda images, attributes: caption_match.caption_match(images, attributes, source, classifier)
 
 
+@jax.jit
+def _real_scores(state: TrainState, images: dict[int, jax.Array], tokens: jax.Array) -> dict[int, jax.Array]:
+  """Stage k's D's mean probability of 'real' for `images[k]` with each set of captions tokens[j] [N, L]: D in
+  training mode (batch statistics, as in the step; its running averages mix the real and generated batches it saw),
+  its statistics left as they are."""
+  scores = {}
+  for k, x in images.items():
+    d = state.nets[f'd{k}']
+    scores[k] = jnp.stack([jnp.mean(jax.nn.sigmoid(d.apply(x, embed(state, t))[0]['logits'])) for t in tokens])
+  return scores
+
+
+def discriminator_checks(config: ml_collections.ConfigDict, real: jax.Array, attributes: np.ndarray):
+  """`check(state) -> metrics`: which attributes each stage's D checks. 'd<k>_real_own': its mean probability of
+  'real' for the real test images at its side with their own captions; 'd<k>_real_<check>_changed' with their
+  captions' class, colour, background, size or position changed (a new value drawn once per image,
+  `one_attribute_changed`). A D that checks an attribute scores the real image with it changed near its score for
+  a generated one; a D that does not, near 'own'."""
+  table = captions.token_table(caption_source(config))
+  by_name = changed_attributes(config, attributes)
+  tokens = jnp.asarray(np.stack([table[tuple(a.T)] for a in by_name.values()]))
+  images = {k: box_filter(real, side) for k, side in enumerate(config.stackgan.sizes[:config.stackgan.stages], 1)}
+
+  def check(state: TrainState) -> dict[str, float]:
+    scores = jax.device_get(_real_scores(state, images, tokens))
+    return {f'd{k}_real_{name}': float(v) for k, values in scores.items() for name, v in zip(by_name, values)}
+
+  return check
+
+
+def changed_attributes(config: ml_collections.ConfigDict, attributes: np.ndarray) -> dict[str, np.ndarray]:
+  """The captions `discriminator_checks` reads, as attributes [N, 5]: 'own' (`attributes`), and '<check>_changed'
+  with each row's class, colour, background, size or position changed (drawn once from the run's seed)."""
+  counts = captions.attribute_counts(caption_source(config))
+  key = jax.random.fold_in(jax.random.key(config.seed), MISMATCH_STREAM)
+  return {'own': np.asarray(attributes), **{
+      f'{name}_changed': np.asarray(one_attribute_changed(jax.random.fold_in(key, column), jnp.asarray(attributes),
+                                                          counts, column)) for column, name in enumerate(CHECKED)}}
+
+
 def checker_scores(config: ml_collections.ConfigDict, test: dict, chosen: np.ndarray, dataset):
   """The grammar's sets: (the real test images' metrics, `score(images) -> metrics`), the caption checker's
   fractions of `chosen` test examples whose class, colour, background, size, position and all of them match."""
@@ -629,8 +673,9 @@ def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
   them at once ('all') match the caption they were drawn for, beside 'real_stage1_<check>' and
   'real_stage2_<check>' for the test images themselves box-filtered to each side (computed once). On a NAMED set
   (emoji_names: names, no attributes to check), 'stage1_fd' and 'stage2_fd' instead, beside 'real_stage1_fd' and
-  'real_stage2_fd' (`fd_scores`). Both: 'stage2_minus_stage1_rms', the RMS difference between stage II's samples
-  and stage I's upsampled (how much stage II changes).
+  'real_stage2_fd' (`fd_scores`). On the grammar's sets also which attributes each D checks: 'd<k>_real_own' and
+  'd<k>_real_<check>_changed' (`discriminator_checks`). Both: 'stage2_minus_stage1_rms', the RMS difference
+  between stage II's samples and stage I's upsampled (how much stage II changes).
   Pictures: 'stage1', 'stage2': `eval.grid_rows` captions, one row each with `eval.grid_rows` samples.
   """
   named = config.data.name in NAMED
@@ -650,6 +695,8 @@ def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
              for a in test['attributes'][chosen][pictured]]
   key = jax.random.fold_in(jax.random.key(config.seed), EVAL_STREAM)
   real_metrics, score = (fd_scores if named else checker_scores)(config, test, chosen, dataset)
+  d_checks = None if named else discriminator_checks(config, to_unit_range(jnp.asarray(test['images'][chosen])),
+                                                     np.asarray(test['attributes'][chosen]))
 
   def evaluate(state: TrainState):
     embedding = embed(state, tokens)
@@ -666,6 +713,8 @@ def make_stackgan_evaluator(config: ml_collections.ConfigDict, dataset):
       metrics['stage2_minus_stage1_rms'] = float(np.sqrt(np.mean((high - up) ** 2)))
     for name, images in stages.items():
       metrics.update({f'{name}_{k}': v for k, v in score(np.clip(images, -1.0, 1.0)).items()})
+    if d_checks is not None:
+      metrics.update(d_checks(state))
     return metrics, pictures
 
   return evaluate
