@@ -62,6 +62,28 @@ def _shared_preparer(tmp_path_factory, prefix: str, modules):
 
 
 @pytest.fixture(scope='session')
+def main_command_run(tmp_path_factory, testrun_uid):
+  """(the finished process, its workdir) of one run of `tests.test_train.main_command` (the smoke ring experiment: 40
+  steps, a line every 10, evaluations and checkpoints at 20 and 40), for the tests that read what the command prints
+  and writes (and change nothing): run once per test run, by whichever xdist worker asks first while the other waits
+  on a lock."""
+  import fcntl
+  import json
+  import subprocess
+  from tests.test_train import ENV, main_command
+  root = tmp_path_factory.getbasetemp().parent / f'main_command_{testrun_uid}'  # Shared by the run's workers.
+  root.mkdir(exist_ok=True)
+  command = main_command(root / 'run')
+  with open(root / 'lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not (root / 'result.json').exists():
+      result = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
+      (root / 'result.json').write_text(json.dumps([result.returncode, result.stdout, result.stderr]))
+  returncode, stdout, stderr = json.loads((root / 'result.json').read_text())
+  return subprocess.CompletedProcess(command, returncode, stdout, stderr), root / 'run'
+
+
+@pytest.fixture(scope='session')
 def data_dir(tmp_path_factory):
   """A TFDS data_dir holding `sklearn_digits`, the tiny image tests' data (see `_shared_preparer`): prepared once,
   not in each module and worker that reads it."""

@@ -16,13 +16,13 @@ def run_main(workdir, *flags):
   return subprocess.run(main_command(workdir, *flags), env=ENV, capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture(scope='module')
-def smoke_run(tmp_path_factory):
-  """One run of the smoke config (40 steps, a line every 10, evaluations at 20 and 40)."""
-  workdir = tmp_path_factory.mktemp('console') / 'run'
-  result = run_main(workdir)
+@pytest.fixture
+def smoke_run(main_command_run):
+  """conftest.py's one run of the smoke config (40 steps, a line every 10, evaluations at 20 and 40), which
+  test_train reads too."""
+  result, _ = main_command_run
   assert result.returncode == 0, result.stderr[-3000:]
-  return result, workdir
+  return main_command_run
 
 
 def test_console_shows_outputs_progress_evaluations_and_final_metrics_only(smoke_run):

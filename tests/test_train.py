@@ -80,9 +80,8 @@ def main_command(workdir, *overrides):
 ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2', 'JAX_PLATFORMS': 'cpu'}
 
 
-def test_main_command_writes_summaries_plots_checkpoints_and_metrics(tmp_path):
-  workdir = tmp_path / 'run'
-  result = subprocess.run(main_command(workdir), env=ENV, capture_output=True, text=True, timeout=300)
+def test_main_command_writes_summaries_plots_checkpoints_and_metrics(main_command_run):
+  result, workdir = main_command_run  # conftest.py: one run of `main_command` that test_console reads too.
   assert result.returncode == 0, result.stderr[-3000:]
   assert glob.glob(str(workdir / 'events.out.tfevents.*'))
   assert sorted(os.listdir(workdir / 'plots')) == ['samples_0000020.png', 'samples_0000040.png']
