@@ -54,7 +54,11 @@ CONFIG_FILES = {
 }
 
 
-@pytest.mark.parametrize('case', sorted(CONFIG_FILES))
+# The missing file and the directory are refused by the first check of `cli.check_config_file`, in-process below;
+# the command runs in CI for the checks after it (a file that does not compile, a get_config that fails or returns
+# the wrong type).
+@pytest.mark.parametrize('case', [pytest.param(case, marks=pytest.mark.slow) if case in ('missing', 'directory')
+                                  else case for case in sorted(CONFIG_FILES)])
 def test_bad_config_file_exits_2_and_writes_nothing(case, tmp_path):
   make_arg, message = CONFIG_FILES[case]
   workdir = tmp_path / 'run'
@@ -63,6 +67,17 @@ def test_bad_config_file_exits_2_and_writes_nothing(case, tmp_path):
   assert message in result.stderr
   assert 'Traceback' not in result.stderr
   assert not workdir.exists()
+
+
+@pytest.mark.parametrize('case', ['missing', 'directory', 'syntax_error'])
+def test_the_config_file_is_checked_before_flags_are_parsed(case, tmp_path, monkeypatch, capsys):
+  from gan_jax import cli
+  monkeypatch.chdir(ROOT)  # The missing case's path is relative to the project.
+  make_arg, message = CONFIG_FILES[case]
+  with pytest.raises(SystemExit) as exit_:
+    cli.check_config_file(make_arg(tmp_path))
+  assert exit_.value.code == 2 and message in capsys.readouterr().err
+  cli.check_config_file(os.path.join(ROOT, 'experiments', 'gan_ring.py:smoke'))  # A good one passes.
 
 
 @pytest.mark.parametrize('path', EXPERIMENTS, ids=lambda p: os.path.basename(p)[:-3])

@@ -74,11 +74,13 @@ def run_main(*args, cwd):
                         capture_output=True, text=True, timeout=300)
 
 
+# In CI one command per stage that refuses an override: validation (a bad value) and the flag parse (an unknown
+# key); a wrong type (refused by the same parse) and another bad value run under -m slow.
 @pytest.mark.parametrize('override, message', [
     ('--config.unroll.steps=-1', 'config.unroll.steps: got -1'),
     ('--config.unroll.stepz=3', 'stepz'),  # Unknown key.
-    ('--config.unroll.steps=ten', 'ten'),  # Wrong type.
-    ('--config.data.name=imagenet', 'config.data.name'),
+    pytest.param('--config.unroll.steps=ten', 'ten', marks=pytest.mark.slow),  # Wrong type.
+    pytest.param('--config.data.name=imagenet', 'config.data.name', marks=pytest.mark.slow),
 ])
 def test_main_exits_2_and_writes_nothing(tmp_path, override, message):
   workdir = tmp_path / 'run'
