@@ -112,6 +112,10 @@ def main(argv: list[str]) -> None:
   workdir = FLAGS.workdir
   if not workdir:
     usage_error('--workdir is required: the run to sample from')
+  try:
+    families.checkpoint_directory(workdir)  # A run never trained is refused in seconds, before TensorFlow loads.
+  except FileNotFoundError as error:
+    usage_error(str(error))
   console.log_to_workdir(workdir, jax.process_index())  # Appends to the training run's log.
   console.import_tensorflow()
   try:

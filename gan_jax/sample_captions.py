@@ -71,6 +71,10 @@ def main(argv: list[str]) -> None:
     usage_error('--workdir is required: the run to sample from')
   if not texts or (FLAGS.mode == 'interpolate' and len(texts) != 2):
     usage_error('--captions: give ' + ('two captions' if FLAGS.mode == 'interpolate' else 'one or more captions'))
+  try:
+    families.checkpoint_directory(workdir)  # A run never trained is refused in seconds, before TensorFlow loads.
+  except FileNotFoundError as error:
+    usage_error(str(error))
   console.log_to_workdir(workdir, jax.process_index())  # Appends to the training run's log.
   console.import_tensorflow()
   key = jax.random.key(FLAGS.seed)

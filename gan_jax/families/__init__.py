@@ -88,6 +88,18 @@ def state_at(family: Family, config: ml_collections.ConfigDict, state: Any, step
   return state
 
 
+def checkpoint_directory(workdir: str) -> str:
+  """`workdir`'s checkpoint directory, which the sampling commands check before they load TensorFlow and the model.
+
+  Raises:
+    FileNotFoundError: naming --workdir when there is none (checked, not created: the checkpoint manager would).
+  """
+  directory = os.path.join(workdir, 'checkpoints')
+  if not os.path.isdir(directory):
+    raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
+  return directory
+
+
 def restore_run(config: ml_collections.ConfigDict, workdir: str, dataset) -> Any:
   """The latest checkpoint of the run of `config` in `workdir`, restored into the structure of the stage it was
   saved in (as a resumed run restores it): what the sampling commands draw from.
@@ -95,9 +107,7 @@ def restore_run(config: ml_collections.ConfigDict, workdir: str, dataset) -> Any
   Raises:
     FileNotFoundError: naming --workdir when it holds no checkpoint (nothing is created).
   """
-  directory = os.path.join(workdir, 'checkpoints')
-  if not os.path.isdir(directory):  # Checked first: the checkpoint manager would create it.
-    raise FileNotFoundError(f'--workdir: no checkpoint in {directory}')
+  directory = checkpoint_directory(workdir)
   family = get(config.model)
   initial = family.create_state(config, jax.random.key(config.seed), dataset)
   manager = checkpoint.make_manager(directory, config.train.keep_checkpoints)
