@@ -15,8 +15,8 @@ r"""Runs the published comparisons as sweeps of `python -m gan_jax.main` and pri
       [--seeds 0 1 2] [--num_steps N]
   python benchmarks/sweeps.py srgan [--seeds 0 1 2]
   python benchmarks/sweeps.py progan [--progan_data fashion_mnist emoji] [--progan_schedule short] [--seeds 0 1 2]
-  python benchmarks/sweeps.py stackgan [--stackgan_settings stage1 no_ca stages12] \
-      [--stackgan_data mnist fashion_mnist] [--seeds 0 1 2]
+  python benchmarks/sweeps.py stackgan [--stackgan_settings stage1 no_ca stages12 stage1_one_attribute \
+      stages12_one_attribute] [--stackgan_data mnist fashion_mnist] [--seeds 0 1 2]
   python benchmarks/sweeps.py cyclegan [--cyclegan_variants '' no_cycle no_adversarial unrolled] \
       [--cyclegan_data emoji maps] [--seeds 0 1 2]
 
@@ -564,6 +564,24 @@ def stackgan_table(title: str, results: dict[str, list[dict]]) -> list[str]:
   return rows
 
 
+STACKGAN_D_CHECKS = ('own', *(f'{check}_changed' for check in STACKGAN_CHECKS[:-1]))
+
+
+def stackgan_d_table(results: dict[str, list[dict]]) -> list[str]:
+  """Which attributes each stage's D checks, by setting: its mean probability of 'real' for the real test images
+  with their own captions and with each attribute changed (the evaluation's 'd<k>_real_*'), over seeds; runs from
+  before those metrics existed have no row."""
+  rows = ['| setting | seeds | D | own caption | ' + ' | '.join(f'{c} changed' for c in STACKGAN_CHECKS[:-1]) + ' |',
+          '|' + '---|' * (3 + len(STACKGAN_D_CHECKS))]
+  for setting, runs in results.items():
+    for k in (1, 2):
+      measured = [r for r in runs if f'd{k}_real_own' in r]
+      if measured:
+        cells = [_mean_std([r[f'd{k}_real_{c}'] for r in measured], 3) for c in STACKGAN_D_CHECKS]
+        rows.append(f'| {STACKGAN_SETTINGS[setting][1]} | {len(measured)} | D{k} | ' + ' | '.join(cells) + ' |')
+  return rows if len(rows) > 2 else []
+
+
 def stackgan(args) -> None:
   """StackGAN on the captioned sets by setting, seed-major: the fraction of each stage's samples whose class, colours,
   size and position (read by the caption checker) match their caption, beside the test images' own fractions."""
@@ -579,6 +597,9 @@ def stackgan(args) -> None:
         if metrics:
           results[setting].append(metrics)
     print('\n'.join(stackgan_table(f'captioned_{data}', results)) + '\n')
+    d_rows = stackgan_d_table(results)
+    if d_rows:
+      print(f"captioned_{data}: each D's mean probability of 'real' for real test images\n" + '\n'.join(d_rows) + '\n')
 
 
 CYCLEGAN_EXPERIMENTS = {'emoji': ('experiments/cyclegan_emoji.py', 'cyclegan'),

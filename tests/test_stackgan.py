@@ -568,3 +568,10 @@ def test_the_sweeps_table_gives_each_stage_its_mean_and_spread_over_seeds_then_t
   assert rows[6:] == ["| real test images at stage I's side | – | – | – | " + ' | '.join(['0.984'] * 6) + ' |',
                       "| real test images at stage II's side | – | – | – | " + ' | '.join(['0.992'] * 6) + ' |']
   assert len(rows) == 8  # A setting with no runs has no row.
+  checks = sweeps.STACKGAN_D_CHECKS
+  assert checks == ('own', 'class_changed', 'colour_changed', 'background_changed', 'size_changed',
+                    'position_changed')
+  d_checked = [{**run, **{f'd1_real_{c}': v for c in checks}} for run, v in zip(stage1, (0.5, 0.7))]
+  rows = sweeps.stackgan_d_table({'stage1': d_checked, 'stages12': [both]})  # `both` predates the D checks.
+  assert rows[2:] == ['| stage I alone | 2 | D1 | ' + ' | '.join(['0.600 ± 0.141'] * 6) + ' |']
+  assert sweeps.stackgan_d_table({'stages12': [both]}) == []
