@@ -234,8 +234,9 @@ def test_the_step_judges_real_images_with_the_mismatched_captions(mismatch, tiny
     assert ((read(mismatched) != read(tokens)).sum(axis=1) == 1).all()
   np.testing.assert_allclose(batch['mismatched'], stackgan.embed(state, jnp.asarray(mismatched)), rtol=1e-5,
                              atol=1e-6)
-  _, metrics = jax.jit(lambda s: train_step(s, sample_real(s, arrays)))(state)
-  assert 0 < float(metrics['d_mismatched_score']) < 1 and np.isfinite(float(metrics['d_loss']))
+  if mismatch == 'one_attribute':  # The rolled step runs in the tests above.
+    _, metrics = jax.jit(lambda s: train_step(s, sample_real(s, arrays)))(state)
+    assert 0 < float(metrics['d_mismatched_score']) < 1 and np.isfinite(float(metrics['d_loss']))
 
 
 def test_the_d_checks_score_real_images_with_their_captions_and_with_one_attribute_changed(tiny_state, captioned):
