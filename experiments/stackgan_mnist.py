@@ -12,8 +12,8 @@ fixed) at half the sides and narrow layers: see `get_config`. The text encoder i
 captions (`stackgan.text_encoder`); `stackgan.vocabulary` pins its vocabulary's fingerprint.
 
 Variants: `stage1_only` (stage I alone, the issue's "stage I alone vs stage I + II"), `no_ca` (no conditioning
-augmentation: c is the embedding's projection, no noise, no KL), `one_attribute` (D's mismatched captions are
-each image's own with one attribute changed, not the batch's others), `fashion_mnist` (captioned_fashion_mnist with its
+augmentation: c is the embedding's projection, no noise, no KL), `one_attribute` (D's mismatched captions are each
+image's own with one attribute changed, not the batch's others), `fashion_mnist` (captioned_fashion_mnist with its
 encoder) and `smoke` (16 -> 32, tiny widths, a few steps).
 """
 

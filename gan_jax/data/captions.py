@@ -140,5 +140,6 @@ def token_table(source: str) -> np.ndarray:
   vocabulary = caption_vocabulary(source)
   counts = attribute_counts(source)
   table = np.stack([vocabulary.encode(caption(source, Attributes(*map(int, index))))
-                    for index in np.ndindex(*counts)])
-  return table.reshape(*counts, MAX_TOKENS)
+                    for index in np.ndindex(*counts)]).reshape(*counts, MAX_TOKENS)
+  table.setflags(write=False)  # Cached: one array for every caller.
+  return table
