@@ -102,6 +102,13 @@ def offline_data_dir(tmp_path_factory):
   return _offline_preparer(tmp_path_factory)('mnist')
 
 
+@pytest.fixture
+def offline_dir_of(request):
+  """`offline_dir_of(name)`: the data_dir that holds the offline `name` ('mnist' or 'fashion_mnist'), asking only
+  for the fixture that prepares it."""
+  return lambda name: request.getfixturevalue('offline_fashion_dir' if name == 'fashion_mnist' else 'offline_data_dir')
+
+
 @pytest.fixture(scope='session')
 def offline_fashion_dir(tmp_path_factory):
   """The same data_dir once it holds `fashion_mnist` too (about 25 s to prepare its 70,000 images: only the tests

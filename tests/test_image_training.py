@@ -109,10 +109,10 @@ def test_stacked_mnist_experiment_trains_and_counts_modes_at_28(tmp_path, offlin
 @pytest.mark.parametrize('name, classifier_accuracy', [('mnist', 0.98),
                                                        pytest.param('fashion_mnist', 0.90, marks=pytest.mark.slow)])
 def test_offline_28x28_datasets_train_and_their_classifiers_score_real_images(tmp_path, name, classifier_accuracy,
-                                                                              request):
+                                                                              offline_dir_of):
   from gan_jax.data import images
   from gan_jax.evaluation import digits
-  offline_data_dir = request.getfixturevalue('offline_fashion_dir' if name == 'fashion_mnist' else 'offline_data_dir')
+  offline_data_dir = offline_dir_of(name)
   config = tiny_dcgan(offline_data_dir, num_steps=10)
   config.data.name, config.data.resolution = name, 28
   config.train.eval_every_steps = config.train.checkpoint_every_steps = 10

@@ -58,9 +58,9 @@ def _sorted(images, labels):
 # CI prepares MNIST; Fashion-MNIST (about 25 s to prepare) takes the same builder code, and CI reads its source
 # above.
 @pytest.mark.parametrize('name', ['mnist', pytest.param('fashion_mnist', marks=pytest.mark.slow)])
-def test_prepared_dataset_is_read_by_the_tfds_catalogue_code(name, request):
+def test_prepared_dataset_is_read_by_the_tfds_catalogue_code(name, offline_dir_of):
   import tensorflow_datasets as tfds
-  offline_data_dir = request.getfixturevalue('offline_fashion_dir' if name == 'fashion_mnist' else 'offline_data_dir')
+  offline_data_dir = offline_dir_of(name)
   builder = tfds.builder(name, data_dir=offline_data_dir)
   # The catalogue's own builder class reads the files prepare wrote.
   assert type(builder).__module__ == 'tensorflow_datasets.image_classification.mnist'

@@ -595,10 +595,11 @@ def _real_scores(state: TrainState, images: dict[int, jax.Array], tokens: jax.Ar
   """Stage k's D's mean probability of 'real' for `images[k]` with each set of captions tokens[j] [N, L]: D in
   training mode (batch statistics, as in the step; its running averages mix the real and generated batches it saw),
   its statistics left as they are."""
+  embeddings = [embed(state, t) for t in tokens]  # Once for both stages.
   scores = {}
   for k, x in images.items():
     d = state.nets[f'd{k}']
-    scores[k] = jnp.stack([jnp.mean(jax.nn.sigmoid(d.apply(x, embed(state, t))[0]['logits'])) for t in tokens])
+    scores[k] = jnp.stack([jnp.mean(jax.nn.sigmoid(d.apply(x, e)[0]['logits'])) for e in embeddings])
   return scores
 
 
