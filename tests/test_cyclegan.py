@@ -54,14 +54,19 @@ def random_batch(seed, size=16, batch=2):
           'b': jax.random.uniform(kb, (batch, size, size, 3), minval=-1, maxval=1)}
 
 
+@jax.jit  # One program per network, not every layer's operations compiled one by one.
+def _apply(net, x):
+  return net.apply(x)[0]
+
+
 def apply(state, name, x):
-  return np.asarray(state.nets[name].apply(x)[0], np.float64)
+  return np.asarray(_apply(state.nets[name], x), np.float64)
 
 
 def test_the_resnet_generator_keeps_the_size_and_has_the_papers_layers():
   generator = i2i.ResNetGenerator(out_channels=3, n_blocks=2, base_channels=4)
-  variables = generator.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
-  out = generator.apply(variables, jnp.ones((2, 16, 12, 3)))
+  variables = jax.jit(generator.init)(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))  # Whole, not op by op.
+  out = jax.jit(generator.apply)(variables, jnp.ones((2, 16, 12, 3)))
   assert out.shape == (2, 16, 12, 3) and float(jnp.max(jnp.abs(out))) < 1.0
   kernels = [x.shape for path, x in jax.tree_util.tree_leaves_with_path(variables['params'])
              if 'kernel' in jax.tree_util.keystr(path)]
@@ -131,7 +136,7 @@ def test_the_objectives_are_lsgan_plus_lambda_cycle_plus_half_lambda_identity_by
   a, b = (np.asarray(batch[d], np.float64) for d in 'ab')
   objective = functools.partial(cyclegan.generator_objective, cycle_weight=cycle_weight,
                                 identity_weight=identity_weight, adversarial_weight=adversarial_weight)
-  value, (_, metrics) = objective(state, batch)
+  value, (_, metrics) = jax.jit(objective)(state, batch)
   fake_b, fake_a = apply(state, 'g_ab', batch['a']), apply(state, 'g_ba', batch['b'])
   adversarial = (np.mean((apply(state, 'd_b', fake_b) - 1) ** 2) + np.mean((apply(state, 'd_a', fake_a) - 1) ** 2))
   cycle = np.mean(np.abs(apply(state, 'g_ba', fake_b) - a)) + np.mean(np.abs(apply(state, 'g_ab', fake_a) - b))
@@ -167,7 +172,7 @@ def test_the_objectives_are_lsgan_plus_lambda_cycle_plus_half_lambda_identity_by
     return
   # D: each discriminator's LSGAN loss on its real domain and on the (pooled) translations into it, halved.
   pooled = {**batch, 'pool_a': jnp.asarray(fake_a, jnp.float32), 'pool_b': jnp.asarray(fake_b, jnp.float32)}
-  d_value, (_, d_metrics) = cyclegan.discriminator_objective(state, pooled)
+  d_value, (_, d_metrics) = jax.jit(cyclegan.discriminator_objective)(state, pooled)
   by_hand = {d: 0.5 * (np.mean((apply(state, f'd_{d}', pooled[d]) - 1) ** 2)
                        + np.mean(apply(state, f'd_{d}', pooled[f'pool_{d}']) ** 2)) for d in 'ab'}
   np.testing.assert_allclose(float(d_metrics['d_a_loss']), by_hand['a'], rtol=1e-5)

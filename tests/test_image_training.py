@@ -75,6 +75,7 @@ def test_every_loss_trains_a_dcgan_with_finite_losses(tmp_path, data_dir, name, 
   assert final['step'] == 20
 
 
+@pytest.mark.slow  # CI unrolls in the main command and test_unroll, counts modes in test_digit_metrics.
 def test_unrolled_wgan_gp_on_stacked_digits_trains_and_reports_modes(tmp_path, data_dir):
   # G's gradient goes through 2 critic updates, each a gradient of a penalty that is itself a norm of a gradient.
   # train_and_evaluate raises NonFiniteLossError on any NaN or Inf loss.

@@ -104,11 +104,12 @@ def test_stacked_mnist_networks_map_sizes_and_parameter_counts(d_widths, d_count
   config.disc.widths = d_widths
   g = models.make_generator(config.gen, (28, 28, 3))
   d = models.make_discriminator(config.disc, (28, 28, 3))
-  z = jax.random.normal(jax.random.key(0), (4, 256))
-  g_vars = g.init(jax.random.key(1), z, train=False)
-  images, _ = g.apply(g_vars, z, train=True, mutable=['batch_stats'])
-  d_vars = d.init(jax.random.key(2), images, train=False)
-  outputs, _ = d.apply(d_vars, images, train=True, mutable=['batch_stats'])
+  # Shapes and counts only: traced, not compiled.
+  z = jax.ShapeDtypeStruct((4, 256), jnp.float32)
+  g_vars = jax.eval_shape(functools.partial(g.init, train=False), jax.random.key(1), z)
+  images, _ = jax.eval_shape(functools.partial(g.apply, train=True, mutable=['batch_stats']), g_vars, z)
+  d_vars = jax.eval_shape(functools.partial(d.init, train=False), jax.random.key(2), images)
+  outputs, _ = jax.eval_shape(functools.partial(d.apply, train=True, mutable=['batch_stats']), d_vars, images)
   count = lambda p: sum(x.size for x in jax.tree.leaves(p))
   assert (count(g_vars['params']), count(d_vars['params'])) == (G_STACKED, d_count) == (286_795, d_count)
   assert images.shape == (4, 28, 28, 3) and outputs['features'].shape == (4, 4 * 4 * d_widths[-1])

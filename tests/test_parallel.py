@@ -133,9 +133,10 @@ def _structured(config, variant):
   return config
 
 
-# The plain DCGAN under -m slow: the conditional variant is the same batch-normed DCGAN with more on it.
+# CI runs the conditional variant, the same batch-normed DCGAN with more on it; virtual batch norm's independence of
+# the other examples (so no communication) is checked in test_stabilizing_layers.
 @pytest.mark.parametrize('variant', [pytest.param('batch_norm', marks=pytest.mark.slow), 'conditional_ac_info',
-                                     'virtual_batch_norm'])
+                                     pytest.param('virtual_batch_norm', marks=pytest.mark.slow)])
 def test_dcgan_variants_under_a_mesh_match_one_device(tmp_path, variant):
   from gan_jax.families.gan import create_gan_state
   config = _structured(_dcgan_on_digits(tmp_path), variant)

@@ -4,6 +4,7 @@ experience replay, snapshot swaps, and their state across a device mesh and chec
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from gan_jax import data, history, losses, noise, objectives, parallel as parallel_lib, steps
 from gan_jax.objectives import GANObjective
@@ -174,6 +175,7 @@ def assert_close_states(a, b):
                  b.nets[name].params)
 
 
+@pytest.mark.slow  # Four compiles; test_parallel's minibatch discrimination on a mesh stays in CI.
 def test_minibatch_discrimination_and_replay_on_a_mesh_match_one_device():
   config = tiny_config(steps=0)
   config.disc.minibatch_kernels = 4

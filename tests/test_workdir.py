@@ -98,6 +98,7 @@ def test_resume_refuses_a_changed_config_unless_allowed_and_records_the_change(t
   assert text.step == 20 and b'optim.d.learning_rate: 0.0001 -> 0.001' in text.tensor_proto.string_val[0]
 
 
+@pytest.mark.slow  # Two commands; CI keeps the lock refusal in process (below) and the save on a signal in the pod.
 def test_held_workdir_refuses_a_second_run_and_ctrl_c_saves_releases_and_exits_130(tmp_path):
   workdir = tmp_path / 'run'
   first = subprocess.Popen(main_command(workdir, *LONG, '--config.train.checkpoint_every_steps=50000'), env=ENV,
