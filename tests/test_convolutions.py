@@ -119,7 +119,7 @@ def test_networks_compute_the_same_under_the_cpu_forms_as_under_the_native_ones(
   make, shape = NETWORKS[name]
   module = make()
   x = jax.random.normal(jax.random.key(0), shape)
-  variables = module.init(jax.random.key(1), x)
+  variables = jax.jit(module.init)(jax.random.key(1), x)
 
   def loss(variables, x):
     out, _ = module.apply(variables, x, mutable=['batch_stats'])

@@ -13,10 +13,11 @@ def measured_patch(discriminator: i2i.PatchDiscriminator, size: int, channels: i
   """The height and width of the input region that moves one central logit: the rows and columns where the
   gradient of that logit with respect to the input is non-zero."""
   x = jax.random.normal(jax.random.key(0), (1, size, size, channels))
-  params = discriminator.init(jax.random.key(1), x)
-  out_shape = discriminator.apply(params, x).shape
+  # Each network compiled whole: op by op, every layer's operations would compile on their own.
+  params = jax.jit(discriminator.init)(jax.random.key(1), x)
+  out_shape = jax.eval_shape(discriminator.apply, params, x).shape
   centre = (out_shape[1] // 2, out_shape[2] // 2)
-  grad = jax.grad(lambda x: discriminator.apply(params, x)[0, centre[0], centre[1], 0])(x)
+  grad = jax.jit(jax.grad(lambda x: discriminator.apply(params, x)[0, centre[0], centre[1], 0]))(x)
   support = np.abs(np.asarray(grad[0])).sum(axis=-1) > 0
   rows, cols = np.flatnonzero(support.any(axis=1)), np.flatnonzero(support.any(axis=0))
   return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
@@ -61,10 +62,11 @@ def test_unet_skips_carry_fine_detail_past_the_bottleneck():
   # still changes the output there: the skip connections carry it.
   generator = i2i.UNetGenerator(out_channels=1, depth=3, base_channels=4, norm='none')
   x = jax.random.uniform(jax.random.key(0), (1, 32, 32, 1), minval=-1, maxval=1)
-  params = generator.init(jax.random.key(1), x)['params']
+  params = jax.jit(generator.init)(jax.random.key(1), x)['params']
   params['Conv_2'] = jax.tree.map(jnp.zeros_like, params['Conv_2'])
   moved = x.at[0, 3, 3, 0].add(1.0)
-  delta = np.abs(np.asarray(generator.apply({'params': params}, moved) - generator.apply({'params': params}, x)))
+  apply = jax.jit(generator.apply)
+  delta = np.abs(np.asarray(apply({'params': params}, moved) - apply({'params': params}, x)))
   assert delta[0, 3, 3, 0] > 0
   # Far from the pixel, beyond the reach of the skip paths (at most ~12 pixels at this depth), nothing moves.
   assert delta[0, 24:, 24:].max() == 0
@@ -73,14 +75,15 @@ def test_unet_skips_carry_fine_detail_past_the_bottleneck():
 def test_unet_dropout_is_noise_given_a_key_and_off_without_one():
   generator = i2i.UNetGenerator(out_channels=1, depth=4, base_channels=4)
   x = jax.random.uniform(jax.random.key(0), (1, 16, 16, 1), minval=-1, maxval=1)
-  variables = generator.init(jax.random.key(1), x)
-  a = generator.apply(variables, x, dropout_key=jax.random.key(2))
-  b = generator.apply(variables, x, dropout_key=jax.random.key(3))
-  again = generator.apply(variables, x, dropout_key=jax.random.key(2))
+  variables = jax.jit(generator.init)(jax.random.key(1), x)
+  apply = jax.jit(generator.apply)
+  a = apply(variables, x, dropout_key=jax.random.key(2))
+  b = apply(variables, x, dropout_key=jax.random.key(3))
+  again = apply(variables, x, dropout_key=jax.random.key(2))
   assert float(jnp.max(jnp.abs(a - b))) > 1e-4
   np.testing.assert_array_equal(np.asarray(a), np.asarray(again))
-  plain = generator.apply(variables, x)
-  np.testing.assert_array_equal(np.asarray(plain), np.asarray(generator.apply(variables, x)))
+  plain = apply(variables, x)
+  np.testing.assert_array_equal(np.asarray(plain), np.asarray(apply(variables, x)))
 
 
 def test_sizes_the_unet_cannot_halve_are_refused_naming_the_field():

@@ -156,9 +156,10 @@ def test_a_levels_update_does_not_depend_on_another_levels_parameters():
   # The summed loss is the levels' losses; level 1 (the coarsest) is D's cross-entropy on I_1, by hand.
   assert np.isclose(float(metrics['d_loss']), float(metrics['d_0_loss']) + float(metrics['d_1_loss']), rtol=1e-6)
   batches = lapgan.level_batches(real['x'][0], noise_key(state.rng, state.step), config)
-  fake = state.nets['g_1'].apply(batches[1]['noise'])[0]
-  real_logits = state.nets['d_1'].apply(batches[1]['x'])[0]['logits']
-  fake_logits = state.nets['d_1'].apply(fake)[0]['logits']
+  apply = jax.jit(lambda net, x: net.apply(x)[0])  # Each network whole, not op by op.
+  fake = apply(state.nets['g_1'], batches[1]['noise'])
+  real_logits = apply(state.nets['d_1'], batches[1]['x'])['logits']
+  fake_logits = apply(state.nets['d_1'], fake)['logits']
   softplus = lambda v: np.logaddexp(0.0, np.asarray(v, np.float64))
   want = softplus(-real_logits).mean() + softplus(fake_logits).mean()
   assert np.isclose(float(metrics['d_1_loss']), want, rtol=1e-5)

@@ -173,11 +173,11 @@ def test_the_discriminator_judges_the_mismatched_text_on_the_same_image_features
   d = models.Discriminator(widths=(4, 8), text_dim=4)
   x = jax.random.normal(jax.random.key(0), (3, 16, 16, 3))
   e, other = jax.random.normal(jax.random.key(1), (2, 3, 6))
-  variables = d.init(jax.random.key(2), x, e, train=False)
-  both = d.apply(variables, x, e, mismatched=other, train=False)
-  np.testing.assert_allclose(both['logits'], d.apply(variables, x, e, train=False)['logits'], rtol=1e-6)
-  np.testing.assert_allclose(both['mismatched_logits'], d.apply(variables, x, other, train=False)['logits'],
-                             rtol=1e-6)
+  variables = jax.jit(lambda *a: d.init(*a, train=False))(jax.random.key(2), x, e)  # Whole, not op by op.
+  apply = jax.jit(lambda v, x, e, m: d.apply(v, x, e, mismatched=m, train=False))
+  both = apply(variables, x, e, other)
+  np.testing.assert_allclose(both['logits'], apply(variables, x, e, None)['logits'], rtol=1e-6)
+  np.testing.assert_allclose(both['mismatched_logits'], apply(variables, x, other, None)['logits'], rtol=1e-6)
 
 
 def test_one_attribute_mismatches_change_one_attribute_uniformly_and_keep_the_colours_apart():
@@ -253,11 +253,16 @@ def test_the_d_checks_score_real_images_with_their_captions_and_with_one_attribu
   metrics = stackgan.discriminator_checks(config, real, dataset.attributes)(state)
   assert len(metrics) == 12
   vocabulary = captions.caption_vocabulary('mnist')
+
+  @jax.jit  # One program per stage: op by op, the encoder's and D's operations would each compile on their own.
+  def logits_of(d, images, state, tokens):
+    return d.apply(images, stackgan.embed(state, tokens))[0]['logits']
+
   for k, side in ((1, 16), (2, 32)):
-    d = state.nets[f'd{k}']
+    images = stackgan.box_filter(real, side)
     for name, attributes in by_name.items():  # D in training mode on the captions the grammar writes.
       tokens = np.stack([vocabulary.encode(captions.caption('mnist', captions.Attributes(*a))) for a in attributes])
-      logits = d.apply(stackgan.box_filter(real, side), stackgan.embed(state, jnp.asarray(tokens)))[0]['logits']
+      logits = logits_of(state.nets[f'd{k}'], images, state, jnp.asarray(tokens))
       np.testing.assert_allclose(metrics[f'd{k}_real_{name}'], np.mean(jax.nn.sigmoid(logits)), rtol=1e-5)
 
 
