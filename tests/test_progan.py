@@ -448,3 +448,21 @@ def test_emoji_smoke_run_grows_and_scores_with_the_emoji_classifier_on_spread_re
   # Against the split's first emoji (all faces: the split is in code-point order), the distance is another one.
   first = classifier.features(noto[:num].astype(np.float32))
   assert abs(frechet_distance(first, fake) - final['classifier_fd']) > 0.01 * final['classifier_fd']
+
+
+@pytest.mark.slow  # 20 s: three compiles of the step, for a benchmark script.
+def test_the_stage_benchmark_compiles_each_stage_in_its_middle_and_counts_more_work_as_it_grows(monkeypatch):
+  with monkeypatch.context() as patch:
+    patch.syspath_prepend(os.path.join(ROOT, 'benchmarks'))  # For its `import common`, as the script finds it.
+    benchmark = load(os.path.join(ROOT, 'benchmarks', 'progan_stages.py'))
+  config = tiny_config()  # 4x4 stable, 8x8 fade-in, 8x8 stable; 2 steps each.
+  steps, real = benchmark.stage_steps(config, channels=1)
+  assert [label for label, *_ in steps] == ['4×4 stable', '8×8 fade-in', '8×8 stable']
+  assert real['x'].shape == (1, config.train.batch_size, 8, 8, 1)
+  alphas = []
+  for label, compiled, state, gflop in steps:
+    assert int(state.step) in (1, 3, 5) and gflop > 0
+    alphas.append(float(compiled(state, real)[1]['alpha']))
+  assert 0 < alphas[1] < 1 and alphas[0] == alphas[2] == 1.0  # The fade-in is timed half way, not at an end.
+  gflops = [gflop for *_, gflop in steps]
+  assert gflops[1] > 2 * gflops[0] and gflops[2] < gflops[1]  # Growing adds work; the fade-in's old path goes.
