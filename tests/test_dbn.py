@@ -174,7 +174,6 @@ def test_the_fine_tuned_classifier_starts_as_the_dbns_up_pass_and_learns():
   assert probes.accuracy(tuned, x, labels) > max(0.9, before + 0.2)
 
 
-@pytest.mark.slow  # CI resumes a phased run in test_progan (mid fade-in) and the plain loop in test_train.
 def test_resume_in_the_middle_of_a_layers_phase_matches_the_uninterrupted_run_bit_for_bit(tmp_path, monkeypatch,
                                                                                          offline_data_dir):
   config = smoke_config(offline_data_dir, layer_steps=(15, 15), finetune_steps=0)

@@ -89,7 +89,7 @@ def test_unrolled_wgan_gp_on_stacked_digits_trains_and_reports_modes(tmp_path, d
   assert 0 <= final['kl_to_uniform'] <= np.log(1000) + 1e-9
 
 
-@pytest.mark.slow  # CI counts modes on the 16x16 stacked digits (above) and trains on the offline MNIST (below).
+@pytest.mark.slow  # CI counts modes in test_digit_metrics and trains on the offline MNIST (below).
 def test_stacked_mnist_experiment_trains_and_counts_modes_at_28(tmp_path, offline_data_dir):
   from tests.test_experiments import load
   config = load(os.path.join(ROOT, 'experiments', 'unrolled_stacked.py')).get_config('smoke')
