@@ -188,6 +188,12 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
   return '\n'.join(lines)
 
 
+def xla_cost(compiled) -> dict[str, float]:
+  """A compiled executable's XLA cost analysis (flops, bytes accessed, ...)."""
+  cost = compiled.cost_analysis()
+  return cost[0] if isinstance(cost, (list, tuple)) else cost
+
+
 def int_list(text: str) -> list[int]:
   """argparse type for '0,1,5': a comma-separated list of integers."""
   return [int(x) for x in text.split(',') if x]

@@ -133,12 +133,6 @@ def time_call(fn, state, *args) -> tuple[float, object]:
   return time.perf_counter() - tic, state
 
 
-def xla_cost(compiled) -> dict[str, float]:
-  """A compiled executable's XLA cost analysis (flops, bytes accessed, ...)."""
-  cost = compiled.cost_analysis()
-  return cost[0] if isinstance(cost, (list, tuple)) else cost
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--config', default='experiments/unrolled.py', help='experiment file, from the repo root')
@@ -177,7 +171,7 @@ def main():
       tic = time.perf_counter()
       fns[name] = jitted[name].lower(states[name], *extra_args[name]).compile()
       compile_s[name] = time.perf_counter() - tic
-      cost[name] = xla_cost(fns[name])
+      cost[name] = common.xla_cost(fns[name])
     for name in VARIANTS:  # Warm-up: the first call, untimed.
       _, states[name] = time_call(fns[name], states[name], *extra_args[name])
     trajectory = [[f'k={k}, first call ({num_steps} steps): {net.upper()} parameters after', '', '',

@@ -49,10 +49,8 @@ def stage_steps(config, channels: int) -> tuple[list[tuple[str, object, object, 
       state = progan.next_stage(config, state, dataset)
     middle = state.replace(step=jnp.asarray(stage.start + stage.steps // 2, state.step.dtype))
     compiled = step.lower(middle, real).compile()
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     label = f'{stage.resolution}×{stage.resolution} {"fade-in" if stage.fading else "stable"}'
-    steps.append((label, compiled, middle, cost['flops'] / 1e9))
+    steps.append((label, compiled, middle, common.xla_cost(compiled)['flops'] / 1e9))
   return steps, real
 
 
@@ -66,7 +64,7 @@ def main():
   config = common.load_config(path, variant or None)
   steps, real = stage_steps(config, args.channels)
   times = {label: [] for label, *_ in steps}
-  for compiled, state in ((c, s) for _, c, s, _ in steps):  # Once each before timing.
+  for _, compiled, state, _ in steps:  # Once each before timing.
     jax.block_until_ready(compiled(state, real))
   for _ in range(args.repeats):
     for label, compiled, state, _ in steps:
