@@ -104,6 +104,24 @@ def load_params(path: str | os.PathLike) -> dict:
     return traverse_util.unflatten_dict({key: data[key] for key in data.files}, sep='/')
 
 
+def load_checked(path: str | os.PathLike) -> tuple[DigitClassifier, dict, dict]:
+  """(the network, its parameters, the JSON record) of weights written by `save_params` with their record beside
+  them, after checking the .npz against the sha256 the record holds (the digit and the domain classifiers' format).
+
+  Raises:
+    FileNotFoundError: the .npz or its .json is missing.
+    ValueError: the .npz's sha256 is not the one its JSON records (the two are from different runs).
+  """
+  with open(info_path(path)) as f:
+    info = json.load(f)
+  digest = sha256_of_file(path)
+  if digest != info['sha256']:
+    raise ValueError(f'{path}: sha256 {digest} differs from {info["sha256"]} recorded in {info_path(path)}.')
+  model = DigitClassifier(conv_features=tuple(info['model']['conv_features']),
+                          feature_dim=info['model']['feature_dim'], num_classes=info['model']['num_classes'])
+  return model, load_params(path), info
+
+
 def _preprocess(images: jax.Array, resolution: int) -> jax.Array:
   """uint8 [0, 255] or float [-1, 1] NHWC -> float32 [-1, 1] at the classifier's resolution."""
   x = images.astype(jnp.float32) / 127.5 - 1.0 if images.dtype == jnp.uint8 else images.astype(jnp.float32)
@@ -174,14 +192,8 @@ def load_digit_classifier(path: str | os.PathLike | None = None, batch_size: int
     resource = importlib.resources.files(__package__) / 'weights' / WEIGHTS_BY_DATASET.get(path, DEFAULT_WEIGHTS)
     with importlib.resources.as_file(resource) as local:
       return load_digit_classifier(local, batch_size)
-  with open(info_path(path)) as f:
-    info = json.load(f)
-  digest = sha256_of_file(path)
-  if digest != info['sha256']:
-    raise ValueError(f'{path}: sha256 {digest} differs from {info["sha256"]} recorded in {info_path(path)}.')
-  model = DigitClassifier(conv_features=tuple(info['model']['conv_features']),
-                          feature_dim=info['model']['feature_dim'], num_classes=info['model']['num_classes'])
-  return Classifier(model, load_params(path), info['resolution'], info, batch_size)
+  model, params, info = load_checked(path)
+  return Classifier(model, params, info['resolution'], info, batch_size)
 
 
 def load_independent_classifier(dataset: str, batch_size: int = CHUNK_SIZE) -> Classifier:

@@ -23,7 +23,6 @@ classifier's bilinearly, antialiased when shrinking).
 import dataclasses
 import functools
 import importlib.resources
-import json
 import os
 from typing import Callable
 
@@ -34,7 +33,7 @@ from numpy.typing import ArrayLike
 
 from gan_jax.data.in_memory import to_unit_range
 from gan_jax.evaluation import feature_metrics
-from gan_jax.evaluation.digits import DigitClassifier, info_path, load_params, sha256_of_file
+from gan_jax.evaluation.digits import DigitClassifier, load_checked
 
 # The shipped classifier of each dataset (trained on its train split; the JSON records held-out accuracy).
 WEIGHTS_BY_DATASET = {'emoji_styles': 'emoji_styles_classifier_r32.npz',
@@ -128,14 +127,8 @@ def load_domain_classifier(path: str | os.PathLike) -> DomainClassifier:
     resource = importlib.resources.files(__package__) / 'weights' / WEIGHTS_BY_DATASET[path]
     with importlib.resources.as_file(resource) as local:
       return load_domain_classifier(local)
-  with open(info_path(path)) as f:
-    info = json.load(f)
-  digest = sha256_of_file(path)
-  if digest != info['sha256']:
-    raise ValueError(f'{path}: sha256 {digest} differs from {info["sha256"]} recorded in {info_path(path)}.')
-  model = DigitClassifier(conv_features=tuple(info['model']['conv_features']),
-                          feature_dim=info['model']['feature_dim'], num_classes=info['model']['num_classes'])
-  return DomainClassifier(model, load_params(path), info['resolution'], info)
+  model, params, info = load_checked(path)
+  return DomainClassifier(model, params, info['resolution'], info)
 
 
 @functools.cache
