@@ -117,6 +117,10 @@ def test_kid_with_one_subset_of_all_samples_matches_the_explicit_formula():
   mean, std = kernel_inception_distance(x, jnp.asarray(y), num_subsets=1, seed=0)  # subset_size clips to 8.
   np.testing.assert_allclose(mean, explicit_kid(x, y), rtol=1e-10)
   assert std == 0.0
+  # More subsets of all the samples are the same estimate, not a spread.
+  assert kernel_inception_distance(x, y, num_subsets=100, seed=3) == (mean, 0.0)
+  # Subsets smaller than the sets do spread.
+  assert kernel_inception_distance(x, y, num_subsets=10, subset_size=6, seed=3)[1] > 0
 
 
 def test_kid_is_near_zero_for_one_distribution_and_larger_when_shifted():

@@ -154,7 +154,8 @@ def kernel_inception_distance(
     seed: seed or numpy Generator that draws the subsets (without replacement).
 
   Returns:
-    (mean, std) of MMD^2 over the subsets; std with ddof = 0.
+    (mean, std) of MMD^2 over the subsets; std with ddof = 0. When both sets have the subsets' size, every subset is
+    the whole set: the one estimate and std 0 (not a measure of its spread; use smaller subsets for that).
   """
   features1 = _as_features(features1, 'features1')
   features2 = _as_features(features2, 'features2')
@@ -165,6 +166,9 @@ def kernel_inception_distance(
     raise ValueError(f'The unbiased MMD needs subsets of at least 2 samples, got {m}.')
   if num_subsets < 1:
     raise ValueError(f'num_subsets must be positive, got {num_subsets}.')
+  if m == len(features1) == len(features2):
+    # Every subset would be a whole set, in another order: one estimate, and a spread of 0 that says nothing.
+    return float(_polynomial_mmd2_unbiased(features1, features2)), 0.0
   rng = np.random.default_rng(seed)
   mmds = np.array([
       _polynomial_mmd2_unbiased(features1[rng.choice(len(features1), m, replace=False)],
